@@ -1,0 +1,152 @@
+"""The HTTP layer: flask-smorest blueprints, authentication, one JSON error format, the docs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, jsonify, request, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from ..services.errors import ServiceError, Unauthorized
+from ..services.keys import authenticate
+from ..storage import StorageError
+from . import documents, dossiers, fonds, meta
+from .schemas import DocumentCreateSchema
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs")
+
+API_DESCRIPTION = """\
+repo-server keeps the electronic dossiers (hồ sơ) and documents (văn bản) of Vietnamese public
+agencies in versioned OCFL storage.
+
+* Authenticate with `Authorization: Bearer <key>` (keys: `repo-server create-key`).
+* Errors are JSON: `{"code", "status", "message", "errors"}`; `errors` names each bad field.
+* Updates need `If-Match` with the record's ETag (412 when stale, 428 when missing).
+* Listings take `page` and `page_size` (≤ 200) and report `total`.
+"""
+
+
+def _swagger_ui_dir() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def init_api(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="repo-server",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {"description": API_DESCRIPTION},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    api = Api(app)
+    api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
+    for blp in (fonds.blp, dossiers.blp, documents.blp, meta.blp):
+        api.register_blueprint(blp)
+    _public_paths_in_spec(api)
+    _register_docs_assets(app)
+    _register_auth(app)
+    _register_errors(app)
+    return api
+
+
+def _public_paths_in_spec(api: Api) -> None:
+    health = api.spec._paths.get("/api/v1/health", {})
+    for operation in health.values():
+        operation["security"] = []
+
+
+def _register_docs_assets(app: Flask) -> None:
+    folder = _swagger_ui_dir()
+
+    @app.get("/api/v1/docs/static/<path:filename>")
+    def swagger_ui_static(filename):  # noqa: ANN001, ANN202
+        if folder is None:
+            return jsonify(code=404, status="Not Found",
+                           message="Interactive docs are not installed."), 404
+        return send_from_directory(folder, filename)
+
+
+def _register_auth(app: Flask) -> None:
+    @app.before_request
+    def _authenticate():  # noqa: ANN202
+        path = request.path
+        if not path.startswith("/api/") or path.startswith(PUBLIC_PATHS):
+            return None
+        limit = app.config["REPO"]["MAX_JSON_BYTES"]
+        if request.mimetype == "application/json" and (request.content_length or 0) > limit:
+            return _error(413, f"The JSON body is larger than {limit // 1024} KiB.")
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        env = app.extensions["repo_server"]
+        try:
+            g.actor = authenticate(env, secret.strip() if scheme.lower() == "bearer" else None)
+        except Unauthorized as exc:
+            response = _error(401, exc.message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="repo-server"'
+            return response
+        return None
+
+
+def _error(status: int, message: str, errors: dict | None = None, **extra):  # noqa: ANN202
+    from http import HTTPStatus
+
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):  # noqa: ANN202
+        errors = {"json": exc.errors} if exc.errors and exc.status == 422 else exc.errors
+        return _error(exc.status, exc.message, errors, **exc.details)
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError):  # noqa: ANN202
+        log.exception("storage error")
+        return _error(503, "The storage is not available right now; nothing was changed. "
+                           "Try again, and tell the administrator if it persists.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # noqa: ANN202
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        message = data.get("message") or (
+            "Please correct the fields listed in 'errors'." if errors else _plain(exc))
+        return _error(exc.code or 500, message, errors)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "Something went wrong on the server; nothing was changed. "
+                           "The administrator can find the details in the log.")
+
+
+def _plain(exc: HTTPException) -> str:
+    messages = {
+        413: "The request is larger than the upload limit.",
+        404: "There is nothing at this address.",
+        405: "This address does not accept this method.",
+        415: "This content type is not accepted here.",
+    }
+    return messages.get(exc.code or 0, exc.description or exc.name)

@@ -1,0 +1,126 @@
+"""HTTP helpers shared by the blueprints: the service env, the caller, ETags, pages, uploads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from flask import current_app, g, request
+from flask_smorest import abort
+from werkzeug.datastructures import FileStorage
+
+from ..services.context import Actor, Env
+from ..services.documents import IncomingFile
+from ..services.errors import PayloadTooLarge, PreconditionFailed, ValidationFailed
+from ..storage import ContentTooLarge
+
+_ETAG = re.compile(r'^(?:W/)?"?v(\d+)"?$')
+
+
+def env() -> Env:
+    return current_app.extensions["repo_server"]
+
+
+def actor() -> Actor:
+    return g.actor
+
+
+def etag_for(version: int) -> str:
+    return f'"v{version}"'
+
+
+def expected_version() -> int | None:
+    """The version named by If-Match; None when the header is absent."""
+    raw = request.headers.get("If-Match")
+    if raw is None or not raw.strip():
+        return None
+    match = _ETAG.match(raw.strip())
+    if not match:
+        raise PreconditionFailed(
+            f"If-Match {raw!r} is not an ETag of this service; send the ETag header you "
+            "received with the record (e.g. \"v3\").")
+    return int(match.group(1))
+
+
+def with_etag(body: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], int, dict]:
+    return body, status, {"ETag": etag_for(body["version"])}
+
+
+def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}
+
+
+def _digest_from_headers(headers) -> str | None:  # noqa: ANN001
+    """A client-sent SHA-256: RFC 9530 `Content-Digest: sha-256=:b64:` or `X-Checksum-SHA256`."""
+    hex_value = headers.get("X-Checksum-SHA256")
+    if hex_value:
+        value = hex_value.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValidationFailed({"X-Checksum-SHA256": [
+                "Send the SHA-256 as 64 hexadecimal characters."]})
+        return value
+    header = headers.get("Content-Digest")
+    if not header:
+        return None
+    for item in header.split(","):
+        algo, _, value = item.strip().partition("=")
+        if algo.strip().lower() == "sha-256":
+            try:
+                return base64.b64decode(value.strip().strip(":"), validate=True).hex()
+            except (binascii.Error, ValueError) as exc:
+                raise ValidationFailed({"Content-Digest": [
+                    "The sha-256 value must be base64 between colons, e.g. sha-256=:…=:."]}) from exc
+    return None
+
+
+def _stage(stream, max_bytes: int):  # noqa: ANN001, ANN202
+    try:
+        return env().store.stage(stream, max_bytes=max_bytes)
+    except ContentTooLarge as exc:
+        raise PayloadTooLarge(
+            f"The file is larger than the limit of {max_bytes // (1024 * 1024)} MiB.") from exc
+
+
+def uploaded_files() -> list[IncomingFile]:
+    """Files of this request: multipart `file` parts, or the raw body (streamed, not buffered)."""
+    limit = env().config["MAX_UPLOAD_BYTES"]
+    files: list[IncomingFile] = []
+    try:
+        if request.mimetype == "multipart/form-data":
+            parts: list[FileStorage] = request.files.getlist("file")
+            unexpected = [k for k in request.files if k != "file"]
+            if unexpected:
+                raise ValidationFailed({k: ["Send files in parts named 'file'."]
+                                        for k in unexpected})
+            for part in parts:
+                staged = _stage(part.stream, limit)
+                files.append(IncomingFile(name=part.filename or "", staged=staged,
+                                          media_type=part.mimetype or "application/octet-stream",
+                                          expected_sha256=_digest_from_headers(part.headers)))
+            return files
+        name = request.args.get("name") or _disposition_name()
+        staged = _stage(request.stream, limit)
+        files.append(IncomingFile(name=name or "", staged=staged,
+                                  media_type=request.mimetype or "application/octet-stream",
+                                  expected_sha256=_digest_from_headers(request.headers)))
+        return files
+    except BaseException:
+        for f in files:
+            env().store.discard(f.staged)
+        raise
+
+
+def _disposition_name() -> str | None:
+    header = request.headers.get("Content-Disposition")
+    if not header:
+        return None
+    from werkzeug.http import parse_options_header
+
+    _, options = parse_options_header(header)
+    return options.get("filename")
+
+
+def abort_validation(errors: dict[str, Any], location: str = "json") -> None:
+    abort(422, message="Please correct the fields listed in 'errors'.", errors={location: errors})

@@ -1,0 +1,59 @@
+"""/api/v1/fonds: the archives (phông) of the agencies served by this repository."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..services import fonds as service
+from .common import actor, env, expected_version, page, with_etag
+from .schemas import (
+    FondsCreateSchema,
+    FondsPageSchema,
+    FondsSchema,
+    FondsUpdateSchema,
+    PageQuerySchema,
+)
+
+blp = Blueprint("fonds", __name__, url_prefix="/api/v1/fonds",
+                description="Fonds (phông lưu trữ): one per agency, keyed by its OrganId code.")
+
+FONDS_EXAMPLE = {"code": "000.00.00.H49", "name": "Ủy ban nhân dân phường An Cựu",
+                 "history": "Thành lập ngày 01/7/2025 trên cơ sở sáp nhập ..."}
+
+
+@blp.route("")
+class FondsCollection(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, FondsPageSchema)
+    def get(self, args):
+        """List fonds"""
+        items, total = service.list_fonds(env(), page=args["page"], page_size=args["page_size"])
+        return page(items, total, args)
+
+    @blp.arguments(FondsCreateSchema, example=FONDS_EXAMPLE)
+    @blp.response(201, FondsSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(409, description="A fonds with this code exists.")
+    def post(self, data):
+        """Register a fonds
+
+        The code (OrganId) is fixed forever; name, history and status can change later.
+        """
+        return with_etag(service.create_fonds(env(), actor(), data), 201)
+
+
+@blp.route("/<string:code>")
+class FondsItem(MethodView):
+    @blp.response(200, FondsSchema)
+    def get(self, code):
+        """Get a fonds"""
+        return with_etag(service.get_fonds(env(), code))
+
+    @blp.arguments(FondsUpdateSchema, example={"status": "closed", "closed_on": "2025-06-30",
+                                                "successor_code": "000.00.00.H50"})
+    @blp.response(200, FondsSchema)
+    @blp.alt_response(412, description="If-Match is stale.")
+    @blp.alt_response(428, description="If-Match is missing.")
+    def patch(self, data, code):
+        """Update a fonds (If-Match required)"""
+        return with_etag(service.update_fonds(env(), actor(), code, data, expected_version()))

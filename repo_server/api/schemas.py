@@ -1,0 +1,321 @@
+"""Marshmallow schemas: the shape of every request and response (and so the OpenAPI spec).
+
+Field names follow DOMAIN.md section A. Code-list values are checked by the services against
+the loaded code lists (which an agency may override), so here they are plain strings.
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+NOT_BLANK = validate.Length(min=1)
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error (422), so a typo never silently drops data."""
+
+    class Meta:
+        ordered = True
+
+
+def text(max_len: int, **kw) -> fields.String:
+    return fields.String(validate=validate.Length(min=1 if kw.pop("required", False) else 0,
+                                                  max=max_len), **kw)
+
+
+def code(description: str, **kw) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=20),
+                         metadata={"description": description}, **kw)
+
+
+# ---------------------------------------------------------------- common
+
+class PageQuerySchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+class VersionSummarySchema(Schema):
+    version = fields.Integer()
+    created = fields.DateTime()
+    user = fields.String()
+    message = fields.String()
+
+
+class VersionListSchema(Schema):
+    items = fields.List(fields.Nested(VersionSummarySchema))
+
+
+class AsOfQuerySchema(StrictSchema):
+    as_of = fields.AwareDateTime(
+        default_timezone=None,
+        metadata={"description": "Show the record as it was at this moment (ISO 8601 with "
+                                 "time zone, e.g. 2025-07-01T09:00:00+07:00)."})
+
+
+# ---------------------------------------------------------------- fonds
+
+class FondsBase(StrictSchema):
+    name = text(300, metadata={"description": "Name of the agency (tên phông)."})
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    closed_on = fields.Date(allow_none=True)
+    successor_code = fields.String(validate=validate.Length(max=13), allow_none=True)
+    history = fields.String(validate=validate.Length(max=10000), allow_none=True)
+    description = fields.String(validate=validate.Length(max=2000), allow_none=True)
+
+
+class FondsCreateSchema(FondsBase):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=13),
+                         metadata={"description": "OrganId of the agency, e.g. 000.00.00.G09."})
+    name = text(300, required=True)
+
+
+class FondsUpdateSchema(FondsBase):
+    pass
+
+
+class FondsSchema(FondsCreateSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class FondsPageSchema(Schema):
+    items = fields.List(fields.Nested(FondsSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+# ---------------------------------------------------------------- dossier
+
+class SignerSchema(StrictSchema):
+    position = fields.String(validate=validate.Length(max=100), load_default=None)
+    full_name = fields.String(validate=validate.Length(max=50), load_default=None)
+
+
+class RecipientSchema(StrictSchema):
+    organ_id = fields.String(validate=validate.Length(max=13), load_default=None)
+    organ_name = fields.String(validate=validate.Length(min=1, max=200), required=True)
+
+
+class ArchivalFields(StrictSchema):
+    """Elements shared by dossiers and documents (TT 05/2025)."""
+
+    retention = code("Retention code 01–07 (01 permanent, 02 70 years, … 07 other).")
+    retention_years = fields.Integer(validate=validate.Range(min=2, max=70), allow_none=True,
+                                     metadata={"description": "Years, with retention 07."})
+    access_mode = code("Access mode: 01 public, 02 conditional use, 03 secret.")
+    languages = fields.List(code("Language code 01–11."), validate=validate.Length(min=1, max=11))
+    keywords = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                           validate=validate.Length(max=50))
+    page_count = fields.Integer(validate=validate.Range(min=0, max=100000), allow_none=True)
+    info_sign = fields.String(validate=validate.Length(max=30), allow_none=True)
+    physical_state = code("Physical state: 01 good, 02 normal, 03 damaged.", allow_none=True)
+    confidence_level = code("01 born digital, 02 digitised, 03 mixed.", allow_none=True)
+    paper_file_code = fields.String(validate=validate.Length(max=100), allow_none=True)
+    backup_copy = fields.Boolean(allow_none=True)
+    backup_status = code("Backup: 01 done, 02 not yet.", allow_none=True)
+    description = fields.String(validate=validate.Length(max=2000), allow_none=True)
+
+
+class DossierFields(ArchivalFields):
+    title = text(1000)
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    sheet_count = fields.Integer(validate=validate.Range(min=0, max=1000000), allow_none=True)
+    maker = fields.String(validate=validate.Length(max=200), allow_none=True)
+    external_ref = fields.String(validate=validate.Length(min=1, max=100), allow_none=True,
+                                 metadata={"description": "Case number in the sending "
+                                                          "one-stop-shop system (unique per fonds)."})
+
+
+class DossierCreateSchema(DossierFields):
+    fonds_code = fields.String(required=True, validate=validate.Length(min=1, max=13))
+    title = text(1000, required=True)
+    retention = code("Retention code 01–07.", required=True)
+    file_notation = fields.String(validate=validate.Length(min=1, max=20),
+                                  metadata={"description": "File number and symbol in the "
+                                                           "filing plan, e.g. 01.TH; assigned "
+                                                           "when omitted."})
+    file_code = fields.String(validate=validate.Length(min=1, max=100),
+                              metadata={"description": "Complete file code, for records made "
+                                                       "elsewhere; normally assigned."})
+
+
+class DossierUpdateSchema(DossierFields):
+    """Send only the fields to change; null clears an optional field."""
+
+
+class DossierSchema(DossierCreateSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String()
+    file_code = fields.String()
+    state = fields.String()
+    doc_total = fields.Integer()
+    archive_code = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version_created = fields.DateTime()
+    version_user = fields.String()
+    version_message = fields.String()
+
+
+class DossierPageSchema(Schema):
+    items = fields.List(fields.Nested(DossierSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class DossierListQuerySchema(PageQuerySchema):
+    fonds_code = fields.String(validate=validate.Length(max=13))
+    year = fields.Integer(validate=validate.Range(min=1900, max=2200))
+    state = fields.String(validate=validate.OneOf(
+        ["open", "closed", "archived", "disposal_review", "destroyed", "transfer_due",
+         "transferred"]))
+    q = fields.String(validate=validate.Length(max=200),
+                      metadata={"description": "Text contained in the title."})
+    external_ref = fields.String(validate=validate.Length(max=100))
+    sort = fields.String(load_default="-created_at", validate=validate.OneOf(
+        [f"{p}{f}" for f in ("created_at", "title", "file_code", "start_date", "end_date", "year")
+         for p in ("", "-")]), metadata={"description": "Field to sort by; '-' for descending."})
+
+
+# ---------------------------------------------------------------- document
+
+class DocumentFields(ArchivalFields):
+    type_code = code("Document type 01–32 (TT 05/2025).")
+    code_number = fields.String(validate=validate.Length(min=1, max=11), allow_none=True)
+    code_notation = fields.String(validate=validate.Length(min=1, max=30), allow_none=True)
+    issued_date = fields.Date(allow_none=True)
+    organ_name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    subject = text(500)
+    signer = fields.Nested(SignerSchema, allow_none=True)
+    direction = code("incoming, outgoing or internal.", allow_none=True)
+    arrival_number = fields.Integer(validate=validate.Range(min=1, max=9_999_999_999),
+                                    allow_none=True)
+    arrival_date = fields.Date(allow_none=True)
+    recipients = fields.List(fields.Nested(RecipientSchema), validate=validate.Length(max=200))
+    due_date = fields.Date(allow_none=True)
+    secrecy = code("Độ mật: mat, toi_mat, tuyet_mat.", allow_none=True)
+    urgency = code("Độ khẩn: khan, thuong_khan, hoa_toc.", allow_none=True)
+    autograph = fields.String(validate=validate.Length(max=2000), allow_none=True)
+    has_process_history = fields.Boolean(allow_none=True)
+
+
+class DocumentCreateSchema(DocumentFields):
+    type_code = code("Document type 01–32 (TT 05/2025).", required=True)
+    subject = text(500, required=True)
+
+
+class DocumentUpdateSchema(DocumentFields):
+    """Send only the fields to change; null clears an optional field."""
+
+
+class FileSchema(Schema):
+    name = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    version = fields.Integer(metadata={"description": "Version in which these bytes were stored."})
+
+
+class DocumentSchema(DocumentCreateSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String()
+    dossier_id = fields.String()
+    fonds_code = fields.String()
+    doc_code = fields.String()
+    serial = fields.Integer()
+    text_status = fields.String()
+    files = fields.List(fields.Nested(FileSchema))
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version_created = fields.DateTime()
+    version_user = fields.String()
+    version_message = fields.String()
+    warnings = fields.List(fields.String())
+
+
+class DocumentPageSchema(Schema):
+    items = fields.List(fields.Nested(DocumentSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class DocumentListQuerySchema(PageQuerySchema, AsOfQuerySchema):
+    pass
+
+
+class FileListSchema(Schema):
+    items = fields.List(fields.Nested(FileSchema))
+
+
+class UploadQuerySchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=255),
+                         metadata={"description": "File name, for a raw-body upload."})
+
+
+class DownloadQuerySchema(StrictSchema):
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "Download the file as in this version."})
+
+
+class MultipartDocumentSchema(Schema):
+    """Multipart form for creating a document with its files in one request."""
+
+    metadata = fields.String(required=True, metadata={
+        "description": "The document's metadata as JSON (same fields as the JSON body)."})
+    file = fields.Raw(metadata={"type": "string", "format": "binary",
+                                "description": "One or more file parts."})
+
+
+class MultipartFilesSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "One or more file parts."})
+
+
+# ---------------------------------------------------------------- code lists, health
+
+class CodeEntrySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String()
+    name_vi = fields.String()
+    name_en = fields.String(allow_none=True)
+    extra = fields.Dict()
+
+
+class CodeListSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String()
+    title_vi = fields.String()
+    title_en = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    confidence = fields.String(allow_none=True)
+    entries = fields.List(fields.Dict())
+
+
+class CodeListsSchema(Schema):
+    items = fields.List(fields.Nested(CodeListSchema))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    version = fields.String()
+    checks = fields.Dict()

@@ -1,0 +1,82 @@
+"""Configuration: built-in defaults, then instance/config.py, then REPO_* environment variables.
+
+Every setting has a safe default for the embedded mode (SQLite, local storage root, whoosh),
+so a small agency can start the server with no configuration file at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Where runtime data lives; the other paths default to folders inside it.
+    "INSTANCE_PATH": None,
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/repo.db
+    "STORAGE_ROOT": None,  # default: <instance>/storage
+    "STORAGE_TMP": None,  # default: <storage root>.tmp (must be on the same file system)
+    "INDEX_DIR": None,  # default: <instance>/index
+    "CODES_DIR": None,  # default: <instance>/codes (agency overrides of the code lists)
+    "FSYNC": True,  # fsync every storage write; only tests may turn it off
+    "SQLITE_SYNCHRONOUS": "FULL",  # FULL: a committed transaction survives a power cut
+    "MAX_UPLOAD_BYTES": 512 * 1024 * 1024,
+    "MAX_JSON_BYTES": 1024 * 1024,
+    "MAX_PAGE_SIZE": 200,
+    "DEFAULT_PAGE_SIZE": 20,
+    "FONDS_CODE_PATTERN": r"^[0-9A-Z][0-9A-Z.]{0,12}$",
+    "TIMEZONE": "Asia/Ho_Chi_Minh",
+    "HOST": "127.0.0.1",
+    "PORT": 8080,
+    "EMBEDDED_WORKER": True,  # `repo-server serve` runs the worker in a background thread
+    "LOG_LEVEL": "INFO",
+}
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the default."""
+    if isinstance(default, bool):
+        low = raw.strip().lower()
+        if low in _BOOL_TRUE:
+            return True
+        if low in _BOOL_FALSE:
+            return False
+        raise ValueError(f"REPO_{name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"REPO_{name} must be a whole number, not {raw!r}") from exc
+    return raw
+
+
+def load_config(instance_path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve the configuration for one instance folder."""
+    cfg = dict(DEFAULTS)
+    instance = Path(os.environ.get("REPO_INSTANCE_PATH") or instance_path).resolve()
+    local = instance / "config.py"
+    if local.is_file():
+        namespace: dict[str, Any] = {}
+        exec(compile(local.read_text(encoding="utf-8"), str(local), "exec"), namespace)
+        cfg.update({k: v for k, v in namespace.items() if k.isupper()})
+    for name, default in DEFAULTS.items():
+        raw = os.environ.get(f"REPO_{name}")
+        if raw is not None:
+            cfg[name] = _coerce(name, raw, default if default is not None else "")
+    if os.environ.get("DATABASE_URL") and not os.environ.get("REPO_DATABASE_URL"):
+        cfg["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if overrides:
+        cfg.update(overrides)
+
+    instance = Path(cfg.get("INSTANCE_PATH") or instance).resolve()
+    cfg["INSTANCE_PATH"] = str(instance)
+    cfg["STORAGE_ROOT"] = str(Path(cfg["STORAGE_ROOT"] or instance / "storage").resolve())
+    cfg["STORAGE_TMP"] = str(Path(cfg["STORAGE_TMP"] or cfg["STORAGE_ROOT"] + ".tmp").resolve())
+    cfg["INDEX_DIR"] = str(Path(cfg["INDEX_DIR"] or instance / "index").resolve())
+    cfg["CODES_DIR"] = str(Path(cfg["CODES_DIR"] or instance / "codes").resolve())
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'repo.db'}"
+    return cfg

@@ -1,0 +1,257 @@
+"""Vietnamese text analysis: normalisation, diacritic folding, syllables, bigrams, numbers.
+
+Two forms of every text are indexed:
+
+* exact: NFC, lower case, tone marks in one canonical place (``canonical``);
+* folded: the exact form without any diacritic, đ → d (``fold``).
+
+Tone placement: ``hoà/hòa``, ``khoẻ/khỏe``, ``thuỷ/thủy``, ``Uỷ/Ủy`` are the same word written
+in the "new" and the "old" style. The canonical form puts the mark on the first vowel of an
+open ``oa``/``oe``/``uy`` (hòa, khỏe, thủy, ủy), the spelling used in most administrative
+text; with a final consonant both styles agree (hoàng, thuyết) and a misplaced mark is moved
+(hòang → hoàng). ``qu`` is a consonant, so ``quý``, ``quỳ`` are left alone.
+
+Syllables are runs of letters and digits; spaces and punctuation separate them. A bigram is
+two adjacent syllables joined by a space ("ủy ban"); bigrams are indexed in their own fields
+so that a two-syllable word is one posting list instead of the intersection of two long ones.
+
+Indexing is the hot path of a full reindex, so the fields below compute their terms with a
+few C-implemented string operations per document instead of whoosh's token-at-a-time
+analyzer chain; the ``analyzer`` kept on each field (same result) serves whoosh's own tools.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from whoosh import analysis, fields, formats
+from whoosh.system import pack_uint
+
+TONE_MARKS = {"\u0300": "grave", "\u0301": "acute", "\u0309": "hook", "\u0303": "tilde", "\u0323": "dot"}
+# The twelve vowel letters (base + quality mark) of Vietnamese.
+VOWEL_BASES = ["a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y"]
+
+
+def toned(base: str, mark: str) -> str:
+    """The precomposed letter for a vowel base and a tone mark (a combining character)."""
+    return unicodedata.normalize("NFC", base + mark)
+
+
+def all_vowel_forms() -> list[str]:
+    """The 132 precomposed Vietnamese vowels with a diacritic, lower and upper case.
+
+    12 bases × 6 tones = 72 lower-case forms, 6 of them plain ASCII (a e i o u y): 66 × 2.
+    """
+    forms = []
+    for base in VOWEL_BASES:
+        for mark in ("", *TONE_MARKS):
+            ch = toned(base, mark)
+            if not ch.isascii():
+                forms.extend([ch, ch.upper()])
+    return forms
+
+
+def all_letters_with_diacritics() -> list[str]:
+    """The 134 letters the folding must handle: the 132 vowel forms plus đ and Đ."""
+    return [*all_vowel_forms(), "đ", "Đ"]
+
+
+# --- tone placement -----------------------------------------------------------------------
+
+_LETTER = r"[^\W\d_]"
+
+
+def _tone_of(ch: str) -> str:
+    for c in unicodedata.normalize("NFD", ch):
+        if c in TONE_MARKS:
+            return c
+    return ""
+
+
+def _toned_class(base: str) -> str:
+    return "".join(toned(base, m) for m in TONE_MARKS)
+
+
+_A, _E, _Y, _O, _U = (_toned_class(v) for v in "aeyou")
+_TONE_RE = re.compile(
+    # open oa / oe / uy (not after q): mark goes on the first vowel (hoà → hòa, uỷ → ủy)
+    rf"o(?P<oa>[{_A}{_E}])(?!{_LETTER})"
+    rf"|(?<!q)u(?P<uy>[{_Y}])(?!{_LETTER})"
+    # oa / oe / uy followed by a final consonant or vowel: mark on the second vowel
+    rf"|(?P<o>[{_O}])(?P<ae>[ae])(?={_LETTER})"
+    rf"|(?<!q)(?P<u>[{_U}])y(?=(?:nh|ch|n|t)(?!{_LETTER}))"
+    # qu is a consonant: the mark is on the vowel after it (qủy → quỷ)
+    rf"|q(?P<qu>[{_U}])y"
+)
+
+
+def _move_tone(m: re.Match) -> str:
+    g = m.groupdict()
+    if g["oa"]:
+        return toned("o", _tone_of(g["oa"])) + unicodedata.normalize("NFD", g["oa"])[0]
+    if g["uy"]:
+        return toned("u", _tone_of(g["uy"])) + "y"
+    if g["o"]:
+        return "o" + toned(g["ae"], _tone_of(g["o"]))
+    if g["u"]:
+        return "u" + toned("y", _tone_of(g["u"]))
+    return "qu" + toned("y", _tone_of(g["qu"]))
+
+
+def canonical(text: str) -> str:
+    """The exact form: NFC, lower case, canonical tone placement."""
+    text = unicodedata.normalize("NFC", text).lower()
+    return _TONE_RE.sub(_move_tone, text)
+
+
+# --- folding ------------------------------------------------------------------------------
+
+
+def _fold_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        ch = chr(cp)
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        if base != ch and base.isascii() and base.isalpha():
+            table[cp] = base
+    table.update({ord("đ"): "d", ord("Đ"): "D", ord("ð"): "d", ord("Ð"): "D"})
+    for cp in range(0x300, 0x370):  # stray combining marks (text that NFC could not compose)
+        table[cp] = None
+    return table
+
+
+FOLD_TABLE = _fold_table()
+
+
+def fold(text: str) -> str:
+    """Remove every diacritic (all Vietnamese vowel forms, đ → d); expects canonical()."""
+    return text.translate(FOLD_TABLE)
+
+
+def has_diacritics(word: str) -> bool:
+    return fold(word) != word
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+# letters and digits (and combining marks NFC could not compose); "_" separates
+SYLLABLE_RE = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+NUMBER_RE = re.compile(r"[^\W_]+(?:[/.\-][^\W_]+)+")
+_NUMBER_SPLIT = re.compile(r"([/.\-])")
+
+
+def syllables(text: str) -> list[str]:
+    """Syllables of already normalised text."""
+    return SYLLABLE_RE.findall(text)
+
+
+def bigrams(sylls: list[str]) -> list[str]:
+    return [f"{a} {b}" for a, b in zip(sylls, sylls[1:], strict=False)]
+
+
+def number_parts(number: str) -> list[str]:
+    """A document number and every run of its parts, in normalised form.
+
+    "15/qđ-ubnd" → 15/qđ-ubnd, 15, qđ-ubnd, qđ, ubnd, 15/qđ (every contiguous run of the
+    parts between "/", "-" and "."), so the whole number and any part of it match.
+    """
+    out: list[str] = []
+    for chunk in NUMBER_RE.findall(number) or SYLLABLE_RE.findall(number):
+        pieces = _NUMBER_SPLIT.split(chunk)  # part, sep, part, sep, part ...
+        parts = pieces[0::2]
+        for i in range(len(parts)):
+            for j in range(i, len(parts)):
+                out.append("".join(pieces[2 * i : 2 * j + 1]))
+    return out
+
+
+def looks_like_number(word: str) -> bool:
+    return NUMBER_RE.fullmatch(word) is not None
+
+
+# --- whoosh fields --------------------------------------------------------------------------
+
+
+class _SyllableTokenizer(analysis.Tokenizer):
+    """Whoosh analyzer equivalent of a VietField's terms, for whoosh's own tools."""
+
+    def __init__(self, folded: bool, pairs: bool):
+        self.folded = folded
+        self.pairs = pairs
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    def __call__(self, value, positions=False, chars=False, start_pos=0, **kwargs):
+        t = analysis.Token(positions, chars, **kwargs)
+        for pos, text in enumerate(VietField.terms_of(value, self.folded, self.pairs)):
+            t.text = text
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos + pos
+            yield t
+
+
+class VietField(fields.FieldType):
+    """A text field of syllables (or of syllable bigrams), exact or folded.
+
+    Frequencies are stored (for BM25), positions are not: phrases are matched with the
+    bigram fields (see query.py).
+    """
+
+    def __init__(self, folded: bool, pairs: bool = False, stored: bool = False):
+        self.folded = folded
+        self.pairs = pairs
+        self.format = formats.Frequency()
+        self.analyzer = analysis.CompositeAnalyzer(_SyllableTokenizer(folded, pairs))
+        self.scorable = True
+        self.stored = stored
+        self.unique = False
+        self.vector = None
+        self.column_type = None
+
+    @staticmethod
+    def terms_of(value: str, folded: bool, pairs: bool) -> list[str]:
+        text = canonical(value)
+        if folded:
+            text = fold(text)
+        sylls = SYLLABLE_RE.findall(text)
+        return bigrams(sylls) if pairs else sylls
+
+    def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
+        terms = value if isinstance(value, list) else self.terms_of(value, self.folded, self.pairs)
+        for term, freq in Counter(terms).items():
+            yield term.encode("utf-8"), freq, float(freq), pack_uint(freq)
+
+    def process_text(self, qstring, mode="", **kwargs) -> Iterable[str]:
+        return self.terms_of(qstring, self.folded, self.pairs)
+
+
+class NumberField(fields.FieldType):
+    """Document numbers and file codes: the whole number and every run of its parts."""
+
+    def __init__(self, folded: bool):
+        self.folded = folded
+        self.format = formats.Existence()
+        self.analyzer = analysis.IDTokenizer()
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.vector = None
+        self.column_type = None
+
+    def terms_of(self, value: str) -> list[str]:
+        text = canonical(value)
+        if self.folded:
+            text = fold(text)
+        return number_parts(text)
+
+    def index(self, value, **kwargs):
+        for term in dict.fromkeys(self.terms_of(value)):
+            yield term.encode("utf-8"), 1, 1.0, b""
+
+    def process_text(self, qstring, mode="", **kwargs):
+        return self.terms_of(qstring)

@@ -1,0 +1,125 @@
+"""The search backend interface: what the indexer writes and what the API asks.
+
+Engine-neutral on purpose (whoosh now, another engine later): plain dataclasses in and out,
+no engine types leak through. The query language is described in ``query.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+KINDS = ("document", "dossier")
+SORTS = ("relevance", "date_desc", "date_asc")
+FACETS = ("type_code", "year", "fonds_code")
+
+
+@dataclass
+class IndexRecord:
+    """One searchable record: a document or a dossier."""
+
+    id: str
+    kind: str  # "document" or "dossier"
+    dossier_id: str  # a dossier's own id for kind="dossier"
+    fonds_code: str
+    state: str | None
+    access_mode: str | None
+    type_code: str | None
+    direction: str | None
+    date: date | None  # issued_date for documents, start_date for dossiers
+    title: str  # dossier title or document subject
+    number: str | None  # "15/QĐ-UBND" (code_number/code_notation) or a dossier's file_code
+    fields_text: str  # other metadata flattened: organ_name, signer, keywords, description, ...
+    body: str  # full extracted text (documents); "" for dossiers
+    updated: datetime
+
+
+@dataclass
+class SearchRequest:
+    """A search. Filters are allowed sets: None means no restriction, [] matches nothing."""
+
+    q: str = ""
+    exact: bool = False  # match diacritics exactly (bàn ≠ bán ≠ ban)
+    kind: Literal["document", "dossier"] = "document"
+    fonds_codes: Sequence[str] | None = None  # access control passes the caller's scope
+    dossier_id: str | None = None
+    type_codes: Sequence[str] | None = None
+    directions: Sequence[str] | None = None
+    states: Sequence[str] | None = None
+    access_modes: Sequence[str] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: Literal["relevance", "date_desc", "date_asc"] = "relevance"
+    page: int = 1
+    page_size: int = 20
+    facets: bool = True
+    snippets: bool = True
+
+
+@dataclass
+class SearchHit:
+    id: str
+    kind: str
+    dossier_id: str
+    score: float | None  # None when sorted by date
+    # field ("title", "number", "fields_text", "body") -> HTML snippet: the text is escaped and
+    # matched words are wrapped in <mark>…</mark>
+    highlights: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    total: int
+    # True when total (and then the facet counts) were estimated instead of counted
+    total_is_estimate: bool
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # FACETS -> value -> count
+
+
+class QuerySyntaxError(ValueError):
+    """The query cannot be read; the message is meant for the person who typed it."""
+
+
+class IndexWriter(Protocol):
+    def add(self, record: IndexRecord) -> None: ...
+
+
+class SearchBackend(Protocol):
+    """A search index. One process writes (the worker); any number of processes read."""
+
+    def upsert(self, records: Sequence[IndexRecord]) -> None:
+        """Add or replace records (by id), in one commit."""
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove records by id; unknown ids are ignored."""
+
+    def delete_dossier(self, dossier_id: str) -> None:
+        """Remove a dossier record and all its documents (disposal)."""
+
+    def bulk(self) -> AbstractContextManager[IndexWriter]:
+        """A writer for a full reindex of an empty index: ``with b.bulk() as w: w.add(r)``."""
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        """Run a search; raises QuerySyntaxError for a query that cannot be read."""
+
+    def count(self) -> int:
+        """Number of records in the index."""
+
+    def clear(self) -> None:
+        """Remove everything (before a full reindex)."""
+
+    def check(self) -> str | None:
+        """None if the index can be used, else why not ("missing", "corrupt: ...")."""
+
+    def refresh(self) -> None:
+        """Reader side: see the latest commit (cheap when nothing changed)."""
+
+    def close(self) -> None: ...
+
+
+def iter_chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

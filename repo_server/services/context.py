@@ -1,0 +1,52 @@
+"""What every service function receives: the stores, the code lists, the clock, the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..catalog import Database
+from ..codes import CodeLists
+from ..storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the user behind an API key, the worker, or a command-line operator."""
+
+    name: str
+    roles: tuple[str, ...] = ()
+    key_id: str | None = None
+
+    @property
+    def address(self) -> str:
+        """The OCFL version `user.address` for this actor."""
+        return f"urn:repo-server:user:{self.name}"
+
+
+SYSTEM = Actor(name="repo-server", roles=("system",))
+
+
+@dataclass
+class Env:
+    """The repository's stores and settings, shared by all service calls of a process."""
+
+    db: Database
+    store: ObjectStore
+    codes: CodeLists
+    config: dict[str, Any]
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def local_year(self, when: datetime | None = None) -> int:
+        """The calendar year in Vietnam (numbering and retention use local years)."""
+        return (when or self.now()).astimezone(self.tz).year

@@ -1,0 +1,427 @@
+"""Documents (văn bản) in a dossier and their files; every change is a new object version."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from ..catalog import Document, DocumentFile, Dossier
+from ..storage import FileInfo, ObjectNotFound, StagedFile
+from .context import Actor, Env
+from .dossiers import claim_document_serial, version_summary
+from .dossiers import get_row as get_dossier_row
+from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
+from .metadata import check_document
+from .records import DOCUMENT_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
+from .writes import WritePlan, write_object
+
+FILES_DIR = "files/"
+SYSTEM_FIELDS = ("id", "type", "schema_version", "dossier_id", "fonds_code", "doc_code",
+                 "serial", "files")
+_FORBIDDEN_NAME_CHARS = set('/\\:*?"<>|')
+
+
+@dataclass
+class IncomingFile:
+    """An uploaded file, already streamed to the storage's staging area."""
+
+    name: str
+    media_type: str
+    staged: StagedFile
+    expected_sha256: str | None = None
+
+
+def clean_file_name(name: str | None) -> str:
+    """A safe file name: NFC, no folders, no control characters; else a clear error."""
+    if not name or not name.strip():
+        raise ValidationFailed({"file": ["The file has no name; send a file name."]})
+    name = unicodedata.normalize("NFC", name.strip())
+    problems = []
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.append("The file name contains control characters.")
+    if _FORBIDDEN_NAME_CHARS & set(name):
+        problems.append('A file name cannot contain / \\ : * ? " < > |.')
+    if name in {".", ".."} or name.startswith("."):
+        problems.append("A file name cannot start with a dot.")
+    if len(name.encode()) > 255:
+        problems.append("The file name is longer than 255 bytes.")
+    if problems:
+        raise ValidationFailed({"file": problems})
+    return name
+
+
+def _check_digests(env: Env, files: list[IncomingFile]) -> None:
+    bad = [f for f in files if f.expected_sha256 and f.expected_sha256.lower() != f.staged.sha256]
+    if bad:
+        for f in files:
+            env.store.discard(f.staged)
+        raise ValidationFailed({"file": [
+            f"{f.name}: the file received (SHA-256 {f.staged.sha256}) does not match the "
+            f"digest you sent ({f.expected_sha256}); it was damaged on the way, send it again."
+            for f in bad]})
+
+
+def _discard(env: Env, files: list[IncomingFile]) -> None:
+    for f in files:
+        env.store.discard(f.staged)
+
+
+def view(row: Document, files: list[DocumentFile]) -> dict[str, Any]:
+    meta = from_json_dict(row.meta)
+    meta.pop("files", None)
+    return {**meta, "id": row.id, "dossier_id": row.dossier_id, "fonds_code": row.fonds_code,
+            "doc_code": row.doc_code, "serial": row.serial,
+            "text_status": row.text_status, "version": row.head_version,
+            "created_at": row.created_at, "updated_at": row.updated_at,
+            "files": [{"name": f.name, "media_type": f.media_type, "size": f.size,
+                       "sha256": f.sha256, "version": f.version}
+                      for f in sorted(files, key=lambda f: f.name)]}
+
+
+def get_row(session, document_id: str) -> Document:  # noqa: ANN001
+    row = session.get(Document, document_id)
+    if row is None or row.head_version == 0:
+        raise NotFound(f"There is no document with id {document_id!r}.")
+    return row
+
+
+def _files(session, document_id: str) -> list[DocumentFile]:  # noqa: ANN001
+    return list(session.scalars(select(DocumentFile).where(DocumentFile.document_id == document_id)))
+
+
+def get_document(env: Env, document_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    with env.db.read() as session:
+        row = get_row(session, document_id)
+        current = view(row, _files(session, document_id))
+    if as_of is None:
+        return current
+    earlier = [v for v in env.store.versions(object_id(document_id)) if v.created <= as_of]
+    if not earlier:
+        raise NotFound(f"The document did not exist yet at {as_of.isoformat()}.")
+    return version_view(env, document_id, earlier[-1].number)
+
+
+def version_view(env: Env, document_id: str, number: int) -> dict[str, Any]:
+    """The document's metadata and files exactly as in version `number`."""
+    try:
+        info = env.store.version(object_id(document_id), number)
+        record = from_json_dict(env.store.read_json(object_id(document_id), DOCUMENT_FILE, number))
+    except ObjectNotFound as exc:
+        raise NotFound(f"Document {document_id!r} has no version {number}.") from exc
+    media = record.pop("files", {}) or {}
+    record.pop("type", None)
+    record.pop("schema_version", None)
+    files = []
+    for path, fi in sorted(info.state.items()):
+        if path.startswith(FILES_DIR):
+            name = path.removeprefix(FILES_DIR)
+            files.append({"name": name, "size": fi.size, "sha256": fi.sha256,
+                          "media_type": media.get(name, {}).get("media_type",
+                                                                "application/octet-stream")})
+    return {**record, "version": info.number, "version_created": info.created,
+            "version_user": info.user_name, "version_message": info.message, "files": files}
+
+
+def list_versions(env: Env, document_id: str) -> list[dict[str, Any]]:
+    with env.db.read() as session:
+        get_row(session, document_id)
+    return [version_summary(v) for v in env.store.versions(object_id(document_id))]
+
+
+def list_documents(env: Env, dossier_id: str, *, page: int = 1, page_size: int = 20,
+                   as_of: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Documents of a dossier in filing order; with `as_of`, as they were at that moment."""
+    with env.db.read() as session:
+        get_dossier_row(session, dossier_id)
+        stmt = select(Document).where(Document.dossier_id == dossier_id,
+                                      Document.head_version > 0)
+        if as_of is not None:
+            stmt = stmt.where(Document.created_at <= as_of)
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(stmt.order_by(Document.serial)
+                               .offset((page - 1) * page_size).limit(page_size)).all()
+        if as_of is None:
+            files: dict[str, list[DocumentFile]] = {r.id: [] for r in rows}
+            for f in session.scalars(select(DocumentFile).where(
+                    DocumentFile.document_id.in_(list(files)))):
+                files[f.document_id].append(f)
+            return [view(r, files[r.id]) for r in rows], total
+    return [get_document(env, r.id, as_of=as_of) for r in rows], total
+
+
+def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
+    dossier = get_dossier_row(session, dossier_id)
+    if dossier.state != "open":
+        raise Conflict(f"Dossier {dossier.file_code} is {dossier.state}; documents can only be "
+                       "added to or changed in an open dossier.", state=dossier.state)
+    return dossier
+
+
+def _duplicates(session, meta: dict[str, Any], exclude: str | None) -> list[str]:  # noqa: ANN001
+    """NĐ 30 asks to warn when number + symbol + issuer is already registered."""
+    if not (meta.get("code_number") and meta.get("code_notation")):
+        return []
+    stmt = select(Document.doc_code).where(
+        Document.code_number == meta["code_number"],
+        Document.code_notation == meta["code_notation"],
+        Document.organ_name == meta.get("organ_name"), Document.head_version > 0)
+    if exclude:
+        stmt = stmt.where(Document.id != exclude)
+    codes = session.scalars(stmt.limit(5)).all()
+    return [f"A document numbered {meta['code_number']}/{meta['code_notation']} from this issuer "
+            f"is already registered as {code}." for code in codes]
+
+
+def _record(document_id: str, dossier: Dossier, serial: int, doc_code: str,
+            meta: dict[str, Any], media: dict[str, dict[str, str]]) -> dict[str, Any]:
+    return {"type": "document", "schema_version": 1, "id": document_id,
+            "dossier_id": dossier.id, "fonds_code": dossier.fonds_code, "doc_code": doc_code,
+            "serial": serial, **meta, "files": media}
+
+
+def _validate(env: Env, meta: dict[str, Any]) -> None:
+    errors = check_document(env.codes, meta)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _mirror(row: Document, meta: dict[str, Any]) -> None:
+    row.type_code = meta.get("type_code")
+    row.direction = meta.get("direction")
+    row.code_number = meta.get("code_number")
+    row.code_notation = meta.get("code_notation")
+    row.organ_name = meta.get("organ_name")
+    row.issued_date = meta.get("issued_date")
+    row.subject = meta.get("subject")
+    row.access_mode = meta.get("access_mode")
+
+
+def _sync_files(session, document_id: str, version, media: dict[str, dict]) -> None:  # noqa: ANN001
+    """Make document_files mirror the `files/` of `version`."""
+    session.execute(delete(DocumentFile).where(DocumentFile.document_id == document_id))
+    for path, fi in version.state.items():
+        if path.startswith(FILES_DIR):
+            name = path.removeprefix(FILES_DIR)
+            session.add(DocumentFile(
+                document_id=document_id, name=name, size=fi.size, sha256=fi.sha256,
+                media_type=media.get(name, {}).get("media_type", "application/octet-stream"),
+                version=_first_version_with(fi, version)))
+
+
+def _first_version_with(fi: FileInfo, version) -> int:  # noqa: ANN001
+    """The version in which this exact content was stored (from its content path `vN/...`)."""
+    return int(fi.content_path.split("/", 1)[0][1:]) if fi.content_path.startswith("v") else version.number
+
+
+def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any],
+                    files: list[IncomingFile] | None = None) -> dict[str, Any]:
+    """Add a document (and its files) to an open dossier as one new object version."""
+    files = files or []
+    try:
+        names = [clean_file_name(f.name) for f in files]
+        if len(set(names)) != len(names):
+            raise ValidationFailed({"file": ["Two files have the same name."]})
+        for f, name in zip(files, names, strict=True):
+            f.name = name
+        _check_digests(env, files)
+        with env.db.read() as session:
+            dossier = _open_dossier(session, dossier_id)
+        meta = {k: v for k, v in data.items() if v is not None}
+        dossier_meta = from_json_dict(dossier.meta)
+        meta.setdefault("retention", dossier.retention)
+        if meta["retention"] == dossier.retention and dossier.retention_years:
+            meta.setdefault("retention_years", dossier.retention_years)
+        meta.setdefault("access_mode", dossier.access_mode)
+        meta.setdefault("languages", dossier_meta.get("languages", ["01"]))
+        _validate(env, meta)
+    except BaseException:
+        _discard(env, files)
+        raise
+    document_id = new_id()
+    media = {f.name: {"media_type": f.media_type} for f in files}
+    claimed: dict[str, Any] = {}
+    warnings: list[str] = []
+
+    def reserve(session) -> None:  # noqa: ANN001
+        current = _open_dossier(session, dossier_id)
+        serial = claim_document_serial(session, dossier_id)
+        doc_code = f"{current.file_code}.{serial:07d}"
+        claimed.update(serial=serial, doc_code=doc_code, dossier=current)
+        warnings.extend(_duplicates(session, meta, None))
+        now = env.now()
+        row = Document(id=document_id, dossier_id=dossier_id, fonds_code=current.fonds_code,
+                       doc_code=doc_code, serial=serial, text_status="pending",
+                       meta=to_json_dict(meta), head_version=0, created_at=now, updated_at=now)
+        _mirror(row, meta)
+        session.add(row)
+
+    def unreserve(session) -> None:  # noqa: ANN001
+        row = session.get(Document, document_id)
+        if row is not None and row.head_version == 0:
+            session.delete(row)
+
+    def apply(session, version) -> None:  # noqa: ANN001
+        row = session.get(Document, document_id)
+        row.head_version = version.number
+        row.created_at = row.updated_at = version.created
+        _sync_files(session, document_id, version, media)
+        session.execute(update(Dossier).where(Dossier.id == dossier_id)
+                        .values(doc_total=Dossier.doc_total + 1))
+
+    def build() -> dict[str, StagedFile | bytes]:
+        record = _record(document_id, claimed["dossier"], claimed["serial"], claimed["doc_code"],
+                         meta, media)
+        return {DOCUMENT_FILE: dump(record), **{FILES_DIR + f.name: f.staged for f in files}}
+
+    plan = WritePlan(document_id, "document", build, expected_head=0,
+                     message=f"Create document: {str(meta.get('subject', ''))[:80]}")
+    try:
+        write_object(env, actor, plan, reserve=reserve, apply=apply, unreserve=unreserve)
+    except BaseException:
+        _discard(env, files)
+        raise
+    result = get_document(env, document_id)
+    if warnings:
+        result["warnings"] = warnings
+    return result
+
+
+def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int | None,
+            message: str, meta_changes: dict[str, Any] | None = None,
+            add_files: list[IncomingFile] | None = None, remove_names: list[str] | None = None,
+            must_exist: list[str] | None = None, must_not_exist: list[str] | None = None,
+            ) -> dict[str, Any]:
+    """One new version of a document: metadata changes, added/replaced and removed files."""
+    add_files = add_files or []
+    try:
+        with env.db.read() as session:
+            row = get_row(session, document_id)
+            _open_dossier(session, row.dossier_id)
+            current_names = {f.name for f in _files(session, document_id)}
+        for name in must_exist or []:
+            if name not in current_names:
+                raise NotFound(f"Document {row.doc_code} has no file named {name!r}.")
+        for name in must_not_exist or []:
+            if name in current_names:
+                raise Conflict(f"Document {row.doc_code} already has a file named {name!r}; "
+                               "replace it with PUT and If-Match.")
+        _check_digests(env, add_files)
+        record = from_json_dict(row.meta)
+        media = dict(env.store.read_json(object_id(document_id), DOCUMENT_FILE).get("files", {}))
+        meta = {**record, **(meta_changes or {})}
+        meta = {k: v for k, v in meta.items() if v is not None}
+        if meta_changes:
+            fixed = [k for k in meta_changes if k in SYSTEM_FIELDS]
+            if fixed:
+                raise ValidationFailed({k: ["This field is set by the system and cannot be "
+                                            "changed."] for k in fixed})
+            _validate(env, meta)
+    except BaseException:
+        _discard(env, add_files)
+        raise
+    for f in add_files:
+        media[f.name] = {"media_type": f.media_type}
+    for name in remove_names or []:
+        media.pop(name, None)
+    stored = env.store.read_json(object_id(document_id), DOCUMENT_FILE)
+    new_record = {**{k: stored[k] for k in ("type", "schema_version", "id", "dossier_id",
+                                              "fonds_code", "doc_code", "serial")},
+                  **to_json_dict(meta), "files": media}
+
+    def apply(session, version) -> None:  # noqa: ANN001
+        target = session.get(Document, document_id)
+        _mirror(target, meta)
+        target.meta = to_json_dict(meta)
+        target.head_version = version.number
+        target.updated_at = version.created
+        _sync_files(session, document_id, version, media)
+
+    plan = WritePlan(document_id, "document",
+                     {DOCUMENT_FILE: dump(new_record),
+                      **{FILES_DIR + f.name: f.staged for f in add_files}},
+                     remove=[FILES_DIR + n for n in remove_names or []],
+                     message=message, expected_head=expected_version)
+    try:
+        write_object(env, actor, plan, apply=apply)
+    except BaseException:
+        _discard(env, add_files)
+        raise
+    return get_document(env, document_id)
+
+
+def _require(expected_version: int | None, what: str) -> None:
+    if expected_version is None:
+        raise PreconditionRequired(f"Send If-Match with the document's current ETag to {what}.")
+
+
+def update_document(env: Env, actor: Actor, document_id: str, changes: dict[str, Any],
+                    expected_version: int | None) -> dict[str, Any]:
+    _require(expected_version, "update it")
+    return _change(env, actor, document_id, expected_version=expected_version,
+                   meta_changes=changes,
+                   message=f"Update document metadata: {', '.join(sorted(changes))}")
+
+
+def add_files(env: Env, actor: Actor, document_id: str, files: list[IncomingFile],
+              expected_version: int | None = None) -> dict[str, Any]:
+    """Attach new files (names not yet used in the document)."""
+    try:
+        names = [clean_file_name(f.name) for f in files]
+        if not files:
+            raise ValidationFailed({"file": ["Send at least one file."]})
+        if len(set(names)) != len(names):
+            raise ValidationFailed({"file": ["Two files have the same name."]})
+    except BaseException:
+        _discard(env, files)
+        raise
+    for f, name in zip(files, names, strict=True):
+        f.name = name
+    return _change(env, actor, document_id, expected_version=expected_version,
+                   add_files=files, must_not_exist=names,
+                   message=f"Add file{'s' if len(files) > 1 else ''}: {', '.join(names)}")
+
+
+def replace_file(env: Env, actor: Actor, document_id: str, name: str, file: IncomingFile,
+                 expected_version: int | None) -> dict[str, Any]:
+    """Replace a file (e.g. with its signed version); the old bytes stay in the old version."""
+    try:
+        _require(expected_version, "replace a file")
+        file.name = clean_file_name(name)
+    except BaseException:
+        _discard(env, [file])
+        raise
+    return _change(env, actor, document_id, expected_version=expected_version,
+                   add_files=[file], must_exist=[file.name], message=f"Replace file: {file.name}")
+
+
+def remove_file(env: Env, actor: Actor, document_id: str, name: str,
+                expected_version: int | None) -> dict[str, Any]:
+    """Take a file out of the document's current version (earlier versions keep it)."""
+    _require(expected_version, "remove a file")
+    name = unicodedata.normalize("NFC", name)
+    return _change(env, actor, document_id, expected_version=expected_version,
+                   remove_names=[name], must_exist=[name], message=f"Remove file: {name}")
+
+
+def open_file(env: Env, document_id: str, name: str,
+              version: int | None = None) -> tuple[Path, FileInfo, str]:
+    """Where a file's bytes are, its digests and media type, now or in an earlier version."""
+    name = unicodedata.normalize("NFC", name)
+    with env.db.read() as session:
+        row = get_row(session, document_id)
+        if version is None:
+            current = session.get(DocumentFile, (document_id, name))
+            if current is None:
+                raise NotFound(f"Document {row.doc_code} has no file named {name!r}.")
+    try:
+        path, info = env.store.file_path(object_id(document_id), FILES_DIR + name, version)
+        media = env.store.read_json(object_id(document_id), DOCUMENT_FILE, version).get("files", {})
+    except ObjectNotFound as exc:
+        where = f"in version {version}" if version else "now"
+        raise NotFound(f"Document {row.doc_code} has no file named {name!r} {where}.") from exc
+    return path, info, media.get(name, {}).get("media_type", "application/octet-stream")

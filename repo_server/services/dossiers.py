@@ -1,0 +1,236 @@
+"""Dossiers (hồ sơ): create, read, list, correct metadata, and read any earlier version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..catalog import Counter, Dossier
+from ..storage import ObjectNotFound
+from .context import Actor, Env
+from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
+from .fonds import get_fonds_row
+from .metadata import check_dossier
+from .records import DOSSIER_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
+from .writes import WritePlan, write_object
+
+# Fields set by the system, never by a client.
+SYSTEM_FIELDS = ("id", "type", "schema_version", "fonds_code", "file_code", "state",
+                 "archive_code", "doc_total")
+SORTS = {
+    "created_at": Dossier.created_at, "title": Dossier.title, "file_code": Dossier.file_code,
+    "start_date": Dossier.start_date, "end_date": Dossier.end_date, "year": Dossier.year,
+}
+
+
+def view(row: Dossier) -> dict[str, Any]:
+    """The API view of a dossier's head version."""
+    return {**from_json_dict(row.meta), "id": row.id, "state": row.state,
+            "doc_total": row.doc_total, "version": row.head_version,
+            "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def get_row(session, dossier_id: str) -> Dossier:  # noqa: ANN001
+    row = session.get(Dossier, dossier_id)
+    if row is None or row.head_version == 0:
+        raise NotFound(f"There is no dossier with id {dossier_id!r}.")
+    return row
+
+
+def get_dossier(env: Env, dossier_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """The dossier now, or as it was at `as_of`."""
+    with env.db.read() as session:
+        row = get_row(session, dossier_id)
+        current = view(row)
+    if as_of is None:
+        return current
+    versions = env.store.versions(object_id(dossier_id))
+    earlier = [v for v in versions if v.created <= as_of]
+    if not earlier:
+        raise NotFound(f"The dossier did not exist yet at {as_of.isoformat()}.")
+    return version_view(env, dossier_id, earlier[-1].number)
+
+
+def version_view(env: Env, dossier_id: str, number: int) -> dict[str, Any]:
+    """The dossier's metadata exactly as stored in version `number`."""
+    try:
+        info = env.store.version(object_id(dossier_id), number)
+        record = env.store.read_json(object_id(dossier_id), DOSSIER_FILE, number)
+    except ObjectNotFound as exc:
+        raise NotFound(f"Dossier {dossier_id!r} has no version {number}.") from exc
+    record = from_json_dict(record)
+    record.pop("type", None)
+    record.pop("schema_version", None)
+    return {**record, "version": info.number, "version_created": info.created,
+            "version_user": info.user_name, "version_message": info.message}
+
+
+def list_versions(env: Env, dossier_id: str) -> list[dict[str, Any]]:
+    with env.db.read() as session:
+        get_row(session, dossier_id)
+    return [version_summary(v) for v in env.store.versions(object_id(dossier_id))]
+
+
+def version_summary(v) -> dict[str, Any]:  # noqa: ANN001
+    return {"version": v.number, "created": v.created, "user": v.user_name, "message": v.message}
+
+
+def list_dossiers(env: Env, *, fonds_code: str | None = None, year: int | None = None,
+                  state: str | None = None, q: str | None = None, external_ref: str | None = None,
+                  sort: str = "-created_at", page: int = 1,
+                  page_size: int = 20) -> tuple[list[dict[str, Any]], int]:
+    """Dossiers filtered from the catalog, with the total before pagination."""
+    stmt: Select = select(Dossier).where(Dossier.head_version > 0)
+    if fonds_code:
+        stmt = stmt.where(Dossier.fonds_code == fonds_code)
+    if year:
+        stmt = stmt.where(Dossier.year == year)
+    if state:
+        stmt = stmt.where(Dossier.state == state)
+    if external_ref:
+        stmt = stmt.where(Dossier.external_ref == external_ref)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Dossier.title.ilike(f"%{escaped}%", escape="\\"))
+    column = SORTS[sort.lstrip("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    with env.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(
+            stmt.order_by(order, Dossier.id).offset((page - 1) * page_size).limit(page_size)
+        ).all()
+        return [view(r) for r in rows], total
+
+
+def _next_file_number(session, fonds_code: str, year: int) -> int:  # noqa: ANN001
+    key = f"{fonds_code}:{year}"
+    counter = session.get(Counter, ("file_number", key))
+    if counter is None:
+        counter = Counter(scope="file_number", key=key, value=0)
+        session.add(counter)
+    counter.value += 1
+    session.flush()
+    return counter.value
+
+
+def _validate(env: Env, meta: dict[str, Any]) -> None:
+    errors = check_dossier(env.codes, meta)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Open a new dossier in a fonds; assigns the file code unless the client gives one."""
+    data = {k: v for k, v in data.items() if v is not None}
+    fonds_code = data.pop("fonds_code")
+    notation = data.pop("file_notation", None)
+    explicit_code = data.pop("file_code", None)
+    data.setdefault("access_mode", "01")
+    data.setdefault("languages", ["01"])
+    _validate(env, data)
+    year = (data.get("start_date") or env.now().astimezone(env.tz)).year
+    record_id = new_id()
+    meta: dict[str, Any] = {}
+
+    def reserve(session) -> None:  # noqa: ANN001
+        fonds = get_fonds_row(session, fonds_code)
+        if fonds.status == "closed":
+            raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
+        ref = data.get("external_ref")
+        if ref:
+            existing = session.scalar(select(Dossier.id).where(
+                Dossier.fonds_code == fonds_code, Dossier.external_ref == ref))
+            if existing:
+                raise Conflict(f"Case {ref!r} was already received as dossier {existing}.",
+                               existing_id=existing)
+        if explicit_code:
+            if not explicit_code.startswith(f"{fonds_code}."):
+                raise ValidationFailed({"file_code": [
+                    f"A file code starts with the fonds code and a dot ({fonds_code}.)."]})
+            file_code = explicit_code
+        else:
+            file_code = f"{fonds_code}.{year}.{notation or f'{_next_file_number(session, fonds_code, year):02d}'}"
+        if session.scalar(select(Dossier.id).where(Dossier.file_code == file_code)):
+            raise Conflict(f"File code {file_code} is already used by another dossier.")
+        meta.update(data, fonds_code=fonds_code, file_code=file_code)
+        now = env.now()
+        session.add(Dossier(
+            id=record_id, fonds_code=fonds_code, file_code=file_code, title=data["title"],
+            state="open", year=year, start_date=data.get("start_date"),
+            end_date=data.get("end_date"), retention=data["retention"],
+            retention_years=data.get("retention_years"), access_mode=data["access_mode"],
+            external_ref=data.get("external_ref"), doc_total=0, doc_seq=0,
+            meta=to_json_dict(meta), head_version=0, created_at=now, updated_at=now))
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("The file code or case number is already used.") from exc
+
+    def unreserve(session) -> None:  # noqa: ANN001
+        row = session.get(Dossier, record_id)
+        if row is not None and row.head_version == 0:
+            session.delete(row)
+
+    def apply(session, version) -> None:  # noqa: ANN001
+        row = session.get(Dossier, record_id)
+        row.head_version = version.number
+        row.created_at = row.updated_at = version.created
+
+    plan = WritePlan(record_id, "dossier",
+                     lambda: {DOSSIER_FILE: dump(_record(record_id, "open", meta))},
+                     message=f"Create dossier: {data['title'][:80]}", expected_head=0)
+    write_object(env, actor, plan, reserve=reserve, apply=apply, unreserve=unreserve)
+    return get_dossier(env, record_id)
+
+
+def _record(record_id: str, state: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "dossier", "schema_version": 1, "id": record_id, "state": state, **meta}
+
+
+def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, Any],
+                   expected_version: int | None) -> dict[str, Any]:
+    """Correct a dossier's metadata; needs the current version (If-Match)."""
+    if expected_version is None:
+        raise PreconditionRequired("Send If-Match with the dossier's current ETag to update it.")
+    with env.db.read() as session:
+        row = get_row(session, dossier_id)
+    if row.state != "open":
+        raise Conflict(f"Dossier {row.file_code} is {row.state}; only open dossiers can be edited.",
+                       state=row.state)
+    fixed = [k for k in changes if k in SYSTEM_FIELDS]
+    if fixed:
+        raise ValidationFailed({k: ["This field is set by the system and cannot be changed."]
+                                for k in fixed})
+    meta = {**from_json_dict(row.meta), **changes}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    _validate(env, meta)
+
+    def apply(session, version) -> None:  # noqa: ANN001
+        target = session.get(Dossier, dossier_id)
+        target.title = meta["title"]
+        target.start_date = meta.get("start_date")
+        target.end_date = meta.get("end_date")
+        target.retention = meta["retention"]
+        target.retention_years = meta.get("retention_years")
+        target.access_mode = meta["access_mode"]
+        target.external_ref = meta.get("external_ref")
+        target.meta = to_json_dict(meta)
+        target.head_version = version.number
+        target.updated_at = version.created
+
+    message = f"Update dossier metadata: {', '.join(sorted(changes))}"
+    write_object(env, actor, WritePlan(dossier_id, "dossier",
+                                       {DOSSIER_FILE: dump(_record(dossier_id, row.state, meta))},
+                                       message=message, expected_head=expected_version),
+                 apply=apply)
+    return get_dossier(env, dossier_id)
+
+
+def claim_document_serial(session, dossier_id: str) -> int:  # noqa: ANN001
+    """The next document serial in a dossier (its doc_code suffix)."""
+    session.execute(update(Dossier).where(Dossier.id == dossier_id)
+                    .values(doc_seq=Dossier.doc_seq + 1))
+    return session.scalar(select(Dossier.doc_seq).where(Dossier.id == dossier_id))

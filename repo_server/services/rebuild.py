@@ -1,0 +1,166 @@
+"""Rebuild the catalog's mirror rows from the storage root, and reconcile after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from ..catalog import Counter, Document, DocumentFile, Dossier, Fonds, OutboxEvent, PendingWrite
+from ..storage import ObjectNotFound
+from .context import Env
+from .documents import _mirror, _sync_files
+from .records import (
+    DOCUMENT_FILE,
+    DOSSIER_FILE,
+    FONDS_FILE,
+    from_json_dict,
+    object_id,
+    record_id,
+    to_json_dict,
+)
+from .writes import add_outbox
+
+RECORD_KEYS = ("type", "schema_version", "id", "state")
+
+
+def _meta(record: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
+    return from_json_dict({k: v for k, v in record.items() if k not in drop})
+
+
+def import_object(session, env: Env, rid: str) -> str | None:  # noqa: ANN001
+    """Make the catalog mirror the head of one object; returns its kind (None if absent)."""
+    oid = object_id(rid)
+    try:
+        versions = env.store.versions(oid)
+    except ObjectNotFound:
+        return None
+    head, first = versions[-1], versions[0]
+    paths = head.state
+    if FONDS_FILE in paths:
+        record = env.store.read_json(oid, FONDS_FILE)
+        meta = _meta(record, RECORD_KEYS)
+        row = session.get(Fonds, rid) or Fonds(id=rid)
+        row.code, row.name = meta["code"], meta["name"]
+        row.status = meta.get("status", "open")
+        row.closed_on, row.successor_code = meta.get("closed_on"), meta.get("successor_code")
+        row.meta, row.head_version = to_json_dict(meta), head.number
+        row.created_at, row.updated_at = first.created, head.created
+        session.merge(row)
+        return "fonds"
+    if DOSSIER_FILE in paths:
+        record = env.store.read_json(oid, DOSSIER_FILE)
+        meta = _meta(record, RECORD_KEYS)
+        row = session.get(Dossier, rid) or Dossier(id=rid, doc_total=0, doc_seq=0)
+        row.fonds_code, row.file_code = meta["fonds_code"], meta["file_code"]
+        row.title, row.state = meta["title"], record.get("state", "open")
+        row.start_date, row.end_date = meta.get("start_date"), meta.get("end_date")
+        row.year = (meta.get("start_date") or first.created).year
+        row.retention, row.retention_years = meta["retention"], meta.get("retention_years")
+        row.access_mode, row.external_ref = meta.get("access_mode", "01"), meta.get("external_ref")
+        row.meta, row.head_version = to_json_dict(meta), head.number
+        row.created_at, row.updated_at = first.created, head.created
+        session.merge(row)
+        return "dossier"
+    if DOCUMENT_FILE in paths:
+        record = env.store.read_json(oid, DOCUMENT_FILE)
+        media = record.get("files", {})
+        meta = _meta(record, (*RECORD_KEYS, "dossier_id", "fonds_code", "doc_code", "serial",
+                              "files"))
+        row = session.get(Document, rid) or Document(id=rid, text_status="pending")
+        row.dossier_id, row.fonds_code = record["dossier_id"], record["fonds_code"]
+        row.doc_code, row.serial = record["doc_code"], record["serial"]
+        _mirror(row, meta)
+        row.meta, row.head_version = to_json_dict(meta), head.number
+        row.created_at, row.updated_at = first.created, head.created
+        row = session.merge(row)
+        session.flush()
+        _sync_files(session, rid, head, media)
+        return "document"
+    return None
+
+
+def _recount(session) -> None:  # noqa: ANN001
+    """Derived numbers: documents per dossier, serials, file-number counters."""
+    counts = dict(session.execute(
+        select(Document.dossier_id, func.count()).where(Document.head_version > 0)
+        .group_by(Document.dossier_id)).all())
+    serials = dict(session.execute(
+        select(Document.dossier_id, func.max(Document.serial)).group_by(Document.dossier_id)).all())
+    for dossier in session.scalars(select(Dossier)):
+        dossier.doc_total = counts.get(dossier.id, 0)
+        dossier.doc_seq = max(dossier.doc_seq or 0, serials.get(dossier.id, 0) or 0)
+    for fonds_code, year, n in session.execute(
+            select(Dossier.fonds_code, Dossier.year, func.count())
+            .group_by(Dossier.fonds_code, Dossier.year)).all():
+        key = f"{fonds_code}:{year}"
+        counter = session.get(Counter, ("file_number", key))
+        if counter is None:
+            session.add(Counter(scope="file_number", key=key, value=n))
+        else:
+            counter.value = max(counter.value, n)
+
+
+def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Recreate every mirror row from the storage root (fonds first, then dossiers, documents)."""
+    ids: dict[str, list[str]] = {"fonds": [], "dossier": [], "document": []}
+    for oid in env.store.iter_object_ids():
+        rid = record_id(oid)
+        head = env.store.version(oid)
+        kind = ("fonds" if FONDS_FILE in head.state else "dossier" if DOSSIER_FILE in head.state
+                else "document" if DOCUMENT_FILE in head.state else None)
+        if kind:
+            ids[kind].append(rid)
+    with env.db.write() as session:
+        session.execute(delete(DocumentFile))
+        session.execute(delete(Document))
+        session.execute(delete(Dossier))
+        session.execute(delete(Fonds))
+        session.execute(delete(PendingWrite))
+        done = 0
+        for kind in ("fonds", "dossier", "document"):
+            for rid in ids[kind]:
+                import_object(session, env, rid)
+                if kind != "fonds":
+                    add_outbox(session, env, rid, kind, "index")
+                done += 1
+                if progress:
+                    progress(done)
+            session.flush()
+        _recount(session)
+    return {k: len(v) for k, v in ids.items()}
+
+
+def reconcile_pending(env: Env, older_than_seconds: float = 0) -> int:
+    """After a crash: import every object whose write was interrupted; drop empty reservations.
+
+    Another process may be writing right now (gunicorn workers start one by one), so only
+    writes pending for longer than `older_than_seconds` are treated as interrupted.
+    """
+    env.store.recover(older_than_seconds=older_than_seconds)
+    cutoff = env.now() - timedelta(seconds=older_than_seconds)
+    with env.db.write() as session:
+        pending = session.scalars(select(PendingWrite)
+                                  .where(PendingWrite.started_at <= cutoff)).all()
+        for p in pending:
+            kind = import_object(session, env, p.object_id)
+            if kind is None:
+                for model in (Document, Dossier, Fonds):
+                    row = session.get(model, p.object_id)
+                    if row is not None and row.head_version == 0:
+                        session.delete(row)
+            elif kind != "fonds":
+                add_outbox(session, env, p.object_id, kind, "index")
+            session.delete(p)
+        if pending:
+            session.flush()
+            _recount(session)
+    return len(pending)
+
+
+def outbox_depth(env: Env) -> int:
+    with env.db.read() as session:
+        return session.scalar(select(func.count()).select_from(OutboxEvent)
+                              .where(OutboxEvent.processed_at.is_(None))) or 0

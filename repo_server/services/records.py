@@ -1,0 +1,56 @@
+"""How dossier, document and fonds metadata look inside their OCFL objects.
+
+One JSON file per object version: `dossier.json`, `metadata.json` (documents) or `fonds.json`.
+Dates are ISO 8601 strings there, `datetime.date` in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+DOSSIER_FILE = "dossier.json"
+DOCUMENT_FILE = "metadata.json"
+FONDS_FILE = "fonds.json"
+SCHEMA_VERSION = 1
+
+DATE_FIELDS = frozenset(
+    {"start_date", "end_date", "issued_date", "arrival_date", "due_date", "closed_on"}
+)
+
+
+def object_id(record_id: str) -> str:
+    """The OCFL object id of a catalog id."""
+    return f"urn:uuid:{record_id}"
+
+
+def record_id(ocfl_id: str) -> str:
+    """The catalog id of an OCFL object id."""
+    if not ocfl_id.startswith("urn:uuid:"):
+        raise ValueError(f"not a repo-server object id: {ocfl_id!r}")
+    return ocfl_id.removeprefix("urn:uuid:")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def to_json_dict(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata with dates as ISO strings (for storage and the catalog's JSON column)."""
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in meta.items()}
+
+
+def from_json_dict(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata with ISO date strings turned back into dates."""
+    out = dict(meta)
+    for key in DATE_FIELDS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = date.fromisoformat(out[key])
+    return out
+
+
+def dump(record: dict[str, Any]) -> bytes:
+    """Serialise a record for storage: stable key order, UTF-8, readable."""
+    return json.dumps(to_json_dict(record), ensure_ascii=False, sort_keys=True, indent=1).encode()

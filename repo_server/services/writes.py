@@ -1,0 +1,87 @@
+"""The write path shared by every service: storage first, then the catalog and the outbox.
+
+1. a short transaction records a pending write (and, for a new record, reserves its row so
+   unique codes are claimed before any byte is written);
+2. the new OCFL version is written atomically;
+3. one transaction updates the mirror rows, adds an outbox event and clears the pending row.
+A crash between 2 and 3 leaves the pending row; `reconcile_pending` imports the object then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from ..catalog import OutboxEvent, PendingWrite
+from ..storage import StagedFile, StaleVersion, VersionInfo
+from .context import Actor, Env
+from .errors import PreconditionFailed
+from .records import new_id, object_id
+
+
+@dataclass
+class WritePlan:
+    """One change to one object."""
+
+    record_id: str
+    kind: str  # fonds | dossier | document
+    # The new files, or a function giving them once `reserve` has run (a new record's
+    # JSON needs the codes that `reserve` claims).
+    add: Mapping[str, StagedFile | bytes] | Callable[[], Mapping[str, StagedFile | bytes]]
+    remove: Iterable[str] = ()
+    message: str = ""
+    expected_head: int | None = None
+
+
+def write_object(
+    env: Env,
+    actor: Actor,
+    plan: WritePlan,
+    *,
+    reserve: Callable[[Session], None] | None = None,
+    apply: Callable[[Session, VersionInfo], None],
+    unreserve: Callable[[Session], None] | None = None,
+) -> VersionInfo:
+    """Write one object version and mirror it in the catalog (see the module docstring)."""
+    token = new_id()
+    with env.db.write() as session:
+        if reserve is not None:
+            reserve(session)
+        session.add(PendingWrite(token=token, object_id=plan.record_id, object_kind=plan.kind,
+                                 started_at=env.now()))
+    try:
+        version = env.store.write_version(
+            object_id(plan.record_id),
+            add=plan.add() if callable(plan.add) else plan.add,
+            remove=plan.remove,
+            message=plan.message,
+            user_name=actor.name,
+            user_address=actor.address,
+            created=env.now(),
+            expected_head=plan.expected_head,
+        )
+    except BaseException as exc:
+        with env.db.write() as session:
+            if unreserve is not None:
+                unreserve(session)
+            session.execute(delete(PendingWrite).where(PendingWrite.token == token))
+        if isinstance(exc, StaleVersion):
+            raise PreconditionFailed(
+                f"This record was changed by someone else (now version {exc.actual}); "
+                "reload it and apply your change again.",
+                current_version=exc.actual,
+            ) from exc
+        raise
+    with env.db.write() as session:
+        apply(session, version)
+        add_outbox(session, env, plan.record_id, plan.kind, "index")
+        session.execute(delete(PendingWrite).where(PendingWrite.token == token))
+    return version
+
+
+def add_outbox(session: Session, env: Env, record_id: str, kind: str, action: str) -> None:
+    session.add(OutboxEvent(object_id=record_id, object_kind=kind, action=action,
+                            created_at=env.now(), attempts=0))

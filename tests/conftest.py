@@ -1,0 +1,134 @@
+"""Shared fixtures: a real app on a temporary instance (SQLite, storage root, index)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from repo_server import build_env, create_app
+from repo_server.catalog.migrate import upgrade
+from repo_server.config import load_config
+from repo_server.services.keys import create_key
+
+
+def make_config(instance: Path, **overrides) -> dict:  # noqa: ANN003
+    url = os.environ.get("TEST_DATABASE_URL")
+    base = {"FSYNC": False, "SQLITE_SYNCHRONOUS": "NORMAL"}
+    if url:
+        base["DATABASE_URL"] = url
+    return load_config(instance, {**base, **overrides})
+
+
+class Client:
+    """A test client that sends the API key and speaks JSON."""
+
+    def __init__(self, app, secret: str) -> None:  # noqa: ANN001
+        self.app = app
+        self.raw = app.test_client()
+        self.headers = {"Authorization": f"Bearer {secret}"}
+
+    def _call(self, method: str, url: str, **kw):  # noqa: ANN003, ANN202
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.raw.open(url, method=method, headers=headers, **kw)
+
+    def get(self, url, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self._call("GET", url, **kw)
+
+    def post(self, url, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self._call("POST", url, **kw)
+
+    def patch(self, url, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self._call("PATCH", url, **kw)
+
+    def put(self, url, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self._call("PUT", url, **kw)
+
+    def delete(self, url, **kw):  # noqa: ANN001, ANN003, ANN201
+        return self._call("DELETE", url, **kw)
+
+    # ---- helpers that build data through the public API
+    def make_fonds(self, code: str = "000.00.00.H49", name: str = "UBND phường An Cựu") -> dict:
+        r = self.post("/api/v1/fonds", json={"code": code, "name": name})
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def make_dossier(self, fonds_code: str = "000.00.00.H49", **fields) -> dict:  # noqa: ANN003
+        body = {"fonds_code": fonds_code, "title": "Hồ sơ cấp giấy phép xây dựng",
+                "retention": "05", "start_date": "2025-07-15", **fields}
+        r = self.post("/api/v1/dossiers", json=body)
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def make_document(self, dossier_id: str, files: dict[str, bytes] | None = None,
+                      **fields) -> dict:  # noqa: ANN003
+        meta = {"type_code": "02", "subject": "Quyết định về việc cấp giấy phép xây dựng",
+                **fields}
+        if files is None:
+            r = self.post(f"/api/v1/dossiers/{dossier_id}/documents", json=meta)
+        else:
+            import json
+
+            data = {"metadata": json.dumps(meta, ensure_ascii=False),
+                    "file": [(io.BytesIO(b), name, "application/pdf") for name, b in files.items()]}
+            r = self.post(f"/api/v1/dossiers/{dossier_id}/documents", data=data,
+                          content_type="multipart/form-data")
+        assert r.status_code == 201, r.json
+        return r.json
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def config(instance: Path) -> dict:
+    cfg = make_config(instance, MAX_UPLOAD_BYTES=2 * 1024 * 1024)
+    instance.mkdir(parents=True, exist_ok=True)
+    _reset_database(cfg["DATABASE_URL"])
+    upgrade(cfg["DATABASE_URL"])
+    return cfg
+
+
+def _reset_database(url: str) -> None:
+    """A PostgreSQL test database is shared between tests: empty it first."""
+    if url.startswith("sqlite"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def env(config: dict):  # noqa: ANN201
+    e = build_env(config)
+    yield e
+    e.db.dispose()
+
+
+@pytest.fixture
+def app(config: dict, env):  # noqa: ANN001, ANN201
+    return create_app(config, env=env)
+
+
+@pytest.fixture
+def client(app, env) -> Iterator[Client]:  # noqa: ANN001
+    _, secret = create_key(env, "clerk-test", ["admin"])
+    yield Client(app, secret)
+
+
+@pytest.fixture
+def fonds(client: Client) -> dict:
+    return client.make_fonds()
+
+
+@pytest.fixture
+def dossier(client: Client, fonds: dict) -> dict:
+    return client.make_dossier()
