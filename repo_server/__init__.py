@@ -30,6 +30,7 @@ def default_instance_path() -> Path:
 
 def create_app(overrides: dict[str, Any] | None = None, *, env=None) -> Flask:  # noqa: ANN001
     """The WSGI application. It never runs jobs or writes the search index itself."""
+    from . import jobs  # noqa: F401 - the job registry, listed by /api/v1/jobs
     from .api import init_api
     from .config import load_config
 

@@ -20,9 +20,13 @@ def _prepare(config: dict):  # noqa: ANN202
     """Create or upgrade the catalog and the storage root; returns the service env."""
     from .catalog.migrate import upgrade
 
+    from .services.retention import seed_default_schedule
+
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     upgrade(config["DATABASE_URL"])
-    return build_env(config)
+    env = build_env(config)
+    seed_default_schedule(env)
+    return env
 
 
 def _first_admin_key(env) -> str | None:  # noqa: ANN001
@@ -90,6 +94,11 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
         click.echo(f"Recovered {fixed} interrupted write(s) from the storage root.")
     secret = _first_admin_key(env)
     app = create_app(env=env)
+    if config["EMBEDDED_WORKER"]:
+        from .jobs.worker import start_embedded
+        from .services.search import open_writer
+
+        start_embedded(env, lambda: open_writer(env))
     host = host or config["HOST"]
     port = port or int(config["PORT"])
     click.echo(f"repo-server {__version__} listening on http://{host}:{port}/api/v1/")
@@ -112,10 +121,59 @@ def rebuild(config: dict, yes: bool) -> None:
         click.confirm("Replace the catalog's dossiers and documents with what the storage "
                       "root holds?", abort=True)
     env = _prepare(config)
-    with click.progressbar(length=0, label="Reading objects", show_pos=True) as bar:
+    total = sum(1 for _ in env.store.iter_object_ids())
+    with click.progressbar(length=total, label="Reading objects", show_pos=True) as bar:
         counts = rebuild_catalog(env, progress=lambda n: bar.update(1))
     click.echo(f"Rebuilt: {counts['fonds']} fonds, {counts['dossier']} dossiers, "
                f"{counts['document']} documents.")
+
+
+@main.command()
+@click.pass_obj
+def worker(config: dict) -> None:
+    """Run the worker: indexing and scheduled jobs (one active per installation)."""
+    import signal
+    import threading
+
+    from .jobs.worker import Worker
+    from .services.rebuild import reconcile_pending
+    from .services.search import open_writer
+
+    env = _prepare(config)
+    reconcile_pending(env, older_than_seconds=120)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    w = Worker(env, lambda: open_writer(env))
+    click.echo(f"repo-server worker {w.lease.holder} started (standby until it holds the lease)")
+    w.run_forever(stop)
+
+
+@main.command()
+@click.pass_obj
+def reindex(config: dict) -> None:
+    """Rebuild the search index from the storage root (no text is extracted again)."""
+    from .jobs.builtin import reindex as reindex_job
+    from .jobs.lease import Lease
+    from .services.jobs import request_run
+    from .services.context import Actor
+    from .services.search import open_writer
+
+    env = _prepare(config)
+    lease = Lease(env, "worker")
+    if not lease.acquire():
+        run = request_run(env, Actor(name="cli"), "reindex")
+        click.echo(f"A worker is running; it will rebuild the index (job run {run['id']}).")
+        return
+    try:
+        total = sum(1 for _ in env.store.iter_object_ids())
+        backend = open_writer(env)
+        with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
+            counts = reindex_job(env, backend, progress=bar.update)
+        backend.close()
+        click.echo(f"Indexed {counts['records']} records.")
+    finally:
+        lease.release()
 
 
 if __name__ == "__main__":  # pragma: no cover

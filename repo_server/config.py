@@ -30,6 +30,17 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8080,
     "EMBEDDED_WORKER": True,  # `repo-server serve` runs the worker in a background thread
     "LOG_LEVEL": "INFO",
+    # Records management
+    "ARCHIVE_CODE_FORMAT": "{fonds_code}.LT.{year}.{serial:06d}",
+    "ARCHIVE_MIN_RETENTION_YEARS": 5,  # NĐ 30/2020 Art. 30: shorter-lived files stay with the unit
+    "HANDOVER_WARNING_DAYS": 30,  # NĐ 30/2020 PL VI: warn 30 days before files are due
+    "TRANSFER_AFTER_YEARS": 5,  # Law on Archives 2024: to the historical archive within 5 years
+    "TRANSFER_WARNING_DAYS": 365,  # TT 05/2025: register a transfer 12 months ahead
+    "DISPOSAL_QUORUM": 3,  # distinct council members who must agree on each item
+    "DISPOSAL_APPROVER_ROLES": "head",  # roles that may sign off a disposal review
+    "PDF_FONT": "",  # a TTF font with Vietnamese letters for PDF records (found when empty)
+    "OCR": True,
+    "JOB_SCHEDULES": None,  # {job name: crontab}; None keeps the defaults, "" disables one
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

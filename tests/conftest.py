@@ -59,6 +59,7 @@ class Client:
     def make_dossier(self, fonds_code: str = "000.00.00.H49", **fields) -> dict:  # noqa: ANN003
         body = {"fonds_code": fonds_code, "title": "Hồ sơ cấp giấy phép xây dựng",
                 "retention": "05", "start_date": "2025-07-15", **fields}
+        body = {k: v for k, v in body.items() if v is not None}
         r = self.post("/api/v1/dossiers", json=body)
         assert r.status_code == 201, r.json
         return r.json
@@ -108,7 +109,10 @@ def _reset_database(url: str) -> None:
 
 @pytest.fixture
 def env(config: dict):  # noqa: ANN201
+    from repo_server.services.retention import seed_default_schedule
+
     e = build_env(config)
+    seed_default_schedule(e)
     yield e
     e.db.dispose()
 

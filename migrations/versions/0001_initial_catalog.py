@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:43:07.057682
+Create Date: 2026-11-25 16:02:03.459343
 """
 
 from alembic import op
@@ -36,6 +36,31 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('scope', 'key', name=op.f('pk_counters'))
     )
+    op.create_table('deadline_warnings',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('dossier_id', sa.String(length=36), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('created_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline_warnings'))
+    )
+    with op.batch_alter_table('deadline_warnings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deadline_warnings_dossier_id'), ['dossier_id'], unique=False)
+
+    op.create_table('disposal_reviews',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('quorum', sa.Integer(), nullable=False),
+    sa.Column('approved_by', sa.String(length=200), nullable=True),
+    sa.Column('approved_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.Column('decision_ref', sa.String(length=300), nullable=True),
+    sa.Column('executed_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.Column('record_id', sa.String(length=36), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disposal_reviews'))
+    )
     op.create_table('fonds',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('code', sa.String(length=13), nullable=False),
@@ -49,6 +74,40 @@ def upgrade() -> None:
     sa.Column('updated_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fonds')),
     sa.UniqueConstraint('code', name=op.f('uq_fonds_code'))
+    )
+    op.create_table('holds',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('authority_ref', sa.String(length=300), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('released_by', sa.String(length=200), nullable=True),
+    sa.Column('released_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.Column('release_reason', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_holds'))
+    )
+    op.create_table('job_runs',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('job', sa.String(length=50), nullable=False),
+    sa.Column('trigger', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('requested_by', sa.String(length=200), nullable=True),
+    sa.Column('requested_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('started_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.Column('finished_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs'))
+    )
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_job_runs_job_started', ['job', 'started_at'], unique=False)
+
+    op.create_table('leases',
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=False),
+    sa.Column('acquired_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_leases'))
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -71,6 +130,38 @@ def upgrade() -> None:
     sa.Column('started_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('token', name=op.f('pk_pending_writes'))
     )
+    op.create_table('retention_rules',
+    sa.Column('code', sa.String(length=20), nullable=False),
+    sa.Column('group', sa.String(length=200), nullable=False),
+    sa.Column('title', sa.String(length=1000), nullable=False),
+    sa.Column('years', sa.Integer(), nullable=True),
+    sa.Column('permanent', sa.Boolean(), nullable=False),
+    sa.Column('legal_basis', sa.String(length=500), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('updated_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_by', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_retention_rules'))
+    )
+    op.create_table('tombstones',
+    sa.Column('dossier_id', sa.String(length=36), nullable=False),
+    sa.Column('fonds_code', sa.String(length=13), nullable=False),
+    sa.Column('file_code', sa.String(length=100), nullable=False),
+    sa.Column('archive_code', sa.String(length=120), nullable=True),
+    sa.Column('title', sa.String(length=1000), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=True),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('retention', sa.String(length=2), nullable=False),
+    sa.Column('retention_years', sa.Integer(), nullable=True),
+    sa.Column('review_id', sa.String(length=36), nullable=False),
+    sa.Column('record_id', sa.String(length=36), nullable=True),
+    sa.Column('decided_by', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('documents', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('destroyed_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('dossier_id', name=op.f('pk_tombstones'))
+    )
+    with op.batch_alter_table('tombstones', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tombstones_fonds_code'), ['fonds_code'], unique=False)
+
     op.create_table('dossiers',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('fonds_code', sa.String(length=13), nullable=False),
@@ -84,6 +175,10 @@ def upgrade() -> None:
     sa.Column('retention_years', sa.Integer(), nullable=True),
     sa.Column('access_mode', sa.String(length=2), nullable=False),
     sa.Column('external_ref', sa.String(length=100), nullable=True),
+    sa.Column('retention_rule', sa.String(length=20), nullable=True),
+    sa.Column('retention_due_on', sa.Date(), nullable=True),
+    sa.Column('archive_code', sa.String(length=120), nullable=True),
+    sa.Column('archived_on', sa.Date(), nullable=True),
     sa.Column('doc_total', sa.Integer(), nullable=False),
     sa.Column('doc_seq', sa.Integer(), nullable=False),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
@@ -92,14 +187,62 @@ def upgrade() -> None:
     sa.Column('updated_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['fonds_code'], ['fonds.code'], name=op.f('fk_dossiers_fonds_code_fonds')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dossiers')),
+    sa.UniqueConstraint('archive_code', name=op.f('uq_dossiers_archive_code')),
     sa.UniqueConstraint('file_code', name=op.f('uq_dossiers_file_code')),
     sa.UniqueConstraint('fonds_code', 'external_ref', name='uq_dossiers_fonds_external_ref')
     )
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.create_index('ix_dossiers_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_dossiers_fonds_year', ['fonds_code', 'year'], unique=False)
-        batch_op.create_index('ix_dossiers_state', ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dossiers_retention_rule'), ['retention_rule'], unique=False)
+        batch_op.create_index('ix_dossiers_state_due', ['state', 'retention_due_on'], unique=False)
 
+    op.create_table('hold_items',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('hold_id', sa.String(length=36), nullable=False),
+    sa.Column('dossier_id', sa.String(length=36), nullable=False),
+    sa.Column('added_by', sa.String(length=200), nullable=False),
+    sa.Column('added_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.Column('removed_by', sa.String(length=200), nullable=True),
+    sa.Column('removed_at', repo_server.catalog.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['hold_id'], ['holds.id'], name=op.f('fk_hold_items_hold_id_holds')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hold_items'))
+    )
+    with op.batch_alter_table('hold_items', schema=None) as batch_op:
+        batch_op.create_index('ix_hold_items_dossier', ['dossier_id', 'removed_at'], unique=False)
+
+    op.create_table('review_items',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('review_id', sa.String(length=36), nullable=False),
+    sa.Column('dossier_id', sa.String(length=36), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=False),
+    sa.Column('prior_state', sa.String(length=20), nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
+    sa.Column('outcome_note', sa.Text(), nullable=True),
+    sa.Column('keep_retention', sa.String(length=2), nullable=True),
+    sa.Column('keep_retention_years', sa.Integer(), nullable=True),
+    sa.Column('keep_reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['review_id'], ['disposal_reviews.id'], name=op.f('fk_review_items_review_id_disposal_reviews')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_review_items')),
+    sa.UniqueConstraint('review_id', 'dossier_id', name='uq_review_items_dossier')
+    )
+    with op.batch_alter_table('review_items', schema=None) as batch_op:
+        batch_op.create_index('ix_review_items_dossier', ['dossier_id'], unique=False)
+
+    op.create_table('review_opinions',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('review_id', sa.String(length=36), nullable=False),
+    sa.Column('dossier_id', sa.String(length=36), nullable=False),
+    sa.Column('member', sa.String(length=200), nullable=False),
+    sa.Column('opinion', sa.String(length=10), nullable=False),
+    sa.Column('retention', sa.String(length=2), nullable=True),
+    sa.Column('retention_years', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('created_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['review_id'], ['disposal_reviews.id'], name=op.f('fk_review_opinions_review_id_disposal_reviews')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_review_opinions')),
+    sa.UniqueConstraint('review_id', 'dossier_id', 'member', name='uq_review_opinions_member')
+    )
     op.create_table('documents',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('dossier_id', sa.String(length=36), nullable=False),
@@ -115,6 +258,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=500), nullable=True),
     sa.Column('access_mode', sa.String(length=2), nullable=True),
     sa.Column('text_status', sa.String(length=20), nullable=False),
+    sa.Column('text_reason', sa.Text(), nullable=True),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('head_version', sa.Integer(), nullable=False),
     sa.Column('created_at', repo_server.catalog.models.UTCDateTime(), nullable=False),
@@ -150,18 +294,44 @@ def downgrade() -> None:
         batch_op.drop_index('ix_documents_dossier_serial')
 
     op.drop_table('documents')
+    op.drop_table('review_opinions')
+    with op.batch_alter_table('review_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_review_items_dossier')
+
+    op.drop_table('review_items')
+    with op.batch_alter_table('hold_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_hold_items_dossier')
+
+    op.drop_table('hold_items')
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
-        batch_op.drop_index('ix_dossiers_state')
+        batch_op.drop_index('ix_dossiers_state_due')
+        batch_op.drop_index(batch_op.f('ix_dossiers_retention_rule'))
         batch_op.drop_index('ix_dossiers_fonds_year')
         batch_op.drop_index('ix_dossiers_created_at')
 
     op.drop_table('dossiers')
+    with op.batch_alter_table('tombstones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tombstones_fonds_code'))
+
+    op.drop_table('tombstones')
+    op.drop_table('retention_rules')
     op.drop_table('pending_writes')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending')
 
     op.drop_table('outbox')
+    op.drop_table('leases')
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_runs_job_started')
+
+    op.drop_table('job_runs')
+    op.drop_table('holds')
     op.drop_table('fonds')
+    op.drop_table('disposal_reviews')
+    with op.batch_alter_table('deadline_warnings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deadline_warnings_dossier_id'))
+
+    op.drop_table('deadline_warnings')
     op.drop_table('counters')
     op.drop_table('api_keys')
     # ### end Alembic commands ###

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..services.errors import ServiceError, Unauthorized
 from ..services.keys import authenticate
 from ..storage import StorageError
-from . import documents, dossiers, fonds, meta
+from . import disposal, documents, dossiers, fonds, holds, jobs, lifecycle, meta, retention, search
 from .schemas import DocumentCreateSchema
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ def init_api(app: Flask) -> Api:
     )
     api = Api(app)
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
-    for blp in (fonds.blp, dossiers.blp, documents.blp, meta.blp):
+    for blp in (fonds.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
+                holds.blp, disposal.blp, search.blp, jobs.blp, meta.blp):
         api.register_blueprint(blp)
     _public_paths_in_spec(api)
     _register_docs_assets(app)

@@ -125,6 +125,9 @@ class ArchivalFields(StrictSchema):
 
 class DossierFields(ArchivalFields):
     title = text(1000)
+    retention_rule = fields.String(validate=validate.Length(min=1, max=20), allow_none=True,
+                                   metadata={"description": "Code of a rule of the retention "
+                                                            "schedule; sets `retention`."})
     start_date = fields.Date(allow_none=True)
     end_date = fields.Date(allow_none=True)
     sheet_count = fields.Integer(validate=validate.Range(min=0, max=1000000), allow_none=True)
@@ -137,7 +140,7 @@ class DossierFields(ArchivalFields):
 class DossierCreateSchema(DossierFields):
     fonds_code = fields.String(required=True, validate=validate.Length(min=1, max=13))
     title = text(1000, required=True)
-    retention = code("Retention code 01–07.", required=True)
+    retention = code("Retention code 01–07 (or give `retention_rule`).")
     file_notation = fields.String(validate=validate.Length(min=1, max=20),
                                   metadata={"description": "File number and symbol in the "
                                                            "filing plan, e.g. 01.TH; assigned "
@@ -160,6 +163,15 @@ class DossierSchema(DossierCreateSchema):
     state = fields.String()
     doc_total = fields.Integer()
     archive_code = fields.String(allow_none=True)
+    retention_due_on = fields.Date(allow_none=True, metadata={
+        "description": "First day the dossier may be reviewed for disposal (none if permanent "
+                       "or not closed)."})
+    closed = fields.Dict(metadata={"description": "Who closed it, when, note."})
+    handover = fields.Dict(metadata={"description": "Hand-over to the agency archive."})
+    transfer_due = fields.Dict()
+    transfer = fields.Dict(metadata={"description": "Transfer to the historical archive."})
+    appraisals = fields.List(fields.Dict(), metadata={"description": "Disposal reviews that "
+                                                                     "kept it."})
     version = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -87,7 +87,7 @@ class Dossier(Base):
     __table_args__ = (
         UniqueConstraint("fonds_code", "external_ref", name="uq_dossiers_fonds_external_ref"),
         Index("ix_dossiers_fonds_year", "fonds_code", "year"),
-        Index("ix_dossiers_state", "state"),
+        Index("ix_dossiers_state_due", "state", "retention_due_on"),
         Index("ix_dossiers_created_at", "created_at"),
     )
 
@@ -103,6 +103,10 @@ class Dossier(Base):
     retention_years: Mapped[int | None] = mapped_column(Integer)
     access_mode: Mapped[str] = mapped_column(String(2))
     external_ref: Mapped[str | None] = mapped_column(String(100))
+    retention_rule: Mapped[str | None] = mapped_column(String(20), index=True)
+    retention_due_on: Mapped[date | None] = mapped_column(Date)
+    archive_code: Mapped[str | None] = mapped_column(String(120), unique=True)
+    archived_on: Mapped[date | None] = mapped_column(Date)
     doc_total: Mapped[int] = mapped_column(Integer, default=0)
     doc_seq: Mapped[int] = mapped_column(Integer, default=0)
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -134,6 +138,7 @@ class Document(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     access_mode: Mapped[str | None] = mapped_column(String(2))
     text_status: Mapped[str] = mapped_column(String(20), default="pending")
+    text_reason: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
     head_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -205,3 +210,162 @@ class Counter(Base):
     scope: Mapped[str] = mapped_column(String(50), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Lease(Base):
+    """Who may run the worker (indexer and scheduled jobs); others wait as standby."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a scheduled job (or a request to run one now)."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(50))
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual
+    status: Mapped[str] = mapped_column(String(20))  # requested | running | ok | failed
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RetentionRule(Base):
+    """One line of the retention schedule (bảng thời hạn bảo quản)."""
+
+    __tablename__ = "retention_rules"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    group: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(1000))
+    years: Mapped[int | None] = mapped_column(Integer)
+    permanent: Mapped[bool] = mapped_column(default=False)
+    legal_basis: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Hold(Base):
+    """A legal hold (freeze): held dossiers refuse every change and every disposal."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    authority_ref: Mapped[str] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class HoldItem(Base):
+    """A dossier under a hold; removal is recorded, never deleted."""
+
+    __tablename__ = "hold_items"
+    __table_args__ = (Index("ix_hold_items_dossier", "dossier_id", "removed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hold_id: Mapped[str] = mapped_column(ForeignKey("holds.id"))
+    dossier_id: Mapped[str] = mapped_column(String(36))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DisposalReview(Base):
+    """Xem xét hủy: a list of dossiers the appraisal council decides on."""
+
+    __tablename__ = "disposal_reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # open | approved | executed
+    title: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    quorum: Mapped[int] = mapped_column(Integer)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_ref: Mapped[str | None] = mapped_column(String(300))
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    record_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("review_id", "dossier_id", name="uq_review_items_dossier"),
+                      Index("ix_review_items_dossier", "dossier_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[str] = mapped_column(ForeignKey("disposal_reviews.id"))
+    dossier_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(20))  # expired | duplicate
+    prior_state: Mapped[str] = mapped_column(String(20))  # where a kept dossier returns
+    outcome: Mapped[str | None] = mapped_column(String(20))  # destroy|keep|destroyed|kept|skipped
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    keep_retention: Mapped[str | None] = mapped_column(String(2))
+    keep_retention_years: Mapped[int | None] = mapped_column(Integer)
+    keep_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewOpinion(Base):
+    __tablename__ = "review_opinions"
+    __table_args__ = (UniqueConstraint("review_id", "dossier_id", "member",
+                                       name="uq_review_opinions_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[str] = mapped_column(ForeignKey("disposal_reviews.id"))
+    dossier_id: Mapped[str] = mapped_column(String(36))
+    member: Mapped[str] = mapped_column(String(200))
+    opinion: Mapped[str] = mapped_column(String(10))  # destroy | keep
+    retention: Mapped[str | None] = mapped_column(String(2))
+    retention_years: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Tombstone(Base):
+    """What remains in the catalog of a destroyed dossier."""
+
+    __tablename__ = "tombstones"
+
+    dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fonds_code: Mapped[str] = mapped_column(String(13), index=True)
+    file_code: Mapped[str] = mapped_column(String(100))
+    archive_code: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(1000))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    retention: Mapped[str] = mapped_column(String(2))
+    retention_years: Mapped[int | None] = mapped_column(Integer)
+    review_id: Mapped[str] = mapped_column(String(36))
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    decided_by: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    documents: Mapped[list[Any]] = mapped_column(JSONType)
+    destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeadlineWarning(Base):
+    """Made by the daily deadline job: hand-over to the agency archive, transfer to history."""
+
+    __tablename__ = "deadline_warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # handover | transfer
+    dossier_id: Mapped[str] = mapped_column(String(36), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

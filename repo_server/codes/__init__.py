@@ -423,14 +423,18 @@ _TRUE = {"true", "1", "yes", "x", "có", "co"}
 _FALSE = {"false", "0", "no", "", "không", "khong"}
 
 
-def load_retention_schedule(path: str | Path | None = None) -> list[dict[str, Any]]:
+def load_retention_schedule(
+    path: str | Path | None = None, *, text: str | None = None, source: str | None = None
+) -> list[dict[str, Any]]:
     """Parse a retention schedule CSV (the packaged default when ``path`` is None).
 
     Columns: code, group, title, years, permanent, legal_basis, note. Returns one dict per row
     with ``years`` as int or None and ``permanent`` as bool. Bad rows raise CodeListError with
     the file and line number.
     """
-    if path is None:
+    if text is not None:
+        source = source or "uploaded CSV"
+    elif path is None:
         source = "packaged retention_schedule.csv"
         text = resources.files(__name__).joinpath("retention_schedule.csv").read_text("utf-8")
     else:

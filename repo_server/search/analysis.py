@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from itertools import chain, repeat
+from operator import add, mul
 
 from whoosh import analysis, fields, formats
-from whoosh.system import pack_uint
 
 TONE_MARKS = {"\u0300": "grave", "\u0301": "acute", "\u0309": "hook", "\u0303": "tilde", "\u0323": "dot"}
 # The twelve vowel letters (base + quality mark) of Vietnamese.
@@ -143,9 +143,10 @@ NUMBER_RE = re.compile(r"[^\W_]+(?:[/.\-][^\W_]+)+")
 _NUMBER_SPLIT = re.compile(r"([/.\-])")
 
 
-def syllables(text: str) -> list[str]:
-    """Syllables of already normalised text."""
-    return SYLLABLE_RE.findall(text)
+def syllables(text: str, folded: bool = False) -> list[str]:
+    """The syllables of any text, in exact (or folded) form."""
+    text = canonical(text)
+    return SYLLABLE_RE.findall(fold(text) if folded else text)
 
 
 def bigrams(sylls: list[str]) -> list[str]:
@@ -155,7 +156,7 @@ def bigrams(sylls: list[str]) -> list[str]:
 def number_parts(number: str) -> list[str]:
     """A document number and every run of its parts, in normalised form.
 
-    "15/qđ-ubnd" → 15/qđ-ubnd, 15, qđ-ubnd, qđ, ubnd, 15/qđ (every contiguous run of the
+    "15/qđ-ubnd" → 15, 15/qđ, 15/qđ-ubnd, qđ, qđ-ubnd, ubnd (every contiguous run of the
     parts between "/", "-" and "."), so the whole number and any part of it match.
     """
     out: list[str] = []
@@ -165,20 +166,81 @@ def number_parts(number: str) -> list[str]:
         for i in range(len(parts)):
             for j in range(i, len(parts)):
                 out.append("".join(pieces[2 * i : 2 * j + 1]))
-    return out
+    return list(dict.fromkeys(out))
 
 
 def looks_like_number(word: str) -> bool:
     return NUMBER_RE.fullmatch(word) is not None
 
 
+class _TokenCache(dict):
+    """raw whitespace-separated token -> tuple of syllable ids (exact or folded)."""
+
+    def __init__(self, analyzer: DocumentAnalyzer, folded: bool):
+        super().__init__()
+        self.analyzer = analyzer
+        self.folded = folded
+
+    def __missing__(self, raw: str) -> tuple[int, ...]:
+        sid = self.analyzer.syllable_id
+        ids = tuple(sid(s) for s in syllables(raw, self.folded))
+        if len(self) < 2_000_000:
+            self[raw] = ids
+        return ids
+
+
+PAIR_BASE = 1 << 32  # bigram key = first syllable id * PAIR_BASE + second syllable id
+
+
+class DocumentAnalyzer:
+    """Term counts of a record's text for the four text fields, fast enough for a reindex.
+
+    Text is split on white space and each distinct raw token is normalised once (cached), so
+    a document costs a handful of C-level passes. Terms come out as integer keys (a syllable
+    id, or a pair of ids for a bigram) to keep the in-memory inverted lists small; ``term()``
+    turns a key back into its text. One instance per writer session.
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.words: list[str] = []
+        self._exact = _TokenCache(self, folded=False)
+        self._folded = _TokenCache(self, folded=True)
+
+    def syllable_id(self, syllable: str) -> int:
+        i = self.vocab.get(syllable)
+        if i is None:
+            i = self.vocab[syllable] = len(self.words)
+            self.words.append(syllable)
+        return i
+
+    def pair_id(self, bigram: str) -> int:
+        a, b = bigram.split(" ")
+        return self.syllable_id(a) * PAIR_BASE + self.syllable_id(b)
+
+    def term(self, key: int, pair: bool) -> str:
+        if pair:
+            a, b = divmod(key, PAIR_BASE)
+            return f"{self.words[a]} {self.words[b]}"
+        return self.words[key]
+
+    def counts(self, text: str) -> tuple[Counter, Counter, Counter, Counter]:
+        """(exact syllables, folded syllables, exact bigrams, folded bigrams) -> frequency."""
+        raw = text.split()
+        sx = list(chain.from_iterable(map(self._exact.__getitem__, raw)))
+        sf = list(chain.from_iterable(map(self._folded.__getitem__, raw)))
+        bx = map(add, map(mul, sx, repeat(PAIR_BASE)), sx[1:])
+        bf = map(add, map(mul, sf, repeat(PAIR_BASE)), sf[1:])
+        return Counter(sx), Counter(sf), Counter(bx), Counter(bf)
+
+
 # --- whoosh fields --------------------------------------------------------------------------
 
 
-class _SyllableTokenizer(analysis.Tokenizer):
-    """Whoosh analyzer equivalent of a VietField's terms, for whoosh's own tools."""
+class SyllableTokenizer(analysis.Tokenizer):
+    """Whoosh tokenizer giving the same terms as a VietField (for whoosh's own tools)."""
 
-    def __init__(self, folded: bool, pairs: bool):
+    def __init__(self, folded: bool = False, pairs: bool = False):
         self.folded = folded
         self.pairs = pairs
 
@@ -187,7 +249,8 @@ class _SyllableTokenizer(analysis.Tokenizer):
 
     def __call__(self, value, positions=False, chars=False, start_pos=0, **kwargs):
         t = analysis.Token(positions, chars, **kwargs)
-        for pos, text in enumerate(VietField.terms_of(value, self.folded, self.pairs)):
+        sylls = syllables(value, self.folded)
+        for pos, text in enumerate(bigrams(sylls) if self.pairs else sylls):
             t.text = text
             t.boost = 1.0
             if positions:
@@ -196,38 +259,28 @@ class _SyllableTokenizer(analysis.Tokenizer):
 
 
 class VietField(fields.FieldType):
-    """A text field of syllables (or of syllable bigrams), exact or folded.
+    """Syllables (or syllable bigrams) of Vietnamese text, exact or folded.
 
-    Frequencies are stored (for BM25), positions are not: phrases are matched with the
-    bigram fields (see query.py).
+    A posting's weight is the term frequency (for BM25); no positions are kept (phrases use
+    the bigram fields, see query.py) and no separate frequency value (it would repeat the
+    weight).
     """
 
-    def __init__(self, folded: bool, pairs: bool = False, stored: bool = False):
+    def __init__(self, folded: bool, pairs: bool = False):
         self.folded = folded
         self.pairs = pairs
-        self.format = formats.Frequency()
-        self.analyzer = analysis.CompositeAnalyzer(_SyllableTokenizer(folded, pairs))
+        self.format = formats.Existence()
+        self.analyzer = analysis.CompositeAnalyzer(SyllableTokenizer(folded, pairs))
         self.scorable = True
-        self.stored = stored
+        self.stored = False
         self.unique = False
         self.vector = None
         self.column_type = None
 
-    @staticmethod
-    def terms_of(value: str, folded: bool, pairs: bool) -> list[str]:
-        text = canonical(value)
-        if folded:
-            text = fold(text)
-        sylls = SYLLABLE_RE.findall(text)
-        return bigrams(sylls) if pairs else sylls
-
-    def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
-        terms = value if isinstance(value, list) else self.terms_of(value, self.folded, self.pairs)
-        for term, freq in Counter(terms).items():
-            yield term.encode("utf-8"), freq, float(freq), pack_uint(freq)
-
-    def process_text(self, qstring, mode="", **kwargs) -> Iterable[str]:
-        return self.terms_of(qstring, self.folded, self.pairs)
+    def index(self, value, **kwargs):
+        sylls = syllables(value, self.folded)
+        for term, freq in Counter(bigrams(sylls) if self.pairs else sylls).items():
+            yield term.encode("utf-8"), freq, float(freq), b""
 
 
 class NumberField(fields.FieldType):
@@ -243,15 +296,10 @@ class NumberField(fields.FieldType):
         self.vector = None
         self.column_type = None
 
-    def terms_of(self, value: str) -> list[str]:
+    def terms(self, value: str) -> list[str]:
         text = canonical(value)
-        if self.folded:
-            text = fold(text)
-        return number_parts(text)
+        return number_parts(fold(text) if self.folded else text)
 
     def index(self, value, **kwargs):
-        for term in dict.fromkeys(self.terms_of(value)):
+        for term in self.terms(value):
             yield term.encode("utf-8"), 1, 1.0, b""
-
-    def process_text(self, qstring, mode="", **kwargs):
-        return self.terms_of(qstring)

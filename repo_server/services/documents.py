@@ -16,6 +16,7 @@ from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary
 from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
+from .holds import ensure_not_held
 from .metadata import check_document
 from .records import DOCUMENT_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
 from .writes import WritePlan, write_object
@@ -156,6 +157,7 @@ def list_documents(env: Env, dossier_id: str, *, page: int = 1, page_size: int =
 
 def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     dossier = get_dossier_row(session, dossier_id)
+    ensure_not_held(session, dossier_id, dossier.file_code)
     if dossier.state != "open":
         raise Conflict(f"Dossier {dossier.file_code} is {dossier.state}; documents can only be "
                        "added to or changed in an open dossier.", state=dossier.state)

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..catalog import Counter, Dossier
+from ..catalog import Counter, Dossier, Tombstone
 from ..storage import ObjectNotFound
 from .context import Actor, Env
-from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
+from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
+from .holds import ensure_not_held
+from .retention import due_on, resolve, years_of
 from .fonds import get_fonds_row
 from .metadata import check_dossier
 from .records import DOSSIER_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
@@ -19,7 +21,8 @@ from .writes import WritePlan, write_object
 
 # Fields set by the system, never by a client.
 SYSTEM_FIELDS = ("id", "type", "schema_version", "fonds_code", "file_code", "state",
-                 "archive_code", "doc_total")
+                 "archive_code", "doc_total", "closed", "handover", "transfer_due", "transfer",
+                 "appraisals")
 SORTS = {
     "created_at": Dossier.created_at, "title": Dossier.title, "file_code": Dossier.file_code,
     "start_date": Dossier.start_date, "end_date": Dossier.end_date, "year": Dossier.year,
@@ -29,6 +32,8 @@ SORTS = {
 def view(row: Dossier) -> dict[str, Any]:
     """The API view of a dossier's head version."""
     return {**from_json_dict(row.meta), "id": row.id, "state": row.state,
+            "retention": row.retention, "retention_years": row.retention_years,
+            "retention_due_on": row.retention_due_on, "archive_code": row.archive_code,
             "doc_total": row.doc_total, "version": row.head_version,
             "created_at": row.created_at, "updated_at": row.updated_at}
 
@@ -36,6 +41,12 @@ def view(row: Dossier) -> dict[str, Any]:
 def get_row(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     row = session.get(Dossier, dossier_id)
     if row is None or row.head_version == 0:
+        tomb = session.get(Tombstone, dossier_id)
+        if tomb is not None:
+            raise Gone(f"Dossier {tomb.file_code} was destroyed on "
+                       f"{tomb.destroyed_at.date().isoformat()} after disposal review "
+                       f"{tomb.review_id}; see its destruction record.",
+                       review_id=tomb.review_id, record_id=tomb.record_id)
         raise NotFound(f"There is no dossier with id {dossier_id!r}.")
     return row
 
@@ -130,6 +141,11 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
     explicit_code = data.pop("file_code", None)
     data.setdefault("access_mode", "01")
     data.setdefault("languages", ["01"])
+    with env.db.read() as session:
+        data = resolve(env, session, data)
+    if not data.get("retention"):
+        raise ValidationFailed({"retention": ["Give a retention code (01–07) or a retention "
+                                              "rule of the schedule (retention_rule)."]})
     _validate(env, data)
     year = (data.get("start_date") or env.now().astimezone(env.tz)).year
     record_id = new_id()
@@ -162,6 +178,9 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
             state="open", year=year, start_date=data.get("start_date"),
             end_date=data.get("end_date"), retention=data["retention"],
             retention_years=data.get("retention_years"), access_mode=data["access_mode"],
+            retention_rule=data.get("retention_rule"),
+            retention_due_on=due_on(data.get("end_date"),
+                                    years_of(env, data["retention"], data.get("retention_years"))),
             external_ref=data.get("external_ref"), doc_total=0, doc_seq=0,
             meta=to_json_dict(meta), head_version=0, created_at=now, updated_at=now))
         try:
@@ -197,6 +216,7 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
         raise PreconditionRequired("Send If-Match with the dossier's current ETag to update it.")
     with env.db.read() as session:
         row = get_row(session, dossier_id)
+        ensure_not_held(session, dossier_id, row.file_code)
     if row.state != "open":
         raise Conflict(f"Dossier {row.file_code} is {row.state}; only open dossiers can be edited.",
                        state=row.state)
@@ -205,11 +225,21 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
         raise ValidationFailed({k: ["This field is set by the system and cannot be changed."]
                                 for k in fixed})
     meta = {**from_json_dict(row.meta), **changes}
+    if "retention" in changes and "retention_rule" not in changes:
+        meta.pop("retention_rule", None)  # an explicit retention replaces the rule
+    if changes.get("retention_rule"):
+        meta.pop("retention", None)
+        meta.pop("retention_years", None)
     meta = {k: v for k, v in meta.items() if v is not None}
+    with env.db.read() as session:
+        meta = resolve(env, session, meta)
     _validate(env, meta)
 
     def apply(session, version) -> None:  # noqa: ANN001
         target = session.get(Dossier, dossier_id)
+        target.retention_rule = meta.get("retention_rule")
+        target.retention_due_on = due_on(meta.get("end_date"), years_of(
+            env, meta["retention"], meta.get("retention_years")))
         target.title = meta["title"]
         target.start_date = meta.get("start_date")
         target.end_date = meta.get("end_date")

@@ -21,6 +21,12 @@ class NotFound(ServiceError):
     status = 404
 
 
+class Gone(ServiceError):
+    """The record was destroyed after an approved disposal; a tombstone remains."""
+
+    status = 410
+
+
 class Conflict(ServiceError):
     """The request clashes with existing data (duplicate code, wrong state, ...)."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
 from ..storage import StagedFile, StaleVersion, VersionInfo
-from .context import Actor, Env
+from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
 from .records import new_id, object_id
 
@@ -44,6 +44,7 @@ def write_object(
     reserve: Callable[[Session], None] | None = None,
     apply: Callable[[Session, VersionInfo], None],
     unreserve: Callable[[Session], None] | None = None,
+    outbox: bool = True,
 ) -> VersionInfo:
     """Write one object version and mirror it in the catalog (see the module docstring)."""
     token = new_id()
@@ -53,16 +54,7 @@ def write_object(
         session.add(PendingWrite(token=token, object_id=plan.record_id, object_kind=plan.kind,
                                  started_at=env.now()))
     try:
-        version = env.store.write_version(
-            object_id(plan.record_id),
-            add=plan.add() if callable(plan.add) else plan.add,
-            remove=plan.remove,
-            message=plan.message,
-            user_name=actor.name,
-            user_address=actor.address,
-            created=env.now(),
-            expected_head=plan.expected_head,
-        )
+        version = _write_rebasing(env, actor, plan)
     except BaseException as exc:
         with env.db.write() as session:
             if unreserve is not None:
@@ -77,9 +69,37 @@ def write_object(
         raise
     with env.db.write() as session:
         apply(session, version)
-        add_outbox(session, env, plan.record_id, plan.kind, "index")
+        if outbox:
+            add_outbox(session, env, plan.record_id, plan.kind, "index")
         session.execute(delete(PendingWrite).where(PendingWrite.token == token))
     return version
+
+
+def _write_rebasing(env: Env, actor: Actor, plan: WritePlan) -> VersionInfo:
+    """Write the version; a client's If-Match stays valid across versions the system added
+    meanwhile (extracted text), since those never touch what a client changes."""
+    expected = plan.expected_head
+    add = plan.add() if callable(plan.add) else plan.add
+    while True:
+        try:
+            return env.store.write_version(
+                object_id(plan.record_id), add=add, remove=plan.remove, message=plan.message,
+                user_name=actor.name, user_address=actor.address, created=env.now(),
+                expected_head=expected)
+        except StaleVersion as exc:
+            if not expected or exc.actual < expected:
+                raise
+            newer = env.store.versions(object_id(plan.record_id))[expected:exc.actual]
+            if not newer or not all(is_system_text_version(v) for v in newer):
+                raise
+            expected = exc.actual
+
+
+SYSTEM_TEXT_MESSAGE = "Extract text"
+
+
+def is_system_text_version(version: VersionInfo) -> bool:
+    return version.user_name == SYSTEM.name and version.message.startswith(SYSTEM_TEXT_MESSAGE)
 
 
 def add_outbox(session: Session, env: Env, record_id: str, kind: str, action: str) -> None:

@@ -18,6 +18,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -71,6 +72,8 @@ _SAFE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 _BAD_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 _VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+log = logging.getLogger(__name__)
 
 
 # --- errors and value types -------------------------------------------------------------------
@@ -201,8 +204,11 @@ def _dump_inventory(inv: dict[str, Any]) -> tuple[bytes, bytes]:
     """Serialise an inventory; return (inventory bytes, sidecar bytes)."""
     # indent=None keeps json on its C encoder (indent forces the pure Python one).
     data = json.dumps(inv, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    sidecar = f"{hashlib.sha512(data).hexdigest()}  {INVENTORY}\n".encode()
-    return data, sidecar
+    return data, _sidecar(data)
+
+
+def _sidecar(inventory: bytes) -> bytes:
+    return f"{hashlib.sha512(inventory).hexdigest()}  {INVENTORY}\n".encode()
 
 
 def _hash_file(path: Path) -> tuple[str, str]:
@@ -236,28 +242,6 @@ def _version_number(name: str) -> int:
 # --- writing helpers --------------------------------------------------------------------------
 
 
-import ctypes
-from concurrent.futures import ThreadPoolExecutor
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_sfr = _libc.sync_file_range
-_sfr.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-
-
-def _start_writeback(fd):
-    _sfr(fd, 0, 0, 2)
-
-
-_POOL = None
-
-
-def _pool():
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(8)
-    return _POOL
-
-
 class _Build:
     """Files and folders written for one commit, so they can be fsynced together at the end.
 
@@ -272,7 +256,8 @@ class _Build:
 
     def mkdir(self, path: Path) -> None:
         os.mkdir(path)
-        self.dirs.append(path)
+        if self.fsync:
+            self.dirs.append(path)
 
     def write(self, path: Path, data: bytes | memoryview) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -288,15 +273,8 @@ class _Build:
 
     def sync(self) -> None:
         try:
-            mode = os.environ.get("XSYNC", "")
-            if "sfr" in mode:
-                for fd in self.fds:
-                    _start_writeback(fd)
-            if "par" in mode and len(self.fds) > 1:
-                list(_pool().map(os.fsync, self.fds))
-            else:
-                for fd in self.fds:
-                    os.fsync(fd)
+            for fd in self.fds:
+                os.fsync(fd)
             for path in reversed(self.dirs):
                 _fsync_dir(path)
         finally:
@@ -408,7 +386,7 @@ class ObjectStore:
         it locked is still the one at the path, and starts again if it was unlinked meanwhile.
         """
         path = self._locks / f"{hashlib.sha256(object_id.encode('utf-8')).hexdigest()}.lock"
-        fd = self._acquire(path, blocking=True)
+        fd = self._acquire(path)
         try:
             yield
         finally:
@@ -417,20 +395,20 @@ class ObjectStore:
             finally:
                 os.close(fd)
 
-    @staticmethod
-    def _acquire(path: Path, blocking: bool) -> int:
-        """flock ``path`` and return the fd; -1 if not blocking and the lock is taken."""
+    def _acquire(self, path: Path) -> int:
+        """flock ``path`` (blocking) and return its fd."""
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except FileNotFoundError:  # someone removed the locks folder: make it again
+                self._locks.mkdir(parents=True, exist_ok=True)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
                 if os.fstat(fd).st_ino == os.stat(path).st_ino:
                     return fd
             except FileNotFoundError:
                 pass  # unlinked by the previous holder after we opened it: try again
-            except BlockingIOError:
-                os.close(fd)
-                return -1
             except BaseException:
                 os.close(fd)
                 raise
@@ -600,8 +578,11 @@ class ObjectStore:
             if logical_path in paths:
                 content_path = inv["manifest"][digest][0]
                 path = self.object_path(object_id) / content_path
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:
+                    raise ObjectNotFound(f"{object_id} was purged") from None
                 sha256 = _fixity_by_path(inv).get(content_path) or _hash_file(path)[0]
-                size = os.stat(path).st_size
                 return path, FileInfo(logical_path, content_path, size, sha256, digest)
         raise ObjectNotFound(f"{logical_path!r} is not in {object_id} v{number}")
 
@@ -659,6 +640,7 @@ class ObjectStore:
         StaleVersion). Staged files are moved into the object (or deleted when their content
         is already stored); on StaleVersion or LogicalPathError they are left untouched.
         """
+        self.object_path(object_id)  # validates the id before anything else
         add = dict(add or {})
         remove = list(remove)
         for path in [*add, *remove]:
@@ -824,6 +806,7 @@ class ObjectStore:
     @staticmethod
     def _drop_unused(values: Iterable[StagedFile | bytes], plan: _Plan) -> None:
         """Delete staged files whose content was already stored (dedup)."""
+        # By identity: one StagedFile may be given for several paths and is moved only once.
         used = {id(source) for _, source in plan.new_content.values()}
         for value in values:
             if isinstance(value, StagedFile) and id(value) not in used:
@@ -855,7 +838,7 @@ class ObjectStore:
                 parent = parent.parent
             if self.fsync:
                 _fsync_dir(parent)
-            shutil.rmtree(tmp)
+        shutil.rmtree(tmp)  # out of the root already: no need to hold the lock meanwhile
 
     def recover(self, older_than_seconds: float = 0) -> dict[str, int]:
         """Start-up crash recovery; returns counts of what was repaired.
@@ -864,26 +847,34 @@ class ObjectStore:
         only safe when no writer runs), rolls forward versions committed after the root
         inventory was last replaced, and rewrites root sidecars that do not match.
         """
-        counts = {"objects": 0, "temp_removed": 0, "rolled_forward": 0, "sidecars_repaired": 0}
+        counts = dict.fromkeys(("objects", "rolled_forward", "sidecars_repaired", "errors"), 0)
         counts["temp_removed"] = self._clean_tmp(time.time() - older_than_seconds)
         for objdir in self._object_dirs():
             counts["objects"] += 1
-            with self._locked_dir(objdir):
-                if self._roll_forward(objdir):
-                    counts["rolled_forward"] += 1
-                elif self._repair_sidecar(objdir):
-                    counts["sidecars_repaired"] += 1
+            try:
+                with self._locked_dir(objdir):
+                    if self._roll_forward(objdir):
+                        counts["rolled_forward"] += 1
+                    elif self._repair_sidecar(objdir):
+                        counts["sidecars_repaired"] += 1
+            except (StorageError, OSError, ValueError, KeyError) as exc:
+                # One damaged object must not stop start-up; the fixity job will report it.
+                log.error("cannot recover %s: %s", objdir, exc)
+                counts["errors"] += 1
         return counts
 
     def _clean_tmp(self, cutoff: float) -> int:
         removed = 0
         for entry in os.scandir(self.tmp_dir):
-            if entry.name == LOCKS_DIR or entry.stat(follow_symlinks=False).st_mtime > cutoff:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
+            try:
+                if entry.name == LOCKS_DIR or entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # a running writer just moved it into place
             removed += 1
         return removed
 
@@ -916,7 +907,7 @@ class ObjectStore:
 
     def _repair_sidecar(self, objdir: Path) -> bool:
         data = (objdir / INVENTORY).read_bytes()
-        expected = f"{hashlib.sha512(data).hexdigest()}  {INVENTORY}\n".encode()
+        expected = _sidecar(data)
         try:
             if (objdir / SIDECAR).read_bytes().split()[:1] == expected.split()[:1]:
                 return False
@@ -926,9 +917,8 @@ class ObjectStore:
         return True
 
     def _write_root_inventory(self, objdir: Path, data: bytes) -> None:
-        sidecar = f"{hashlib.sha512(data).hexdigest()}  {INVENTORY}\n".encode()
         self._replace_file(objdir / INVENTORY, data)
-        self._replace_file(objdir / SIDECAR, sidecar)
+        self._replace_file(objdir / SIDECAR, _sidecar(data))
 
     def verify_object(self, object_id: str) -> list[str]:
         """Re-hash every content file against manifest (sha512) and fixity (sha256).

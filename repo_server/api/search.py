@@ -1,0 +1,94 @@
+"""/api/v1/search: Vietnamese full-text search over documents and dossiers."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..services import search as service
+from .common import env
+from .schemas import StrictSchema
+
+blp = Blueprint("search", __name__, url_prefix="/api/v1",
+                description="Full-text search, with or without Vietnamese diacritics.")
+
+SEARCH_DESCRIPTION = """Search documents (or dossiers) by words and metadata.
+
+`q` syntax: words (all must match), `"a phrase"`, `-word` or `-"phrase"` to exclude, `OR`
+between alternatives (`quyết định OR công văn`). Without `exact`, diacritics and case are
+ignored (`uy ban` finds `Ủy ban`, `Uỷ ban` and `ỦY BAN`) and exact-diacritic matches rank first;
+with `exact=true`, `bàn` matches neither `bán` nor `bản`. Document numbers are found whole or
+by parts (`15/QĐ-UBND`, `QĐ-UBND`, `15`). An empty `q` with filters lists by date.
+"""
+
+
+class SearchQuerySchema(StrictSchema):
+    q = fields.String(load_default="", validate=validate.Length(max=500))
+    exact = fields.Boolean(load_default=False)
+    kind = fields.String(load_default="document", validate=validate.OneOf(["document", "dossier"]))
+    fonds_code = fields.List(fields.String(validate=validate.Length(max=13)))
+    dossier_id = fields.UUID()
+    type_code = fields.List(fields.String(validate=validate.Length(max=2)))
+    direction = fields.List(fields.String(validate=validate.OneOf(["incoming", "outgoing",
+                                                                     "internal"])))
+    state = fields.List(fields.String(validate=validate.Length(max=20)))
+    access_mode = fields.List(fields.String(validate=validate.Length(max=2)))
+    date_from = fields.Date()
+    date_to = fields.Date()
+    sort = fields.String(load_default="relevance",
+                         validate=validate.OneOf(["relevance", "date_desc", "date_asc"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=500))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    facets = fields.Boolean(load_default=True)
+    snippets = fields.Boolean(load_default=True)
+
+
+class SearchHitSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    dossier_id = fields.String()
+    score = fields.Float(allow_none=True)
+    highlights = fields.Dict(keys=fields.String(), values=fields.String(),
+                             metadata={"description": "Field -> snippet; matched words are in "
+                                                      "<mark>…</mark>, the rest is HTML-escaped."})
+    title = fields.String()
+    number = fields.String(allow_none=True)
+    code = fields.String(metadata={"description": "doc_code or file_code."})
+    date = fields.Date(allow_none=True)
+    fonds_code = fields.String()
+    type_code = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)
+
+
+class SearchResultSchema(Schema):
+    items = fields.List(fields.Nested(SearchHitSchema))
+    total = fields.Integer()
+    total_is_estimate = fields.Boolean(metadata={"description": "True when the total (and the "
+                                                                "facet counts) are estimates."})
+    page = fields.Integer()
+    page_size = fields.Integer()
+    facets = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(),
+                                                                  values=fields.Integer()))
+
+
+@blp.route("/search")
+class Search(MethodView):
+    @blp.arguments(SearchQuerySchema, location="query")
+    @blp.response(200, SearchResultSchema)
+    @blp.alt_response(400, description="The query cannot be read (e.g. an unclosed quote).")
+    @blp.alt_response(503, description="The search index is being rebuilt.")
+    @blp.doc(description=SEARCH_DESCRIPTION)
+    def get(self, args):
+        """Search documents and dossiers"""
+        return service.search(env(), reader(), args)
+
+
+def reader():  # noqa: ANN201
+    """This process's read-only view of the index, opened once and refreshed per search."""
+    backend = current_app.extensions.get("repo_search")
+    if backend is None:
+        backend = service.open_reader(env())
+        current_app.extensions["repo_search"] = backend
+    return backend

@@ -1,0 +1,163 @@
+"""The worker: holds the lease, drains the outbox into the index, runs scheduled jobs.
+
+Exactly one worker is active (see lease.py); others wait as standby. In embedded mode the
+same loop runs in a background thread of `repo-server serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from ..catalog import JobRun
+from ..search.backend import SearchBackend
+from ..services import jobs as job_service
+from ..services.context import Env
+from ..services.indexing import drain_outbox
+from . import builtin  # noqa: F401 - registers the built-in jobs
+from .lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, env: Env, backend_factory: Callable[[], SearchBackend], *,
+                 holder: str | None = None, poll_seconds: float = 0.5,
+                 lease_seconds: float = 30, use_scheduler: bool = True) -> None:
+        self.env = env
+        self.backend_factory = backend_factory
+        self.backend: SearchBackend | None = None
+        self.lease = Lease(env, "worker", holder, lease_seconds)
+        self.poll = poll_seconds
+        self.renew_every = lease_seconds / 3
+        self.use_scheduler = use_scheduler
+        self.scheduler: BackgroundScheduler | None = None
+        self.is_leader = False
+        self._last_renew = 0.0
+        self._last_check = 0.0
+        self._lock = threading.Lock()  # one job or drain at a time
+
+    # ------------------------------------------------------------------ leadership
+    def _become_leader(self) -> None:
+        log.info("worker %s holds the lease", self.lease.holder)
+        self.is_leader = True
+        self.backend = self.backend_factory()
+        self.ensure_index()
+        if self.use_scheduler:
+            self.scheduler = BackgroundScheduler(timezone=self.env.tz)
+            for name in job_service.REGISTRY:
+                trigger = job_service.trigger_of(self.env, name)
+                if trigger is not None:
+                    self.scheduler.add_job(self.run_job, trigger, args=[name, "schedule"],
+                                           id=name, max_instances=1, coalesce=True)
+            self.scheduler.start()
+
+    def _step_down(self) -> None:
+        log.warning("worker %s lost the lease; standing by", self.lease.holder)
+        self.is_leader = False
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def ensure_index(self) -> None:
+        """Rebuild a missing or corrupt index from the storage root (the API keeps serving)."""
+        assert self.backend is not None
+        problem = self.backend.check()
+        if problem is None:
+            return
+        log.warning("search index %s; rebuilding it from the storage root", problem)
+        self.run_job("reindex", "automatic")
+
+    # ------------------------------------------------------------------ the loop
+    def step(self, now: float) -> int:
+        """One turn: keep the lease, drain the outbox, run requested jobs. Returns work done."""
+        if now - self._last_renew >= self.renew_every or not self.is_leader:
+            have = self.lease.acquire()
+            self._last_renew = now
+            if have and not self.is_leader:
+                self._become_leader()
+            elif not have and self.is_leader:
+                self._step_down()
+        if not self.is_leader:
+            return 0
+        if now - self._last_check >= 60:
+            self._last_check = now
+            self.ensure_index()
+        done = self.run_requested()
+        with self._lock:
+            done += drain_outbox(self.env, self.backend)
+        return done
+
+    def run_forever(self, stop: threading.Event) -> None:
+        import time
+
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.step(time.monotonic())
+                except Exception:  # noqa: BLE001 - the worker must survive a bad turn
+                    log.exception("worker turn failed")
+                    busy = 0
+                if not busy:
+                    stop.wait(self.poll)
+        finally:
+            if self.is_leader:
+                self._step_down()
+                self.lease.release()
+
+    # ------------------------------------------------------------------ jobs
+    def run_requested(self) -> int:
+        with self.env.db.read() as session:
+            ids = session.scalars(select(JobRun.id).where(JobRun.status == "requested")
+                                  .order_by(JobRun.id)).all()
+        for run_id in ids:
+            self.run_job(None, "manual", run_id=run_id)
+        return len(ids)
+
+    def run_job(self, name: str | None, trigger: str, run_id: int | None = None) -> dict[str, Any]:
+        """Run one job now and record the run (start, end, status, counts, error)."""
+        env = self.env
+        with env.db.write() as session:
+            if run_id is None:
+                run = JobRun(job=name, trigger=trigger, status="running", requested_at=env.now(),
+                             started_at=env.now())
+                session.add(run)
+                session.flush()
+            else:
+                run = session.get(JobRun, run_id)
+                run.status, run.started_at = "running", env.now()
+            run_id, name = run.id, run.job
+        spec = job_service.REGISTRY[name]
+        counts: dict[str, Any] = {}
+        error = None
+        try:
+            with self._lock:
+                counts = spec.run(env, self.backend) or {}
+        except Exception as exc:  # noqa: BLE001 - recorded on the run
+            log.exception("job %s failed", name)
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        with env.db.write() as session:
+            run = session.get(JobRun, run_id)
+            run.status = "failed" if error else "ok"
+            run.finished_at, run.counts, run.error = env.now(), counts, error
+        return counts
+
+
+def start_embedded(env: Env, backend_factory: Callable[[], SearchBackend]
+                   ) -> tuple[threading.Thread, threading.Event]:
+    """Run the worker in a daemon thread of this process (embedded mode)."""
+    stop = threading.Event()
+    worker = Worker(env, backend_factory)
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="repo-worker",
+                              daemon=True)
+    thread.start()
+    return thread, stop

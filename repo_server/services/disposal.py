@@ -1,0 +1,410 @@
+"""Disposal (Xem xét hủy): the sweep lists expired dossiers, the council gives opinions, the head
+signs off, and the execution job destroys what was approved and keeps a destruction record.
+
+The review listing is operational state (SQL); a dossier's own object changes only when the
+decision is carried out: destroyed (its objects purged, a tombstone kept) or kept with a new
+retention (a new version).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select, update
+
+from ..catalog import (
+    DisposalReview,
+    Document,
+    DocumentFile,
+    Dossier,
+    OutboxEvent,
+    ReviewItem,
+    ReviewOpinion,
+    Tombstone,
+)
+from ..storage import ObjectNotFound
+from .context import SYSTEM, Actor, Env
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .holds import active_holds, held_dossier_ids
+from .jobs import request_run
+from .lifecycle import check_transition, keep_after_review
+from .records import new_id, object_id
+from .retention import years_of
+
+log = logging.getLogger(__name__)
+ACTIVE = ("open", "approved")
+
+
+def today(env: Env) -> date:
+    return env.now().astimezone(env.tz).date()
+
+
+# ---------------------------------------------------------------- listing
+
+def _create_review(session, env: Env, actor: Actor, title: str,  # noqa: ANN001
+                   items: list[tuple[str, str, str]]) -> str:
+    review_id = new_id()
+    session.add(DisposalReview(id=review_id, status="open", title=title, created_by=actor.name,
+                               created_at=env.now(), quorum=env.config["DISPOSAL_QUORUM"]))
+    session.flush()
+    for chunk in _chunks(items, 1000):
+        session.execute(insert(ReviewItem), [
+            {"review_id": review_id, "dossier_id": d, "reason": reason, "prior_state": state}
+            for d, reason, state in chunk])
+        ids = [d for d, _, _ in chunk]
+        session.execute(update(Dossier).where(Dossier.id.in_(ids))
+                        .values(state="disposal_review"))
+        _queue_index(session, env, ids)
+    return review_id
+
+
+def _queue_index(session, env: Env, dossier_ids: list[str]) -> None:  # noqa: ANN001
+    """The index shows each record's state: requeue the dossiers and their documents."""
+    now = env.now()
+    session.execute(insert(OutboxEvent), [
+        {"object_id": d, "object_kind": "dossier", "action": "index", "created_at": now,
+         "attempts": 0} for d in dossier_ids])
+    docs = session.scalars(select(Document.id).where(Document.dossier_id.in_(dossier_ids))).all()
+    if docs:
+        session.execute(insert(OutboxEvent), [
+            {"object_id": d, "object_kind": "document", "action": "index", "created_at": now,
+             "attempts": 0} for d in docs])
+
+
+def _chunks(items: list, size: int):  # noqa: ANN202
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def retention_sweep(env: Env, backend: Any = None) -> dict[str, Any]:
+    """List every dossier whose retention ran out (not permanent, not held, not yet in a
+    review) in a new disposal review."""
+    day = today(env)
+    with env.db.write() as session:
+        in_review = exists().where(ReviewItem.dossier_id == Dossier.id,
+                                   ReviewItem.review_id == DisposalReview.id,
+                                   DisposalReview.status.in_(ACTIVE))
+        due = session.execute(
+            select(Dossier.id, Dossier.state).where(
+                Dossier.state.in_(("closed", "archived")),
+                Dossier.retention_due_on.is_not(None), Dossier.retention_due_on <= day,
+                Dossier.head_version > 0, ~in_review)).all()
+        held = held_dossier_ids(session) if due else set()
+        items = [(d, "expired", state) for d, state in due if d not in held]
+        review_id = None
+        if items:
+            review_id = _create_review(
+                session, env, SYSTEM,
+                f"Xem xét hủy tài liệu hết thời hạn bảo quản (lập ngày {day.isoformat()})", items)
+    return {"due": len(due), "held": len(due) - len(items), "listed": len(items),
+            "review_id": review_id}
+
+
+def propose_review(env: Env, actor: Actor, title: str,
+                   items: list[dict[str, str]]) -> dict[str, Any]:
+    """An archivist lists dossiers (expired or duplicate) for the council by hand."""
+    with env.db.write() as session:
+        errors = []
+        rows = []
+        for item in items:
+            row = session.get(Dossier, item["dossier_id"])
+            if row is None or row.head_version == 0:
+                errors.append(f"There is no dossier {item['dossier_id']!r}.")
+                continue
+            if active_holds(session, row.id):
+                errors.append(f"Dossier {row.file_code} is under a legal hold.")
+                continue
+            try:
+                check_transition(row, "disposal_review")
+            except Conflict as exc:
+                errors.append(exc.message)
+                continue
+            if years_of(env, row.retention, row.retention_years) is None:
+                errors.append(f"Dossier {row.file_code} is permanent; it is never destroyed.")
+                continue
+            rows.append((row.id, item["reason"], row.state))
+        if errors:
+            raise ValidationFailed({"items": errors})
+        review_id = _create_review(session, env, actor, title, rows)
+    return get_review(env, review_id)
+
+
+# ---------------------------------------------------------------- reading
+
+def _get(session, review_id: str) -> DisposalReview:  # noqa: ANN001
+    review = session.get(DisposalReview, review_id)
+    if review is None:
+        raise NotFound(f"There is no disposal review {review_id!r}.")
+    return review
+
+
+def get_review(env: Env, review_id: str) -> dict[str, Any]:
+    with env.db.read() as session:
+        review = _get(session, review_id)
+        items = session.execute(
+            select(ReviewItem, Dossier.file_code, Dossier.title)
+            .outerjoin(Dossier, Dossier.id == ReviewItem.dossier_id)
+            .where(ReviewItem.review_id == review_id).order_by(ReviewItem.id)).all()
+        opinions = session.scalars(select(ReviewOpinion)
+                                   .where(ReviewOpinion.review_id == review_id)).all()
+        tomb = {t.dossier_id: t for t in session.scalars(
+            select(Tombstone).where(Tombstone.review_id == review_id))}
+    by_item: dict[str, list[ReviewOpinion]] = {}
+    for o in opinions:
+        by_item.setdefault(o.dossier_id, []).append(o)
+    return {
+        "id": review.id, "title": review.title, "status": review.status,
+        "created_by": review.created_by, "created_at": review.created_at,
+        "quorum": review.quorum, "approved_by": review.approved_by,
+        "approved_at": review.approved_at, "decision_ref": review.decision_ref,
+        "executed_at": review.executed_at, "record_id": review.record_id,
+        "items": [{
+            "dossier_id": item.dossier_id, "reason": item.reason, "outcome": item.outcome,
+            "outcome_note": item.outcome_note, "keep_retention": item.keep_retention,
+            "keep_retention_years": item.keep_retention_years, "keep_reason": item.keep_reason,
+            "file_code": file_code or (tomb[item.dossier_id].file_code
+                                       if item.dossier_id in tomb else None),
+            "title": title or (tomb[item.dossier_id].title if item.dossier_id in tomb else None),
+            "opinions": [{"member": o.member, "opinion": o.opinion, "retention": o.retention,
+                          "retention_years": o.retention_years, "reason": o.reason,
+                          "at": o.created_at} for o in by_item.get(item.dossier_id, [])],
+        } for item, file_code, title in items],
+    }
+
+
+def list_reviews(env: Env, *, status: str | None, page: int, page_size: int
+                 ) -> tuple[list[dict[str, Any]], int]:
+    stmt = select(DisposalReview)
+    if status:
+        stmt = stmt.where(DisposalReview.status == status)
+    with env.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        ids = session.scalars(stmt.order_by(DisposalReview.created_at.desc())
+                              .offset((page - 1) * page_size).limit(page_size)).all()
+        counts = dict(session.execute(
+            select(ReviewItem.review_id, func.count()).where(
+                ReviewItem.review_id.in_([r.id for r in ids])).group_by(ReviewItem.review_id)
+        ).all())
+    return [{"id": r.id, "title": r.title, "status": r.status, "created_at": r.created_at,
+             "created_by": r.created_by, "approved_at": r.approved_at,
+             "executed_at": r.executed_at, "item_count": counts.get(r.id, 0)} for r in ids], total
+
+
+# ---------------------------------------------------------------- council
+
+def record_opinions(env: Env, actor: Actor, review_id: str,
+                    opinions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A council member's opinion per item: destroy, or keep with a new retention and reason."""
+    with env.db.write() as session:
+        review = _get(session, review_id)
+        if review.status != "open":
+            raise Conflict(f"Review {review_id} is {review.status}; opinions are closed.")
+        items = set(session.scalars(select(ReviewItem.dossier_id)
+                                    .where(ReviewItem.review_id == review_id)))
+        errors: dict[str, list[str]] = {}
+        for i, op in enumerate(opinions):
+            problems = []
+            if op["dossier_id"] not in items:
+                problems.append(f"Dossier {op['dossier_id']} is not in this review.")
+            if op["opinion"] == "keep":
+                if not op.get("retention") or not op.get("reason"):
+                    problems.append("To keep a dossier, give its new retention and a reason.")
+                else:
+                    try:
+                        years = years_of(env, op["retention"], op.get("retention_years"))
+                    except (ValueError, KeyError) as exc:
+                        problems.append(str(exc))
+                    else:
+                        if not env.codes.is_valid("retention", op["retention"]):
+                            problems.append(env.codes.describe_invalid("retention",
+                                                                       op["retention"]))
+                        _ = years
+            if problems:
+                errors[f"opinions.{i}"] = problems
+        if errors:
+            raise ValidationFailed(errors)
+        for op in opinions:
+            existing = session.scalar(select(ReviewOpinion).where(
+                ReviewOpinion.review_id == review_id, ReviewOpinion.dossier_id == op["dossier_id"],
+                ReviewOpinion.member == actor.name))
+            target = existing or ReviewOpinion(review_id=review_id, dossier_id=op["dossier_id"],
+                                               member=actor.name)
+            target.opinion = op["opinion"]
+            target.retention = op.get("retention")
+            target.retention_years = op.get("retention_years")
+            target.reason = op.get("reason")
+            target.created_at = env.now()
+            if existing is None:
+                session.add(target)
+    return get_review(env, review_id)
+
+
+def _decide(opinions: list[ReviewOpinion], quorum: int) -> tuple[str | None, ReviewOpinion | None]:
+    """An item's outcome: the side that at least `quorum` distinct members agree on."""
+    tally = Tally(o.opinion for o in opinions)
+    for side, other in (("destroy", "keep"), ("keep", "destroy")):
+        if tally[side] >= quorum and tally[side] > tally[other]:
+            if side == "keep":
+                proposals = Tally((o.retention, o.retention_years) for o in opinions
+                                  if o.opinion == "keep")
+                (ret, years), _ = proposals.most_common(1)[0]
+                chosen = next(o for o in opinions if o.opinion == "keep"
+                              and (o.retention, o.retention_years) == (ret, years))
+                return "keep", chosen
+            return "destroy", None
+    return None, None
+
+
+def approve_review(env: Env, actor: Actor, review_id: str, decision_ref: str) -> dict[str, Any]:
+    """The head of the agency signs off; every item needs a quorum first."""
+    allowed = {r.strip() for r in str(env.config["DISPOSAL_APPROVER_ROLES"]).split(",")}
+    if not allowed & set(actor.roles):
+        raise Forbidden("Only the head of the agency (role "
+                        f"{', '.join(sorted(allowed))}) can approve a disposal review.")
+    with env.db.write() as session:
+        review = _get(session, review_id)
+        if review.status != "open":
+            raise Conflict(f"Review {review_id} is already {review.status}.")
+        items = session.scalars(select(ReviewItem).where(ReviewItem.review_id == review_id)).all()
+        opinions: dict[str, list[ReviewOpinion]] = {}
+        for o in session.scalars(select(ReviewOpinion)
+                                 .where(ReviewOpinion.review_id == review_id)):
+            opinions.setdefault(o.dossier_id, []).append(o)
+        missing = []
+        for item in items:
+            outcome, chosen = _decide(opinions.get(item.dossier_id, []), review.quorum)
+            if outcome is None:
+                missing.append(item.dossier_id)
+                continue
+            item.outcome = outcome
+            if chosen is not None:
+                item.keep_retention = chosen.retention
+                item.keep_retention_years = chosen.retention_years
+                item.keep_reason = chosen.reason
+        if missing:
+            raise Conflict(f"{len(missing)} item(s) lack a quorum of {review.quorum} agreeing "
+                           "council members; the review cannot be approved yet.",
+                           missing_quorum=missing)
+        review.status = "approved"
+        review.approved_by, review.approved_at = actor.name, env.now()
+        review.decision_ref = decision_ref
+    try:
+        request_run(env, actor, "disposal_execution")
+    except Conflict:
+        pass  # a run is already waiting; it will carry this review out too
+    return get_review(env, review_id)
+
+
+# ---------------------------------------------------------------- execution
+
+def execute_approved(env: Env, backend: Any = None) -> dict[str, Any]:
+    """Carry out every approved review: destroy, keep, or skip (held meanwhile)."""
+    from .destruction import write_record
+
+    with env.db.read() as session:
+        reviews = session.scalars(select(DisposalReview.id)
+                                  .where(DisposalReview.status == "approved")).all()
+    totals = Tally()
+    for review_id in reviews:
+        counts = _execute(env, backend, review_id)
+        totals.update(counts)
+        write_record(env, review_id)
+    return dict(totals, reviews=len(reviews))
+
+
+def _execute(env: Env, backend: Any, review_id: str) -> Tally:
+    counts: Tally = Tally()
+    with env.db.read() as session:
+        review = _get(session, review_id)
+        items = session.scalars(select(ReviewItem).where(
+            ReviewItem.review_id == review_id, ReviewItem.outcome.in_(("destroy", "keep")))
+        ).all()
+        opinions = session.scalars(select(ReviewOpinion)
+                                   .where(ReviewOpinion.review_id == review_id)).all()
+    decided_by = {"approved_by": review.approved_by, "decision_ref": review.decision_ref,
+                  "members": sorted({o.member for o in opinions})}
+    for item in items:
+        with env.db.read() as session:
+            holds = active_holds(session, item.dossier_id)
+        if holds:
+            _finish(env, item.id, "skipped",
+                    "Under legal hold " + "; ".join(h.authority_ref for h in holds)
+                    + " when the decision was carried out; not destroyed.",
+                    dossier_id=item.dossier_id, back_to=item.prior_state)
+            counts["skipped"] += 1
+            continue
+        if item.outcome == "keep":
+            keep_after_review(env, SYSTEM, item.dossier_id, retention=item.keep_retention,
+                              retention_years=item.keep_retention_years,
+                              reason=item.keep_reason or "", review_id=review_id,
+                              back_to=item.prior_state)
+            _finish(env, item.id, "kept", None)
+            counts["kept"] += 1
+            continue
+        destroy_dossier(env, backend, item.dossier_id, review_id, decided_by)
+        _finish(env, item.id, "destroyed", None)
+        counts["destroyed"] += 1
+    with env.db.write() as session:
+        review = session.get(DisposalReview, review_id)
+        review.status, review.executed_at = "executed", env.now()
+    return counts
+
+
+def _finish(env: Env, item_id: int, outcome: str, note: str | None, *,
+            dossier_id: str | None = None, back_to: str | None = None) -> None:
+    with env.db.write() as session:
+        item = session.get(ReviewItem, item_id)
+        item.outcome = outcome
+        if note:
+            item.outcome_note = note
+        if dossier_id and back_to:
+            session.execute(update(Dossier).where(Dossier.id == dossier_id,
+                                                  Dossier.state == "disposal_review")
+                            .values(state=back_to))
+
+
+def destroy_dossier(env: Env, backend: Any, dossier_id: str, review_id: str,
+                    decided_by: dict[str, Any]) -> None:
+    """Irreversible: purge the dossier's and its documents' objects; keep a tombstone.
+
+    Order matters for a crash: the tombstone is written first, then the bytes go, then the
+    catalog rows; running it again finishes whatever was left.
+    """
+    with env.db.write() as session:
+        dossier = session.get(Dossier, dossier_id)
+        if dossier is None:
+            return  # already done
+        docs = session.scalars(select(Document).where(Document.dossier_id == dossier_id)
+                               .order_by(Document.serial)).all()
+        if session.get(Tombstone, dossier_id) is None:
+            session.add(Tombstone(
+                dossier_id=dossier.id, fonds_code=dossier.fonds_code, file_code=dossier.file_code,
+                archive_code=dossier.archive_code, title=dossier.title,
+                start_date=dossier.start_date, end_date=dossier.end_date,
+                retention=dossier.retention, retention_years=dossier.retention_years,
+                review_id=review_id, decided_by=decided_by, destroyed_at=env.now(),
+                documents=[{"doc_code": d.doc_code, "type_code": d.type_code,
+                            "issued_date": d.issued_date.isoformat() if d.issued_date else None}
+                           for d in docs]))
+        doc_ids = [d.id for d in docs]
+    for rid in [*doc_ids, dossier_id]:
+        try:
+            env.store.purge(object_id(rid))
+        except ObjectNotFound:
+            pass
+    if backend is not None:
+        backend.delete_dossier(dossier_id)
+        backend.delete([dossier_id, *doc_ids])
+    with env.db.write() as session:
+        if doc_ids:
+            session.execute(delete(DocumentFile).where(DocumentFile.document_id.in_(doc_ids)))
+            session.execute(delete(Document).where(Document.id.in_(doc_ids)))
+        session.execute(delete(OutboxEvent).where(OutboxEvent.object_id.in_([*doc_ids,
+                                                                               dossier_id])))
+        session.execute(insert(OutboxEvent), [{
+            "object_id": dossier_id, "object_kind": "dossier", "action": "delete",
+            "created_at": env.now(), "attempts": 0}])
+        session.execute(delete(Dossier).where(Dossier.id == dossier_id))

@@ -1,0 +1,169 @@
+"""Feeding the search index: records built from the storage root, and the outbox drained.
+
+The index is derived data. Every record is built from the object's head in the storage root
+(metadata JSON plus extracted text), so the outbox path and a full reindex give the same
+result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ..catalog import Dossier, OutboxEvent
+from ..search.backend import IndexRecord, SearchBackend
+from ..storage import ObjectNotFound
+from .context import Env
+from .errors import PreconditionFailed
+from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id, record_id
+from .texts import extract_document_text, read_texts
+
+log = logging.getLogger(__name__)
+
+_FLAT_FIELDS = ("organ_name", "description", "maker", "external_ref", "file_code", "doc_code",
+                "info_sign", "paper_file_code", "autograph", "archive_code")
+
+
+def _flatten(record: dict[str, Any]) -> str:
+    """Other metadata as one text: issuer, signer, recipients, keywords, codes, description."""
+    parts = [str(record[k]) for k in _FLAT_FIELDS if record.get(k)]
+    parts += [str(k) for k in record.get("keywords") or []]
+    signer = record.get("signer") or {}
+    parts += [v for v in (signer.get("position"), signer.get("full_name")) if v]
+    parts += [r.get("organ_name", "") for r in record.get("recipients") or []]
+    return "\n".join(parts)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def dossier_record(record: dict[str, Any], updated: datetime) -> IndexRecord:
+    return IndexRecord(
+        id=record["id"], kind="dossier", dossier_id=record["id"],
+        fonds_code=record["fonds_code"], state=record.get("state"),
+        access_mode=record.get("access_mode"), type_code=None, direction=None,
+        date=_date(record.get("start_date")), title=record.get("title", ""),
+        number=record.get("file_code"), fields_text=_flatten(record), body="", updated=updated)
+
+
+def document_record(record: dict[str, Any], texts: dict[str, str], dossier_state: str | None,
+                    updated: datetime) -> IndexRecord:
+    number = None
+    if record.get("code_number") or record.get("code_notation"):
+        number = "/".join(str(p) for p in (record.get("code_number"),
+                                           record.get("code_notation")) if p)
+    body = "\n\f\n".join(texts[name] for name in sorted(texts))
+    return IndexRecord(
+        id=record["id"], kind="document", dossier_id=record["dossier_id"],
+        fonds_code=record["fonds_code"], state=dossier_state,
+        access_mode=record.get("access_mode"), type_code=record.get("type_code"),
+        direction=record.get("direction"), date=_date(record.get("issued_date")),
+        title=record.get("subject", ""), number=number,
+        fields_text=_flatten(record) + "\n" + "\n".join(sorted(texts)), body=body,
+        updated=updated)
+
+
+def build_record(env: Env, rid: str, dossier_states: dict[str, str] | None = None
+                 ) -> IndexRecord | None:
+    """The index record of one object's head, or None if it is gone or not indexed."""
+    oid = object_id(rid)
+    try:
+        head = env.store.version(oid)
+    except ObjectNotFound:
+        return None
+    if DOSSIER_FILE in head.state:
+        return dossier_record(env.store.read_json(oid, DOSSIER_FILE), head.created)
+    if DOCUMENT_FILE in head.state:
+        record = env.store.read_json(oid, DOCUMENT_FILE)
+        states = dossier_states or {}
+        state = states.get(record["dossier_id"])
+        if state is None:
+            with env.db.read() as session:
+                state = session.scalar(select(Dossier.state)
+                                       .where(Dossier.id == record["dossier_id"]))
+        return document_record(record, read_texts(env, rid), state, head.created)
+    return None
+
+
+def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = 200) -> int:
+    """Process pending outbox events: extract text, then update the index. Returns how many."""
+    with env.db.read() as session:
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
+                                 .order_by(OutboxEvent.id).limit(batch)).all()
+    if not events:
+        return 0
+    latest: dict[str, OutboxEvent] = {}
+    for event in events:
+        latest[event.object_id] = event
+    upserts: list[IndexRecord] = []
+    deletes: list[str] = []
+    errors: dict[str, str] = {}
+    for rid, event in latest.items():
+        try:
+            if event.action == "delete":
+                deletes.append(rid)
+                continue
+            if event.object_kind == "document":
+                try:
+                    extract_document_text(env, rid)
+                except PreconditionFailed:
+                    pass  # a client changed it meanwhile; its own event follows
+            record = build_record(env, rid)
+            if record is not None:
+                upserts.append(record)
+        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
+            log.exception("indexing %s failed", rid)
+            errors[rid] = f"{type(exc).__name__}: {exc}"
+    if upserts:
+        backend.upsert(upserts)
+    for rid in deletes:
+        backend.delete_dossier(rid)
+        backend.delete([rid])
+    now = env.now()
+    with env.db.write() as session:
+        ok_ids = [e.id for e in events if e.object_id not in errors]
+        if ok_ids:
+            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ok_ids))
+                            .values(processed_at=now))
+        for event in events:
+            if event.object_id in errors:
+                row = session.get(OutboxEvent, event.id)
+                row.attempts += 1
+                row.error = errors[event.object_id]
+                if row.attempts >= 5:
+                    row.processed_at = now  # parked: visible with its error, no endless retry
+    return len(events)
+
+
+def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
+                     ) -> Iterator[IndexRecord]:
+    """Every index record, read from the storage root alone (for a full reindex).
+
+    `progress` is called with 1 for each object read.
+    """
+    oids = list(env.store.iter_object_ids())
+    dossiers: dict[str, dict[str, Any]] = {}
+    documents: list[str] = []
+    for oid in oids:
+        head = env.store.version(oid)
+        if DOSSIER_FILE in head.state:
+            record = env.store.read_json(oid, DOSSIER_FILE)
+            dossiers[record["id"]] = record
+            yield dossier_record(record, head.created)
+        elif DOCUMENT_FILE in head.state:
+            documents.append(record_id(oid))
+            continue
+        if progress:
+            progress(1)
+    states = {rid: r.get("state", "open") for rid, r in dossiers.items()}
+    for rid in documents:
+        record = build_record(env, rid, states)
+        if record is not None:
+            yield record
+        if progress:
+            progress(1)

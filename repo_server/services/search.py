@@ -1,0 +1,84 @@
+"""Search: ask the index, then keep only hits that still exist in the catalog, and describe them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..catalog import Document, Dossier
+from ..search.backend import QuerySyntaxError, SearchBackend, SearchRequest
+from .context import Env
+from .errors import ServiceError
+
+
+class SearchUnavailable(ServiceError):
+    status = 503
+
+
+class BadQuery(ServiceError):
+    status = 400
+
+
+def open_reader(env: Env) -> SearchBackend:
+    from ..search.whoosh_backend import WhooshBackend
+
+    return WhooshBackend(Path(env.config["INDEX_DIR"]), writer=False)
+
+
+def open_writer(env: Env) -> SearchBackend:
+    """The index writer; only the worker opens one."""
+    from ..search.whoosh_backend import WhooshBackend
+
+    return WhooshBackend(Path(env.config["INDEX_DIR"]), writer=True)
+
+
+def search(env: Env, backend, args: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    problem = backend.check()
+    if problem is not None:
+        raise SearchUnavailable("The search index is being rebuilt; everything else works. "
+                                "Try the search again in a few minutes.", index=problem)
+    backend.refresh()
+    request = SearchRequest(
+        q=args["q"], exact=args["exact"], kind=args["kind"],
+        fonds_codes=args.get("fonds_code"),
+        dossier_id=str(args["dossier_id"]) if args.get("dossier_id") else None,
+        type_codes=args.get("type_code"), directions=args.get("direction"),
+        states=args.get("state"), access_modes=args.get("access_mode"),
+        date_from=args.get("date_from"), date_to=args.get("date_to"), sort=args["sort"],
+        page=args["page"], page_size=args["page_size"], facets=args["facets"],
+        snippets=args["snippets"])
+    try:
+        result = backend.search(request)
+    except QuerySyntaxError as exc:
+        raise BadQuery(str(exc)) from exc
+    items = _describe(env, result.hits)
+    return {"items": items, "total": result.total, "total_is_estimate": result.total_is_estimate,
+            "page": request.page, "page_size": request.page_size, "facets": result.facets}
+
+
+def _describe(env: Env, hits) -> list[dict[str, Any]]:  # noqa: ANN001
+    doc_ids = [h.id for h in hits if h.kind == "document"]
+    dossier_ids = [h.id for h in hits if h.kind == "dossier"]
+    with env.db.read() as session:
+        docs = {d.id: d for d in session.scalars(
+            select(Document).where(Document.id.in_(doc_ids), Document.head_version > 0))}
+        dossiers = {d.id: d for d in session.scalars(
+            select(Dossier).where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))}
+    out = []
+    for hit in hits:
+        base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,
+                "highlights": hit.highlights}
+        if hit.kind == "document" and hit.id in docs:
+            d = docs[hit.id]
+            number = "/".join(p for p in (d.code_number, d.code_notation) if p) or None
+            out.append({**base, "title": d.subject, "number": number, "code": d.doc_code,
+                        "date": d.issued_date, "fonds_code": d.fonds_code,
+                        "type_code": d.type_code})
+        elif hit.kind == "dossier" and hit.id in dossiers:
+            d = dossiers[hit.id]
+            out.append({**base, "title": d.title, "number": d.file_code, "code": d.file_code,
+                        "date": d.start_date, "fonds_code": d.fonds_code, "type_code": None,
+                        "state": d.state})
+    return out

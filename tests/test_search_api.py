@@ -1,0 +1,195 @@
+"""Search through the HTTP API, fed by the worker from the outbox (text extracted into OCFL)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+from repo_server.jobs.worker import Worker
+from repo_server.services.search import open_writer
+from tests.extract.helpers import find_vietnamese_font, make_pdf
+
+FONT = find_vietnamese_font()
+needs_font = pytest.mark.skipif(FONT is None, reason="no TTF font with Vietnamese glyphs "
+                                                     "(install fonts-dejavu-core)")
+
+
+def pdf_bytes(tmp_path, text: str) -> bytes:
+    path = make_pdf(tmp_path / f"p{abs(hash(text))}.pdf", [text, "Trang 2. Nơi nhận: Lưu VT."],
+                    FONT)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def worker(env):  # noqa: ANN001, ANN201
+    w = Worker(env, lambda: open_writer(env), use_scheduler=False)
+    yield w
+    if w.backend is not None:
+        w.backend.close()
+
+
+def drain(worker) -> None:  # noqa: ANN001
+    for _ in range(20):
+        if not worker.step(time.monotonic()):
+            return
+
+
+def search(client, **params):  # noqa: ANN001, ANN003, ANN201
+    r = client.get("/api/v1/search", query_string=params)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+@needs_font
+def test_pdf_text_is_extracted_kept_in_ocfl_and_found_without_accents(client, dossier, worker,
+                                                                     tmp_path):
+    data = pdf_bytes(tmp_path, "QUYẾT ĐỊNH Về việc phê duyệt kế hoạch của Ủy ban nhân dân "
+                               "phường An Cựu")
+    doc = client.make_document(dossier["id"], files={"qd.pdf": data}, subject="Quyết định 15")
+    drain(worker)
+    body = client.get(f"/api/v1/documents/{doc['id']}").json
+    assert body["text_status"] == "ok"
+    versions = client.get(f"/api/v1/documents/{doc['id']}/versions").json["items"]
+    assert versions[-1]["user"] == "repo-server" and versions[-1]["message"].startswith("Extract")
+    result = search(client, q="uy ban nhan dan phuong an cuu")
+    assert [h["id"] for h in result["items"]] == [doc["id"]]
+    hit = result["items"][0]
+    assert hit["code"] == doc["doc_code"] and hit["title"] == "Quyết định 15"
+    assert "<mark>" in " ".join(hit["highlights"].values())
+    # the client's ETag from before the text version is still good for its next change
+    r = client.patch(f"/api/v1/documents/{doc['id']}", json={"subject": "Quyết định 15 (sửa)"},
+                     headers={"If-Match": '"v1"'})
+    assert r.status_code == 200 and r.json["version"] == 3
+
+
+def test_metadata_is_searchable_and_exact_mode_separates_marks(client, dossier, worker):
+    a = client.make_document(dossier["id"], subject="Biên bản bàn giao hồ sơ")
+    b = client.make_document(dossier["id"], subject="Hợp đồng mua bán đất")
+    c = client.make_document(dossier["id"], subject="Bản sao quyết định",
+                             code_number="15", code_notation="QĐ-UBND")
+    drain(worker)
+    assert {h["id"] for h in search(client, q="ban")["items"]} == {a["id"], b["id"], c["id"]}
+    assert [h["id"] for h in search(client, q="bàn", exact="true")["items"]] == [a["id"]]
+    assert [h["id"] for h in search(client, q="bán", exact="true")["items"]] == [b["id"]]
+    assert [h["id"] for h in search(client, q="15/QĐ-UBND")["items"]] == [c["id"]]
+    assert [h["id"] for h in search(client, q="qd-ubnd")["items"]] == [c["id"]]
+
+
+def test_filters_facets_and_dossier_search(client, fonds, worker):
+    client.make_fonds("000.00.00.H50", "UBND xã Phú Mỹ")
+    d1 = client.make_dossier(title="Hồ sơ đất đai")
+    d2 = client.make_dossier("000.00.00.H50", title="Hồ sơ khác")
+    client.make_document(d1["id"], subject="Công văn về đất đai", type_code="22")
+    client.make_document(d2["id"], subject="Quyết định về đất đai", type_code="02")
+    drain(worker)
+    all_hits = search(client, q="dat dai")
+    assert all_hits["total"] == 2
+    assert all_hits["facets"]["type_code"] == {"22": 1, "02": 1}
+    only = search(client, q="dat dai", fonds_code="000.00.00.H50")
+    assert only["total"] == 1 and only["facets"]["fonds_code"] == {"000.00.00.H50": 1}
+    dossiers = search(client, q="cong van", kind="dossier")
+    assert [h["id"] for h in dossiers["items"]] == [d1["id"]]
+    listed = search(client, type_code="02")
+    assert listed["total"] == 1
+
+
+def test_unreadable_query_is_a_400(client, dossier, worker):
+    drain(worker)
+    r = client.get("/api/v1/search", query_string={"q": '"ủy ban'})
+    assert r.status_code == 400 and r.json["message"]
+
+
+def test_failed_extraction_is_recorded_and_loses_nothing(client, dossier, worker):
+    doc = client.make_document(dossier["id"], files={"hỏng.pdf": b"%PDF-1.4 broken"})
+    drain(worker)
+    body = client.get(f"/api/v1/documents/{doc['id']}").json
+    assert body["text_status"] == "failed"
+    assert client.get(f"/api/v1/documents/{doc['id']}/files/hỏng.pdf").data == b"%PDF-1.4 broken"
+
+
+def test_missing_index_is_rebuilt_while_the_api_serves(client, dossier, worker, env, app):
+    import shutil
+    from pathlib import Path
+
+    doc = client.make_document(dossier["id"], subject="Tờ trình về việc xin kinh phí")
+    drain(worker)
+    worker.backend.close()
+    worker.backend = None
+    shutil.rmtree(Path(env.config["INDEX_DIR"]))
+    app.extensions.pop("repo_search", None)
+    r = client.get("/api/v1/search", query_string={"q": "kinh phi"})
+    assert r.status_code == 503
+    assert client.get(f"/api/v1/documents/{doc['id']}").status_code == 200
+    worker.backend = open_writer(env)
+    worker.ensure_index()
+    app.extensions.pop("repo_search", None)
+    assert [h["id"] for h in search(client, q="kinh phi")["items"]] == [doc["id"]]
+
+
+def test_reindex_command_rebuilds_from_storage(client, dossier, worker, config):
+    from click.testing import CliRunner
+
+    from repo_server.cli import main
+
+    doc = client.make_document(dossier["id"], subject="Kế hoạch cải cách hành chính")
+    drain(worker)
+    worker.backend.close()
+    worker.backend = None
+    worker.lease.release()
+    result = CliRunner().invoke(main, ["--instance", config["INSTANCE_PATH"], "reindex"],
+                                env={"REPO_FSYNC": "false", "REPO_DATABASE_URL":
+                                     config["DATABASE_URL"]})
+    assert result.exit_code == 0, result.output
+    assert "Indexed" in result.output
+    assert [h["id"] for h in search(client, q="cai cach")["items"]] == [doc["id"]]
+
+
+def test_jobs_api_lists_and_queues_runs(client, worker):
+    jobs = {j["name"]: j for j in client.get("/api/v1/jobs").json["items"]}
+    assert "reindex" in jobs
+    r = client.post("/api/v1/jobs/reindex/runs")
+    assert r.status_code == 202 and r.json["status"] == "requested"
+    assert client.post("/api/v1/jobs/reindex/runs").status_code == 409
+    drain(worker)
+    runs = client.get("/api/v1/jobs/reindex/runs").json["items"]
+    assert runs[0]["status"] == "ok" and "records" in runs[0]["counts"]
+    assert client.post("/api/v1/jobs/nope/runs").status_code == 404
+
+
+def test_embedded_worker_makes_changes_searchable_quickly(client, dossier, env):
+    from repo_server.jobs.worker import start_embedded
+
+    thread, stop = start_embedded(env, lambda: open_writer(env))
+    try:
+        delays = []
+        for i in range(5):
+            doc = client.make_document(dossier["id"], subject=f"Thông báo số {i} về lịch tiếp dân")
+            start = time.monotonic()
+            while time.monotonic() - start < 15:
+                hits = search(client, q=f"thong bao so {i} tiep dan")["items"]
+                if any(h["id"] == doc["id"] for h in hits):
+                    break
+                time.sleep(0.05)
+            delays.append(time.monotonic() - start)
+        assert max(delays) < 15, delays
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_one_worker_leads_another_stands_by(env):
+    a = Worker(env, lambda: open_writer(env), holder="a", use_scheduler=False)
+    b = Worker(env, lambda: open_writer(env), holder="b", use_scheduler=False)
+    a.step(time.monotonic())
+    b.step(time.monotonic())
+    assert a.is_leader and not b.is_leader
+    a.lease.release()
+    a.is_leader = False
+    a.backend.close()
+    b.step(time.monotonic() + 100)
+    assert b.is_leader
+    b.backend.close()
+    _ = (io, threading)
