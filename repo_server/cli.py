@@ -19,7 +19,6 @@ def _config(instance: str | None) -> dict:
 def _prepare(config: dict):  # noqa: ANN202
     """Create or upgrade the catalog and the storage root; returns the service env."""
     from .catalog.migrate import upgrade
-
     from .services.retention import seed_default_schedule
 
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
@@ -155,8 +154,8 @@ def reindex(config: dict) -> None:
     """Rebuild the search index from the storage root (no text is extracted again)."""
     from .jobs.builtin import reindex as reindex_job
     from .jobs.lease import Lease
-    from .services.jobs import request_run
     from .services.context import Actor
+    from .services.jobs import request_run
     from .services.search import open_writer
 
     env = _prepare(config)

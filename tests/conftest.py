@@ -74,7 +74,8 @@ class Client:
             import json
 
             data = {"metadata": json.dumps(meta, ensure_ascii=False),
-                    "file": [(io.BytesIO(b), name, "application/pdf") for name, b in files.items()]}
+                    "file": [(io.BytesIO(b), name, "text/plain" if name.endswith(".txt")
+                              else "application/pdf") for name, b in files.items()]}
             r = self.post(f"/api/v1/dossiers/{dossier_id}/documents", data=data,
                           content_type="multipart/form-data")
         assert r.status_code == 201, r.json
@@ -136,3 +137,24 @@ def fonds(client: Client) -> dict:
 @pytest.fixture
 def dossier(client: Client, fonds: dict) -> dict:
     return client.make_dossier()
+
+
+@pytest.fixture
+def worker(env):  # noqa: ANN001, ANN201
+    """The worker (indexer and jobs) driven by hand, without its scheduler thread."""
+    from repo_server.jobs.worker import Worker
+    from repo_server.services.search import open_writer
+
+    w = Worker(env, lambda: open_writer(env), use_scheduler=False)
+    yield w
+    if w.backend is not None:
+        w.backend.close()
+
+
+def drain(worker) -> None:  # noqa: ANN001
+    """Let the worker process everything queued."""
+    import time
+
+    for _ in range(50):
+        if not worker.step(time.monotonic()):
+            return

@@ -10,6 +10,7 @@ import pytest
 
 from repo_server.jobs.worker import Worker
 from repo_server.services.search import open_writer
+from tests.conftest import drain
 from tests.extract.helpers import find_vietnamese_font, make_pdf
 
 FONT = find_vietnamese_font()
@@ -21,20 +22,6 @@ def pdf_bytes(tmp_path, text: str) -> bytes:
     path = make_pdf(tmp_path / f"p{abs(hash(text))}.pdf", [text, "Trang 2. Nơi nhận: Lưu VT."],
                     FONT)
     return path.read_bytes()
-
-
-@pytest.fixture
-def worker(env):  # noqa: ANN001, ANN201
-    w = Worker(env, lambda: open_writer(env), use_scheduler=False)
-    yield w
-    if w.backend is not None:
-        w.backend.close()
-
-
-def drain(worker) -> None:  # noqa: ANN001
-    for _ in range(20):
-        if not worker.step(time.monotonic()):
-            return
 
 
 def search(client, **params):  # noqa: ANN001, ANN003, ANN201

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from ..services import destruction
 from ..services import disposal as service
 from .common import actor, env, page
-from .schemas import PageQuerySchema, StrictSchema
+from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("disposal", __name__, url_prefix="/api/v1/disposal-reviews",
                 description="Disposal reviews: the daily retention sweep lists expired dossiers; "
@@ -97,11 +97,8 @@ class ReviewSummarySchema(Schema):
     item_count = fields.Integer()
 
 
-class ReviewPageSchema(Schema):
+class ReviewPageSchema(PageSchema):
     items = fields.List(fields.Nested(ReviewSummarySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class ReviewQuerySchema(PageQuerySchema):

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services import holds as service
 from .common import actor, env, page
-from .schemas import PageQuerySchema, StrictSchema
+from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("holds", __name__, url_prefix="/api/v1/holds",
                 description="Legal holds: a held dossier refuses every change, transition and "
@@ -53,11 +53,8 @@ class HoldSchema(Schema):
     dossiers = fields.List(fields.Nested(HoldItemSchema))
 
 
-class HoldPageSchema(Schema):
+class HoldPageSchema(PageSchema):
     items = fields.List(fields.Nested(HoldSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class HoldQuerySchema(PageQuerySchema):

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from ..services import jobs as service
 from .common import actor, env, page
-from .schemas import PageQuerySchema
+from .schemas import PageQuerySchema, PageSchema
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs",
                 description="Scheduled jobs run by the worker process.")
@@ -39,11 +39,8 @@ class JobListSchema(Schema):
     items = fields.List(fields.Nested(JobSchema))
 
 
-class JobRunPageSchema(Schema):
+class JobRunPageSchema(PageSchema):
     items = fields.List(fields.Nested(JobRunSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 @blp.route("")

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services import deadlines, lifecycle
 from .common import actor, env, expected_version, page, with_etag
-from .schemas import DossierSchema, PageQuerySchema, StrictSchema
+from .schemas import DossierSchema, PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("lifecycle", __name__, url_prefix="/api/v1",
                 description="Dossier lifecycle: close, hand over to the agency archive, transfer "
@@ -58,11 +58,8 @@ class WarningSchema(Schema):
     computed_at = fields.DateTime()
 
 
-class WarningPageSchema(Schema):
+class WarningPageSchema(PageSchema):
     items = fields.List(fields.Nested(WarningSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 TRANSITION_ERRORS = ((409, "Not allowed from the current state (the message names the "

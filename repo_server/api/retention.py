@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from ..services import retention as service
 from ..services.errors import ValidationFailed
 from .common import actor, env, page
-from .schemas import PageQuerySchema, StrictSchema
+from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("retention", __name__, url_prefix="/api/v1/retention-rules",
                 description="Retention schedule (bảng thời hạn bảo quản). The shipped default is "
@@ -37,11 +37,8 @@ class RuleSchema(RuleCreateSchema):
     updated_by = fields.String()
 
 
-class RulePageSchema(Schema):
+class RulePageSchema(PageSchema):
     items = fields.List(fields.Nested(RuleSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class RuleQuerySchema(PageQuerySchema):

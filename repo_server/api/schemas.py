@@ -30,6 +30,14 @@ def code(description: str, **kw) -> fields.String:
 
 # ---------------------------------------------------------------- common
 
+class PageSchema(Schema):
+    """One page of a listing; subclasses add `items`."""
+
+    total = fields.Integer(metadata={"description": "Number of items on all pages."})
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
 class PageQuerySchema(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
@@ -84,11 +92,8 @@ class FondsSchema(FondsCreateSchema):
     updated_at = fields.DateTime()
 
 
-class FondsPageSchema(Schema):
+class FondsPageSchema(PageSchema):
     items = fields.List(fields.Nested(FondsSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 # ---------------------------------------------------------------- dossier
@@ -180,11 +185,8 @@ class DossierSchema(DossierCreateSchema):
     version_message = fields.String()
 
 
-class DossierPageSchema(Schema):
+class DossierPageSchema(PageSchema):
     items = fields.List(fields.Nested(DossierSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class DossierListQuerySchema(PageQuerySchema):
@@ -260,11 +262,8 @@ class DocumentSchema(DocumentCreateSchema):
     warnings = fields.List(fields.String())
 
 
-class DocumentPageSchema(Schema):
+class DocumentPageSchema(PageSchema):
     items = fields.List(fields.Nested(DocumentSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
 class DocumentListQuerySchema(PageQuerySchema, AsOfQuerySchema):

@@ -22,6 +22,7 @@ analyzer chain; the ``analyzer`` kept on each field (same result) serves whoosh'
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections import Counter
@@ -149,8 +150,53 @@ def syllables(text: str, folded: bool = False) -> list[str]:
     return SYLLABLE_RE.findall(fold(text) if folded else text)
 
 
+# Punctuation ends a phrase: no bigram is made across "," "." ";" "(" ... or " - ". Only the
+# connectors inside a token ("15/QĐ-UBND", "1.500", "000.00.12.H57") keep syllables together.
+_CONNECTORS = frozenset("/-.")
+BREAK = None
+
+
+def token_syllables(raw: str, folded: bool = False) -> list[str | None]:
+    """Syllables of one whitespace-separated token, with BREAK where punctuation cuts."""
+    text = canonical(raw)
+    if folded:
+        text = fold(text)
+    out: list[str | None] = []
+    pos = 0
+    for m in SYLLABLE_RE.finditer(text):
+        gap = text[pos : m.start()]
+        if gap and (pos == 0 or gap not in _CONNECTORS):
+            out.append(BREAK)
+        out.append(m.group())
+        pos = m.end()
+    if pos < len(text) or not out:
+        out.append(BREAK)
+    return out
+
+
+def phrases(text: str, folded: bool = False) -> list[list[str]]:
+    """Text as runs of syllables that punctuation does not separate."""
+    runs: list[list[str]] = [[]]
+    for raw in text.split():
+        for s in token_syllables(raw, folded):
+            if s is BREAK:
+                if runs[-1]:
+                    runs.append([])
+            else:
+                runs[-1].append(s)
+    return [r for r in runs if r]
+
+
 def bigrams(sylls: list[str]) -> list[str]:
     return [f"{a} {b}" for a, b in zip(sylls, sylls[1:], strict=False)]
+
+
+def text_terms(text: str, folded: bool, pairs: bool) -> list[str]:
+    """The terms a VietField indexes for ``text`` (what DocumentAnalyzer.counts counts)."""
+    runs = phrases(text, folded)
+    if pairs:
+        return [b for run in runs for b in bigrams(run)]
+    return [s for run in runs for s in run]
 
 
 def number_parts(number: str) -> list[str]:
@@ -174,7 +220,7 @@ def looks_like_number(word: str) -> bool:
 
 
 class _TokenCache(dict):
-    """raw whitespace-separated token -> tuple of syllable ids (exact or folded)."""
+    """raw whitespace-separated token -> syllable ids (exact or folded); 0 is a break."""
 
     def __init__(self, analyzer: DocumentAnalyzer, folded: bool):
         super().__init__()
@@ -183,7 +229,7 @@ class _TokenCache(dict):
 
     def __missing__(self, raw: str) -> tuple[int, ...]:
         sid = self.analyzer.syllable_id
-        ids = tuple(sid(s) for s in syllables(raw, self.folded))
+        ids = tuple(0 if s is BREAK else sid(s) for s in token_syllables(raw, self.folded))
         if len(self) < 2_000_000:
             self[raw] = ids
         return ids
@@ -195,15 +241,15 @@ PAIR_BASE = 1 << 32  # bigram key = first syllable id * PAIR_BASE + second sylla
 class DocumentAnalyzer:
     """Term counts of a record's text for the four text fields, fast enough for a reindex.
 
-    Text is split on white space and each distinct raw token is normalised once (cached), so
-    a document costs a handful of C-level passes. Terms come out as integer keys (a syllable
-    id, or a pair of ids for a bigram) to keep the in-memory inverted lists small; ``term()``
-    turns a key back into its text. One instance per writer session.
+    Text is split on white space and each distinct raw token is analysed once (cached), so a
+    document costs a handful of C-level passes. Terms come out as integer keys (a syllable id,
+    or a pair of ids for a bigram; id 0 marks a break) to keep the in-memory inverted lists
+    small; ``term()`` turns a key back into its text. One instance per writer session.
     """
 
     def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}
-        self.words: list[str] = []
+        self.vocab: dict[str, int] = {"": 0}
+        self.words: list[str] = [""]
         self._exact = _TokenCache(self, folded=False)
         self._folded = _TokenCache(self, folded=True)
 
@@ -224,14 +270,22 @@ class DocumentAnalyzer:
             return f"{self.words[a]} {self.words[b]}"
         return self.words[key]
 
+    @staticmethod
+    def _pairs(ids: list[int]) -> Counter:
+        counts = Counter(map(add, map(mul, ids, repeat(PAIR_BASE)), ids[1:]))
+        for key in [k for k in counts if k < PAIR_BASE or not k % PAIR_BASE]:
+            del counts[key]  # a pair with a break in it
+        return counts
+
     def counts(self, text: str) -> tuple[Counter, Counter, Counter, Counter]:
         """(exact syllables, folded syllables, exact bigrams, folded bigrams) -> frequency."""
         raw = text.split()
         sx = list(chain.from_iterable(map(self._exact.__getitem__, raw)))
         sf = list(chain.from_iterable(map(self._folded.__getitem__, raw)))
-        bx = map(add, map(mul, sx, repeat(PAIR_BASE)), sx[1:])
-        bf = map(add, map(mul, sf, repeat(PAIR_BASE)), sf[1:])
-        return Counter(sx), Counter(sf), Counter(bx), Counter(bf)
+        cx, cf = Counter(sx), Counter(sf)
+        cx.pop(0, None)
+        cf.pop(0, None)
+        return cx, cf, self._pairs(sx), self._pairs(sf)
 
 
 # --- whoosh fields --------------------------------------------------------------------------
@@ -249,8 +303,7 @@ class SyllableTokenizer(analysis.Tokenizer):
 
     def __call__(self, value, positions=False, chars=False, start_pos=0, **kwargs):
         t = analysis.Token(positions, chars, **kwargs)
-        sylls = syllables(value, self.folded)
-        for pos, text in enumerate(bigrams(sylls) if self.pairs else sylls):
+        for pos, text in enumerate(text_terms(value, self.folded, self.pairs)):
             t.text = text
             t.boost = 1.0
             if positions:
@@ -278,8 +331,7 @@ class VietField(fields.FieldType):
         self.column_type = None
 
     def index(self, value, **kwargs):
-        sylls = syllables(value, self.folded)
-        for term, freq in Counter(bigrams(sylls) if self.pairs else sylls).items():
+        for term, freq in Counter(text_terms(value, self.folded, self.pairs)).items():
             yield term.encode("utf-8"), freq, float(freq), b""
 
 
@@ -303,3 +355,106 @@ class NumberField(fields.FieldType):
     def index(self, value, **kwargs):
         for term in self.terms(value):
             yield term.encode("utf-8"), 1, 1.0, b""
+
+
+# --- highlighting -------------------------------------------------------------------------
+
+_VARIANTS: dict[str, str] = {}
+for _cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+    _ch = chr(_cp)
+    _base = FOLD_TABLE.get(_cp)
+    if isinstance(_base, str) and len(_base) == 1 and _ch.islower():
+        _VARIANTS[_base] = _VARIANTS.get(_base, _base) + _ch
+_VARIANTS["d"] = _VARIANTS.get("d", "d") + "đ"
+
+
+def _syllable_pattern(folded: str) -> str:
+    """A regex matching a folded syllable written with any diacritics (case-insensitive)."""
+    out = []
+    for c in folded:
+        variants = _VARIANTS.get(c)
+        out.append(f"[{variants}]" if variants else re.escape(c))
+    return "".join(out)
+
+
+_WORD_GAP = r"(?:\s+|[/.\-])"
+
+
+class Highlighter:
+    """Marks the query's words in stored text: ``<mark>`` around matches, the rest escaped.
+
+    A word is one syllable or several that must be adjacent ("phê duyệt"). Default mode marks
+    every spelling (bàn, bán, ban for "ban"); exact mode marks only the exact spelling (in any
+    tone placement and case).
+    """
+
+    def __init__(self, words: list[tuple[str, ...]], exact: bool):
+        words = [tuple(canonical(s) for s in w) for w in words if w]
+        self.exact_forms = {" ".join(w) for w in words} if exact else None
+        alternatives = sorted(
+            {_WORD_GAP.join(_syllable_pattern(fold(s)) for s in w) for w in words},
+            key=len,
+            reverse=True,
+        )
+        self.pattern = (
+            re.compile(
+                r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE
+            )
+            if alternatives
+            else None
+        )
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if self.pattern is None:
+            return []
+        out = []
+        for m in self.pattern.finditer(text):
+            if self.exact_forms is None or (
+                re.sub(_WORD_GAP, " ", canonical(m.group())) in self.exact_forms
+            ):
+                out.append(m.span())
+        return out
+
+    def mark(self, text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
+        end = len(text) if end is None else end
+        parts = []
+        pos = start
+        for a, b in spans:
+            if a < start or b > end:
+                continue
+            parts.append(html.escape(text[pos:a], quote=False))
+            parts.append("<mark>" + html.escape(text[a:b], quote=False) + "</mark>")
+            pos = b
+        parts.append(html.escape(text[pos:end], quote=False))
+        return "".join(parts)
+
+    def whole(self, text: str) -> str | None:
+        """The whole (short) text marked, or None if nothing matches."""
+        text = unicodedata.normalize("NFC", text)
+        spans = self.spans(text)
+        return self.mark(text, spans) if spans else None
+
+    def snippet(self, text: str, width: int = 240) -> str | None:
+        """The window of about ``width`` characters with the most matches, or None."""
+        text = unicodedata.normalize("NFC", text)
+        spans = self.spans(text)
+        if not spans:
+            return None
+        best, best_count, j = 0, 0, 0
+        for i, (a, _) in enumerate(spans):  # window starting at each match
+            while j < len(spans) and spans[j][1] <= a + width:
+                j += 1
+            distinct = len({text[s:e].lower() for s, e in spans[i:j]})
+            if distinct > best_count:
+                best, best_count = i, distinct
+        a = spans[best][0]
+        start = max(0, a - width // 4)
+        if start > 0:
+            space = text.rfind(" ", 0, start)
+            start = space + 1 if space >= 0 and start - space < 20 else start
+        end = min(len(text), start + width)
+        if end < len(text):
+            space = text.find(" ", end)
+            end = space if 0 <= space < end + 20 else end
+        marked = self.mark(text, spans, start, end)
+        return ("…" if start > 0 else "") + marked.strip() + ("…" if end < len(text) else "")

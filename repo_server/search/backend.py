@@ -83,6 +83,10 @@ class QuerySyntaxError(ValueError):
     """The query cannot be read; the message is meant for the person who typed it."""
 
 
+class IndexUnavailable(RuntimeError):
+    """The index is missing or unreadable; ``check()`` says why (the app should rebuild it)."""
+
+
 class IndexWriter(Protocol):
     def add(self, record: IndexRecord) -> None: ...
 

@@ -305,6 +305,10 @@ FILLER = [
     "Lũy kế đến nay đã giải ngân {pct} phần trăm kế hoạch vốn được giao",
     "Khoẻ mạnh, thuỷ lợi, hoà bình, quý khách, khuỷu tay, nguệch ngoạc, quýt, khuya khoắt là "
     "những từ hiếm gặp trong văn bản hành chính",
+    "Chấp thuận chủ trương đầu tư dự án {tail} của Công ty cổ phần {tail2}",
+    "Hộ gia đình ông {person} tại thôn {tail} có đơn đề nghị cấp giấy chứng nhận",
+    "Công ty TNHH {tail} đã hoàn thành thủ tục đăng ký kinh doanh",
+    "Trường Tiểu học {tail} được công nhận đạt chuẩn quốc gia",
 ]
 
 RARE_WORDS = (
@@ -315,8 +319,55 @@ RARE_WORDS = (
 ).split()
 
 
+# The long tail: pseudo-syllables built from Vietnamese onsets, rhymes and tones, used for
+# the names of people, companies, projects and hamlets, so the corpus has rare words as well.
+ONSETS = "b c ch d đ g gi h k kh l m n ng nh p ph qu r s t th tr v x".split() + [""]
+RHYMES = (
+    "a ai am an ang anh ao au ay ăm ăn ăng âm ân âng âu ây e em en eng eo ê êm ên ênh êu i ia "
+    "im in inh iu iêm iên iêng iêu o oa oai oan oang oanh oe oi om on ong ô ôi ôm ôn ông ơ ơi ơm "
+    "ơn u ua uân uê ui um un ung uôi uôn uông uy uyên ư ưa ưng ươi ươn ương ưu"
+).split()
+TONE_MARKS = ["", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"]
+
+
+def _pseudo_syllable(rng: random.Random) -> str:
+    rhyme = rng.choice(RHYMES)
+    vowels = [i for i, c in enumerate(rhyme) if c in "aăâeêioôơuưy"]
+    marked = [i for i in vowels if rhyme[i] in "ăâêôơư"]
+    if marked:
+        at = marked[-1]
+    elif vowels[-1] < len(rhyme) - 1 or len(vowels) == 1:
+        at = vowels[-1]
+    else:
+        at = vowels[-2]
+    tone = rng.choice(TONE_MARKS)
+    onset = rng.choice(ONSETS)
+    if onset == "qu" and rhyme[0] in "uư":
+        onset = "kh"
+    syllable = onset + rhyme[: at + 1] + tone + rhyme[at + 1 :]
+    return unicodedata.normalize("NFC", syllable)
+
+
+def _name_pool(size: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        f"{_pseudo_syllable(rng).capitalize()} {_pseudo_syllable(rng).capitalize()}"
+        for _ in range(size)
+    ]
+
+
+NAME_POOL = _name_pool(30_000, 1)
+GIVEN_POOL = GIVEN + [n.split()[1] for n in NAME_POOL[:3000]]
+
+
+def _tail(rng: random.Random) -> str:
+    """A name from the long tail: a few are common, most are rare."""
+    return NAME_POOL[int(len(NAME_POOL) * rng.random() ** 2.5)]
+
+
 def _person(rng: random.Random) -> str:
-    return f"{rng.choice(SURNAMES)} {rng.choice(MIDDLES)} {rng.choice(GIVEN)}"
+    given = GIVEN_POOL[int(len(GIVEN_POOL) * rng.random() ** 3)]
+    return f"{rng.choice(SURNAMES)} {rng.choice(MIDDLES)} {given}"
 
 
 def _old_style(text: str) -> str:
@@ -460,6 +511,8 @@ class CorpusGenerator:
             person=_person(rng),
             position=rng.choice(POSITIONS),
             quarter=rng.choice(["I", "II", "III", "IV"]),
+            tail=_tail(rng),
+            tail2=_tail(rng),
         )
 
     def _body(self, rng, type_name, number, issued, fonds_name, subject, signer, position,
@@ -490,6 +543,8 @@ class CorpusGenerator:
                 article += 1
             elif rng.random() < 0.04:
                 s = " ".join(rng.sample(RARE_WORDS, 3)) + ". "
+            elif rng.random() < 0.12:
+                s = self._fill(rng, rng.choice(FILLER[-4:]), topic) + ". "
             else:
                 s = self._fill(rng, rng.choice(FILLER), topic) + ". "
             parts.append(s)

@@ -1,25 +1,72 @@
-"""Whoosh implementation of the search backend (part 1: schema and writers)."""
+"""The whoosh search backend.
+
+whoosh stores the index (segments, posting lists, stored fields, the single-writer lock). Two
+things are done here instead of by whoosh, because whoosh's pure-Python per-posting loops are
+too slow at 100,000 documents on a small machine (measured: 90 documents/s to index; 180 ms
+to rank the top 20 of one common bigram):
+
+* Writing: ``FastSegmentWriter`` builds the inverted lists in memory and writes whole W3
+  posting blocks (ordinary whoosh segments; ~10x faster).
+* Searching: each posting list a query needs is read once, block by block, into a bitset (a
+  Python int, one bit per document of a segment) plus a byte per document holding the term
+  frequency, and cached per segment. AND, OR, NOT, filters, exact totals and facet counts are
+  then C-speed big-integer operations; BM25 ranking scores only a bounded set of candidates
+  (all matches when there are few, otherwise the ones with the highest term frequencies).
+
+Sections: schema and records; fast writer; segment reading; query plan; the backend.
+"""
 
 from __future__ import annotations
 
+import bisect
 import gc
+import heapq
+import io
+import math
+import os
 import pickle
+import shutil
 import struct
+import threading
+import time
 import zlib
 from array import array
-from collections import defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
-from itertools import repeat
+from itertools import accumulate, compress, islice, repeat
 from operator import sub
+from pathlib import Path
 
-from whoosh import fields, formats
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh import fields, formats, index
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
-from whoosh.writing import SegmentWriter
+from whoosh.writing import CLEAR, NO_MERGE, SegmentWriter
 
-from .analysis import DocumentAnalyzer, NumberField, VietField, canonical, fold, number_parts
-from .backend import IndexRecord
+from . import query as ql
+from .analysis import (
+    DocumentAnalyzer,
+    Highlighter,
+    NumberField,
+    VietField,
+    canonical,
+    fold,
+    number_parts,
+)
+from .backend import (
+    FACETS,
+    IndexRecord,
+    IndexUnavailable,
+    QuerySyntaxError,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+)
 
 # text fields: exact syllables, folded syllables, exact bigrams, folded bigrams
 TEXT_FIELDS = ("tx", "tf", "bx", "bf")
@@ -45,7 +92,8 @@ def make_schema() -> fields.Schema:
 
 
 def record_text(r: IndexRecord) -> str:
-    return " \n ".join([*([r.title] * TITLE_WEIGHT), r.number or "", r.fields_text, r.body])
+    # "¶" is punctuation: no bigram joins the end of one part to the start of the next
+    return " ¶ ".join([*([r.title] * TITLE_WEIGHT), r.number or "", r.fields_text, r.body])
 
 
 def record_stored(r: IndexRecord) -> dict:
@@ -275,3 +323,1071 @@ class FastSegmentWriter(SegmentWriter):
             super().cancel()
         finally:
             self._restore_gc()
+
+
+# --- segment reading: posting lists as bitsets ------------------------------------------------
+#
+# In a segment of n documents, document d is character d of format(bits, f"0{n}b"), i.e. bit
+# n-1-d of the int. A set is built by writing "1"s into a bytearray of "0"s and parsing it with
+# int(..., 2); it is listed with itertools.compress over the same string translated to 0/1.
+
+_NONZERO_ASCII = bytes([48] + [49] * 255)  # frequency byte -> "0" / "1"
+_ASCII_01 = bytes.maketrans(b"01", b"\x00\x01")
+_TIERS = (32, 16, 8, 4, 2)  # frequency thresholds for choosing ranking candidates
+_GE_ASCII = {t: bytes([48] * t + [49] * (256 - t)) for t in _TIERS}
+
+
+class _Postings:
+    """One term in one segment: the documents (bitset) and their term frequencies."""
+
+    __slots__ = ("bits", "tf", "df", "_tiers")
+
+    def __init__(self, bits: int, tf: bytearray | None, df: int):
+        self.bits = bits
+        self.tf = tf
+        self.df = df
+        self._tiers: dict[int, int] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return 64 + self.bits.bit_length() // 8 + (len(self.tf) if self.tf is not None else 0)
+
+    def tier(self, threshold: int) -> int:
+        """Documents where the term occurs at least ``threshold`` times."""
+        bits = self._tiers.get(threshold)
+        if bits is None:
+            bits = self._tiers[threshold] = (
+                int(self.tf.translate(_GE_ASCII[threshold]), 2) if self.tf is not None else 0
+            )
+        return bits
+
+
+_NO_POSTINGS = _Postings(0, None, 0)
+
+
+class _TermCache:
+    """Least-recently-used cache of _Postings, bounded in bytes, shared by threads."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key, item: _Postings) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = item
+            self.size += item.nbytes
+            while self.size > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self.size -= old.nbytes
+
+
+def _decode_postings(raw: bytes) -> tuple[list[int], list]:
+    """Document numbers and weights from the bytes of one W3 posting list."""
+    ids: list[int] = []
+    weights: list = []
+    buf = io.BytesIO(raw)
+    buf.seek(len(WHOOSH3_HEADER_MAGIC))
+    while True:
+        (size,) = struct.unpack("!i", buf.read(4))
+        start = buf.tell()
+        count, _, _, comp, _, _ = pickle.load(buf)
+        data = raw[buf.tell() : start + abs(size)]
+        if comp:
+            data = zlib.decompress(data)
+        deltas, w, _ = pickle.loads(data)
+        ids.extend(accumulate(deltas))
+        if w is None:
+            weights.extend(repeat(1, count))
+        elif isinstance(w, float):
+            weights.extend(repeat(int(w), count))
+        else:
+            weights.extend(w)
+        if size < 0:
+            return ids, weights
+        buf.seek(start + abs(size))
+
+
+class _SegmentData:
+    """What is derived once from a segment (by id) and kept across refreshes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, dict[str, int]] = {}
+        self.dates = None  # (days ascending, docs in that order, reversed docs, dated bits)
+        self.day_of: array | None = None
+        self.norms = None  # (length byte per doc, BM25 denominator part per length byte)
+        self.dossier_of: array | None = None  # doc -> dossier ordinal
+        self.dossier_record: dict[int, int] | None = None  # dossier ordinal -> its record's doc
+        self.date_ranges: OrderedDict = OrderedDict()
+
+
+class _Ordinals:
+    """A number (from 1) for each dossier id, the same in every segment of this process."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, dossier_id: str) -> int:
+        n = self._ids.get(dossier_id)
+        if n is None:
+            with self._lock:
+                n = self._ids.setdefault(dossier_id, len(self._ids) + 1)
+        return n
+
+
+class _Segment:
+    """A segment as seen by one reader state: reader, live documents, cached derived data."""
+
+    def __init__(self, reader: SegmentReader, data: _SegmentData, cache: _TermCache):
+        self.reader = reader
+        self.segid = reader.segment().segment_id()
+        self.n = reader.doc_count_all()
+        self.data = data
+        self.cache = cache
+        self.lock = threading.Lock()  # whoosh readers are not thread-safe
+        self.full = (1 << self.n) - 1
+        deleted = list(reader.segment().deleted_docs())
+        self.deleted_count = len(deleted)
+        self.live = self.bits_of(deleted, invert=True) if deleted else self.full
+        self.live_count = self.n - self.deleted_count
+
+    # sets ---------------------------------------------------------------------------------
+
+    def bits_of(self, docs, invert: bool = False) -> int:
+        fill, mark = (b"1", 48) if invert else (b"0", 49)
+        ba = bytearray(fill) * self.n
+        deque(map(ba.__setitem__, docs, repeat(mark)), 0)
+        return int(ba, 2) if self.n else 0
+
+    def bytemap(self, bits: int) -> bytes:
+        """0/1 byte per document."""
+        return format(bits, f"0{self.n}b").encode("ascii").translate(_ASCII_01)
+
+    def docs(self, bits: int, limit: int | None = None) -> list[int]:
+        if not bits:
+            return []
+        it = compress(range(self.n), self.bytemap(bits))
+        return list(it if limit is None else islice(it, limit))
+
+    # postings -----------------------------------------------------------------------------
+
+    def _read(self, fieldname: str, text: str) -> tuple[list[int], list] | None:
+        """(document numbers, weights) of a term, read from the posting file."""
+        with self.lock:
+            terms = self.reader._terms
+            try:
+                ti = terms.term_info(fieldname, text.encode("utf-8"))
+            except TermNotFound:
+                return None
+            if ti.is_inlined():
+                ids, weights, _ = ti.inlined_postings()
+                return list(ids), list(weights)
+            offset, length = ti.extent()
+            if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves it a 1-tuple
+                (length,) = length
+            raw = terms._postfile.get(offset, length)
+        return _decode_postings(raw)
+
+    def ids(self, fieldname: str, text: str) -> list[int]:
+        found = self._read(fieldname, text)
+        return found[0] if found else []
+
+    def postings(self, fieldname: str, text: str) -> _Postings:
+        key = (self.segid, fieldname, text)
+        p = self.cache.get(key)
+        if p is not None:
+            return p
+        found = self._read(fieldname, text)
+        if found is None:
+            return _NO_POSTINGS
+        ids, weights = found
+        if fieldname in TEXT_FIELDS:
+            tf = bytearray(self.n)
+            if weights and (max(weights) > 255 or not isinstance(weights[0], int)):
+                weights = [min(int(w), 255) for w in weights]
+            deque(map(tf.__setitem__, ids, weights), 0)
+            p = _Postings(int(tf.translate(_NONZERO_ASCII), 2), tf, len(ids))
+        else:
+            p = _Postings(self.bits_of(ids), None, len(ids))
+        self.cache.put(key, p)
+        return p
+
+    def doc_frequency(self, fieldname: str, text: str) -> int:
+        with self.lock:
+            try:
+                return self.reader._terms.term_info(fieldname, text.encode("utf-8")).doc_frequency()
+            except TermNotFound:
+                return 0
+
+    # derived data -------------------------------------------------------------------------
+
+    def _lexicon(self, fieldname: str) -> list[str]:
+        with self.lock:
+            return [t.decode("utf-8") for t in self.reader.lexicon(fieldname)]
+
+    def values(self, fieldname: str) -> dict[str, int]:
+        """Keyword field value -> documents."""
+        d = self.data
+        vals = d.values.get(fieldname)
+        if vals is None:
+            vals = {v: self.postings(fieldname, v).bits for v in self._lexicon(fieldname)}
+            d.values[fieldname] = vals
+        return vals
+
+    def dates(self):
+        d = self.data
+        with d.lock:
+            if d.dates is None:
+                days: list[int] = []
+                order: list[int] = []
+                day_of = array("I", bytes(4 * self.n))
+                for day in self._lexicon("day"):  # yyyymmdd sorts as dates do
+                    ids = self.ids("day", day)
+                    value = int(day)
+                    days.extend(repeat(value, len(ids)))
+                    order.extend(ids)
+                    for i in ids:
+                        day_of[i] = value
+                d.day_of = day_of
+                d.dates = (days, order, order[::-1], self.bits_of(order))
+            return d.dates
+
+    def date_range(self, start: date | None, end: date | None) -> int:
+        key = (start, end)
+        d = self.data
+        with d.lock:
+            bits = d.date_ranges.get(key)
+        if bits is not None:
+            return bits
+        days, order, _, _ = self.dates()
+        lo = bisect.bisect_left(days, int(start.strftime("%Y%m%d"))) if start else 0
+        hi = bisect.bisect_right(days, int(end.strftime("%Y%m%d"))) if end else len(days)
+        bits = self.bits_of(order[lo:hi])
+        with d.lock:
+            d.date_ranges[key] = bits
+            if len(d.date_ranges) > 32:
+                d.date_ranges.popitem(last=False)
+        return bits
+
+    def norms(self):
+        """(length byte per document, K1*(1-B+B*len/avg) per length byte) for BM25."""
+        d = self.data
+        if d.norms is None:
+            with self.lock:
+                col = self.reader._perdoc._cached_reader("_tf_len", LENGTHS_COLUMN)
+                raw = col._dbfile.get(col._basepos, col._count) if col is not None else b""
+                total = self.reader._perdoc.field_length("tf")
+            lb = bytes(raw) + bytes(self.n - len(raw))
+            avg = max(1.0, total / max(1, self.n))
+            table = [_K1 * (1 - _B + _B * byte_to_length(i) / avg) for i in range(256)]
+            d.norms = (lb, table)
+        return d.norms
+
+    def dossiers(self, ordinals: _Ordinals) -> tuple[array, dict[int, int]]:
+        """(dossier ordinal per document, ordinal -> the dossier record's document)."""
+        d = self.data
+        with d.lock:
+            if d.dossier_of is None:
+                kinds = self.values("kind")
+                records = self.bytemap(kinds.get("dossier", 0))
+                dossier_of = array("I", bytes(4 * self.n))
+                record_of: dict[int, int] = {}
+                for dossier_id in self._lexicon("dossier_id"):
+                    ordinal = ordinals.get(dossier_id)
+                    for i in self.ids("dossier_id", dossier_id):
+                        dossier_of[i] = ordinal
+                        if records[i]:
+                            record_of[ordinal] = i
+                d.dossier_of, d.dossier_record = dossier_of, record_of
+            return d.dossier_of, d.dossier_record
+
+
+# --- query plan -----------------------------------------------------------------------------
+
+_K1, _B = 1.2, 0.75
+EXACT_BOOST = 0.5  # weight of an exact-spelling match on top of the folded one
+ADJACENT_BOOST = 0.5  # bonus for neighbouring query syllables found next to each other
+NUMBER_BOOST = 3.0  # a hit in the document-number field
+EXACT_TIER = 1000.0  # per word matched with its exact spelling: above any BM25 difference
+MAX_SCORED = 2000  # candidates BM25-scored per segment when a query matches many documents
+MAX_DEPTH = 10_000  # deepest result a page may reach
+
+
+@dataclass(frozen=True)
+class _Expr:
+    op: str  # "term", "and", "or"
+    fieldname: str = ""
+    text: str = ""
+    children: tuple[_Expr, ...] = ()
+
+
+def _term(fieldname: str, text: str) -> _Expr:
+    return _Expr("term", fieldname, text)
+
+
+def _all(children) -> _Expr:
+    children = tuple(children)
+    return children[0] if len(children) == 1 else _Expr("and", children=children)
+
+
+def _any(children) -> _Expr:
+    children = tuple(dict.fromkeys(children))
+    return children[0] if len(children) == 1 else _Expr("or", children=children)
+
+
+@dataclass
+class _Unit:
+    """One required word, phrase, number or OR group."""
+
+    match: _Expr
+    exact: _Expr | None  # default mode: the same with exact spelling (for ranking)
+    scoring: list[tuple[str, str, float]]  # (field, term, weight) BM25 terms
+    main: list[tuple[str, str]]  # the terms whose high frequencies choose candidates
+    words: list[tuple[str, ...]]  # what to highlight
+
+
+@dataclass
+class _Plan:
+    units: list[_Unit] = field(default_factory=list)
+    excluded: list[_Expr] = field(default_factory=list)
+    bonus: list[tuple[str, str, float]] = field(default_factory=list)
+    words: list[tuple[str, ...]] = field(default_factory=list)  # for highlighting
+    has_pairs: bool = False
+
+
+class _Planner:
+    """Turns a parsed query into bitset expressions and scoring terms for one index state."""
+
+    def __init__(self, state: _State, exact: bool):
+        self.state = state
+        self.exact = exact
+        self.uni, self.bi, self.num = ("tx", "bx", "nx") if exact else ("tf", "bf", "nf")
+
+    def _f(self, syllable: str) -> str:
+        return syllable if self.exact else fold(syllable)
+
+    def cohesion(self, a: str, b: str) -> float:
+        df = self.state.doc_frequency
+        pair = df(self.bi, f"{self._f(a)} {self._f(b)}")
+        if not pair:
+            return 0.0
+        return pair / max(1, min(df(self.uni, self._f(a)), df(self.uni, self._f(b))))
+
+    def word(self, sylls: tuple[str, ...]) -> _Unit:
+        """A one-syllable word or an adjacent sequence (pair or phrase)."""
+        if len(sylls) == 1:
+            (s,) = sylls
+            match = _term(self.uni, self._f(s))
+            terms = [(self.uni, self._f(s))]
+            exact_terms = [("tx", s)]
+        else:
+            terms = [(self.bi, f"{self._f(a)} {self._f(b)}") for a, b in zip(sylls, sylls[1:], strict=False)]
+            match = _all(_term(*t) for t in terms)
+            exact_terms = [("bx", f"{a} {b}") for a, b in zip(sylls, sylls[1:], strict=False)]
+        scoring = [(f, t, 1.0) for f, t in terms]
+        exact = None
+        if not self.exact:
+            exact = _all(_term(*t) for t in exact_terms)
+            scoring += [(f, t, EXACT_BOOST) for f, t in exact_terms]
+        return _Unit(match, exact, scoring, terms, [sylls])
+
+    def number(self, num: ql.Number) -> _Unit:
+        parts = self.word(num.syllables) if num.syllables else None
+        own = _term(self.num, self._f(num.text))
+        match = _any([own, parts.match]) if parts else own
+        exact = None
+        if not self.exact:
+            own_x = _term("nx", num.text)
+            exact = _any([own_x, parts.exact]) if parts else own_x
+        scoring = [(self.num, self._f(num.text), NUMBER_BOOST)] + (parts.scoring if parts else [])
+        return _Unit(match, exact, scoring, parts.main if parts else [], [num.syllables])
+
+    def clause(self, clause, split_pairs: bool) -> tuple[list[_Unit], list]:
+        """Units for a clause, plus adjacency bonus terms (for runs)."""
+        if isinstance(clause, ql.Phrase):
+            return [self.word(clause.syllables)], []
+        if isinstance(clause, ql.Number):
+            return [self.number(clause)], []
+        if isinstance(clause, ql.AnyOf):
+            units = [u for opt in clause.options for u in self.clause(opt, split_pairs)[0]]
+            merged = _Unit(
+                _any(u.match for u in units),
+                None if self.exact else _any(u.exact for u in units),
+                [t for u in units for t in u.scoring],
+                [t for u in units for t in u.main],
+                [w for u in units for w in u.words],
+            )
+            return [merged], []
+        sylls = clause.syllables
+        words = [(s,) for s in sylls] if split_pairs else ql.segment(sylls, self.cohesion)
+        units = [self.word(w) for w in words]
+        chosen = {w for w in words if len(w) == 2}
+        bonus = [
+            (self.bi, f"{self._f(a)} {self._f(b)}", ADJACENT_BOOST)
+            for a, b in zip(sylls, sylls[1:], strict=False)
+            if (a, b) not in chosen
+        ]
+        return units, bonus
+
+    def plan(self, parsed: ql.ParsedQuery, split_pairs: bool = False) -> _Plan:
+        plan = _Plan()
+        for clause in parsed.required:
+            units, bonus = self.clause(clause, split_pairs)
+            plan.units += units
+            plan.words += [w for u in units for w in u.words]
+            plan.bonus += bonus
+            plan.has_pairs |= isinstance(clause, ql.Run) and any(
+                u.match.op == "term" and u.match.fieldname == self.bi for u in units
+            )
+        for clause in parsed.excluded:
+            plan.excluded += [u.match for u in self.clause(clause, split_pairs=True)[0]]
+        return plan
+
+
+def _eval(seg: _Segment, expr: _Expr) -> int:
+    if expr.op == "term":
+        return seg.postings(expr.fieldname, expr.text).bits
+    if expr.op == "and":
+        bits = seg.full
+        for child in expr.children:
+            bits &= _eval(seg, child)
+            if not bits:
+                break
+        return bits
+    bits = 0
+    for child in expr.children:
+        bits |= _eval(seg, child)
+    return bits
+
+
+# --- the backend ----------------------------------------------------------------------------
+
+# what reading a damaged segment raises
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, struct.error, zlib.error,
+                pickle.UnpicklingError)
+
+
+class _State:
+    """A consistent view of one index generation: its segments and statistics."""
+
+    def __init__(self, version: tuple, segments: list[_Segment]):
+        self.version = version
+        self.segments = segments
+        self.doc_count = sum(s.live_count for s in segments)
+        self._df: dict[tuple[str, str], int] = {}
+
+    def doc_frequency(self, fieldname: str, text: str) -> int:
+        key = (fieldname, text)
+        df = self._df.get(key)
+        if df is None:
+            df = self._df[key] = sum(s.doc_frequency(fieldname, text) for s in self.segments)
+        return df
+
+    def idf(self, fieldname: str, text: str) -> float:
+        df = self.doc_frequency(fieldname, text)
+        n = max(self.doc_count, df)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+class BulkWriter:
+    """Adds records for a full reindex; starts a new segment when memory runs over limitmb."""
+
+    def __init__(self, backend: WhooshBackend, limitmb: int):
+        self.backend = backend
+        self.limit = limitmb * 1024 * 1024
+        self.analyzer = DocumentAnalyzer()
+        self.replace = backend._open_index().doc_count_all() > 0
+        self.added = 0
+        self.segments = 0
+        self._writer: FastSegmentWriter | None = None
+        self._searcher = None
+
+    def add(self, record: IndexRecord) -> None:
+        w = self._writer
+        if w is None:
+            w = self._writer = FastSegmentWriter(
+                self.backend._open_index(), self.analyzer, timeout=self.backend.lock_timeout
+            )
+            if self.replace:
+                self._searcher = w.searcher()
+        if self._searcher is not None:
+            w.delete_by_term("id", record.id, searcher=self._searcher)
+        w.add_record(record)
+        self.added += 1
+        if self.added % 2000 == 0 and self._pool_bytes() > self.limit:
+            self._commit()
+
+    def _pool_bytes(self) -> int:
+        pool = self._writer.pool
+        return pool.postings * 10 + sum(len(d) for d in pool.inv.values()) * 160
+
+    def _commit(self) -> None:
+        if self._writer is not None:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+            self._writer.commit(mergetype=NO_MERGE)
+            self._writer = None
+            self.segments += 1
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._writer.cancel()
+            self._writer = None
+
+
+class WhooshBackend:
+    """Search backend on a whoosh index directory.
+
+    ``writer=True`` for the one process that writes (the worker); web processes open it with
+    ``writer=False`` and only read. Each instance caches one view of the index and refreshes it
+    when a new commit appears (``refresh()``; ``search()`` also checks, at most once per
+    ``auto_refresh`` seconds). Safe for concurrent searches from several threads.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path | str,
+        *,
+        writer: bool,
+        cache_mb: int = 256,
+        auto_refresh: float = 1.0,
+        lock_timeout: float = 30.0,
+    ):
+        self.index_dir = Path(index_dir)
+        self.writer = writer
+        self.auto_refresh = auto_refresh
+        self.lock_timeout = lock_timeout
+        self._cache = _TermCache(cache_mb * 1024 * 1024)
+        self._ix = None
+        self._state: _State | None = None
+        self._segment_data: dict[str, _SegmentData] = {}
+        self._ordinals = _Ordinals()
+        self._state_lock = threading.Lock()
+        self._checked_at = 0.0
+        self._health: tuple[tuple, str | None] | None = None  # (index version, check() result)
+
+    # --- opening and refreshing ------------------------------------------------------------
+
+    def _create(self) -> None:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._ix = index.create_in(str(self.index_dir), make_schema())
+
+    def _open_index(self):
+        if self._ix is None:
+            if not index.exists_in(str(self.index_dir)):
+                raise IndexUnavailable("missing")
+            self._ix = index.open_dir(str(self.index_dir))
+        return self._ix
+
+    def _load_state(self) -> _State:
+        ix = self._open_index()
+        version = self._version()
+        toc = ix._read_toc()
+        old = {s.segid: s for s in self._state.segments} if self._state else {}
+        segments = []
+        for segment in toc.segments:
+            segid = segment.segment_id()
+            prev = old.get(segid)
+            if prev is not None and prev.deleted_count == segment.deleted_count():
+                segments.append(prev)
+                continue
+            data = self._segment_data.get(segid) or _SegmentData()
+            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            seg = _Segment(reader, data, self._cache)
+            for fieldname in KEYWORD_FIELDS:  # what every search needs: build it now
+                seg.values(fieldname)
+            seg.norms()
+            seg.dates()
+            segments.append(seg)
+        self._segment_data = {s.segid: s.data for s in segments}
+        return _State(version, segments)
+
+    def _version(self) -> tuple:
+        """Identifies the latest commit: generation plus the TOC file's size and time (a
+        rebuilt index starts counting generations again)."""
+        ix = self._open_index()
+        generation = ix.latest_generation()
+        if generation < 0:
+            raise IndexUnavailable("missing")
+        try:
+            st = os.stat(self.index_dir / f"_{ix.indexname}_{generation}.toc")
+        except FileNotFoundError:
+            return (generation,)
+        return (generation, st.st_size, st.st_mtime_ns)
+
+    def refresh(self) -> None:
+        """See the latest commit; cheap when nothing changed."""
+        try:
+            version = self._version()
+        except IndexUnavailable:
+            self._ix = None
+            raise
+        if self._state is None or version != self._state.version:
+            with self._state_lock:
+                if self._state is None or self._version() != self._state.version:
+                    self._state = self._load_state()
+        self._checked_at = time.monotonic()
+
+    def _current(self) -> _State:
+        if self._state is None or time.monotonic() - self._checked_at >= self.auto_refresh:
+            try:
+                self.refresh()
+            except IndexUnavailable:
+                raise
+            except Exception as exc:  # unreadable TOC or segment
+                raise IndexUnavailable(f"corrupt: {type(exc).__name__}: {exc}") from exc
+        return self._state
+
+    def count(self) -> int:
+        return self._current().doc_count
+
+    def close(self) -> None:
+        self._state = None
+        self._segment_data = {}
+        self._ix = None
+
+    # --- health ------------------------------------------------------------------------------
+
+    def check(self) -> str | None:
+        """None if the index is usable, else "missing", "outdated schema: ..." or "corrupt: ...".
+
+        Each commit is checked once (every segment opened, some postings, lengths and stored
+        fields read); after that the answer is cached, so calling it per request is cheap.
+        """
+        if not index.exists_in(str(self.index_dir)):
+            self._ix = None
+            return "missing"
+        try:
+            version = self._version()
+        except Exception as exc:
+            return f"corrupt: {type(exc).__name__}: {exc}"
+        if self._health is not None and self._health[0] == version:
+            return self._health[1]
+        problem = self._check_segments()
+        self._health = (version, problem)
+        return problem
+
+    def _check_segments(self) -> str | None:
+        try:
+            ix = index.open_dir(str(self.index_dir))
+            toc = ix._read_toc()
+            expected = make_schema()
+            if sorted(toc.schema.names()) != sorted(expected.names()) or any(
+                type(toc.schema[n]) is not type(expected[n]) for n in expected.names()
+            ):
+                return "outdated schema: rebuild the index"
+            for segment in toc.segments:
+                reader = SegmentReader(ix.storage, toc.schema, segment)
+                try:
+                    seg = _Segment(reader, _SegmentData(), _TermCache(0))
+                    for fieldname in ("id", "tf", "bf"):
+                        first = next(iter(reader.lexicon(fieldname)), None)
+                        if first is not None:
+                            seg.ids(fieldname, first.decode("utf-8"))
+                    seg.norms()
+                    for docnum in {0, seg.n - 1} if seg.n else ():
+                        reader.stored_fields(docnum)
+                finally:
+                    reader.close()
+        except Exception as exc:
+            return f"corrupt: {type(exc).__name__}: {exc}"
+        return None
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _require_writer(self):
+        if not self.writer:
+            raise PermissionError("this search backend was opened read-only")
+        try:
+            return self._open_index()
+        except IndexUnavailable:
+            self._create()
+            return self._ix
+
+    def _write(self, records: Sequence[IndexRecord], delete_terms: Sequence[tuple[str, str]]):
+        ix = self._require_writer()
+        w = FastSegmentWriter(ix, timeout=self.lock_timeout)
+        try:
+            searcher = w.searcher()
+            try:
+                for fieldname, text in delete_terms:
+                    w.delete_by_term(fieldname, text, searcher=searcher)
+            finally:
+                searcher.close()
+            for r in records:
+                w.add_record(r)
+            w.commit()
+        except BaseException:
+            w.cancel()
+            raise
+        self._checked_at = 0.0
+
+    def upsert(self, records: Sequence[IndexRecord]) -> None:
+        """Add or replace records (by id) in one commit."""
+        latest = {r.id: r for r in records}  # the last version of an id in the batch wins
+        if latest:
+            self._write(list(latest.values()), [("id", i) for i in latest])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._write([], [("id", i) for i in dict.fromkeys(ids)])
+
+    def delete_dossier(self, dossier_id: str) -> None:
+        """Remove a dossier record and every document in it."""
+        self._write([], [("dossier_id", dossier_id), ("id", dossier_id)])
+
+    def clear(self) -> None:
+        """Remove everything (before a full reindex); recreates a missing or corrupt index."""
+        try:
+            ix = self._require_writer()
+            w = ix.writer(timeout=self.lock_timeout)
+            w.commit(mergetype=CLEAR)
+        except PermissionError:
+            raise
+        except Exception:  # noqa: BLE001 - an unreadable TOC: start a new index
+            self.close()
+            shutil.rmtree(self.index_dir, ignore_errors=True)
+            self._create()
+        self._checked_at = 0.0
+
+    @contextmanager
+    def bulk(self, limitmb: int = 2048) -> Iterator[BulkWriter]:
+        """A writer for a full reindex: ``with backend.bulk() as w: w.add(record)``.
+
+        Records are inverted in memory and written as one segment (a new segment each time the
+        pool passes ``limitmb``), committed at the end. Records already in the index are
+        replaced. Not atomic: if it fails, the segments already written stay (run it again).
+        """
+        self._require_writer()
+        bw = BulkWriter(self, limitmb)
+        try:
+            yield bw
+        except BaseException:
+            bw.cancel()
+            raise
+        bw._commit()
+        self._checked_at = 0.0
+
+    # --- searching ---------------------------------------------------------------------------
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        parsed = ql.parse(req.q)
+        if req.kind not in ("document", "dossier"):
+            raise QuerySyntaxError(f"Unknown kind: {req.kind}")
+        if req.page < 1 or req.page_size < 1:
+            raise QuerySyntaxError("page and page_size must be at least 1")
+        if req.page * req.page_size > MAX_DEPTH:
+            raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
+        state = self._current()
+        try:
+            planner = _Planner(state, req.exact)
+            plan = planner.plan(parsed)
+            search = self._search_dossiers if req.kind == "dossier" else self._search_documents
+            result = search(state, req, plan)
+            if result.total == 0 and plan.has_pairs:  # words may have been split wrongly
+                result = search(state, req, planner.plan(parsed, split_pairs=True))
+        except QuerySyntaxError:
+            raise
+        except _READ_ERRORS as exc:
+            self._health = None
+            problem = self.check()  # a damaged file, or a bug?
+            if problem is None:
+                raise
+            raise IndexUnavailable(problem) from exc
+        return result
+
+    # filters
+
+    def _filter(self, seg: _Segment, req: SearchRequest, kind: str, doc_only: bool = True) -> int:
+        bits = seg.live & seg.values("kind").get(kind, 0)
+        allowed_sets = [
+            ("fonds_code", req.fonds_codes),
+            ("state", req.states),
+            ("access_mode", req.access_modes),
+        ]
+        if doc_only:
+            allowed_sets += [("type_code", req.type_codes), ("direction", req.directions)]
+        for fieldname, allowed in allowed_sets:
+            if not bits:
+                return 0
+            if allowed is not None:
+                values = seg.values(fieldname)
+                any_of = 0
+                for v in allowed:
+                    any_of |= values.get(v, 0)
+                bits &= any_of
+        if bits and req.dossier_id is not None:
+            bits &= seg.postings("dossier_id", req.dossier_id).bits
+        if bits and (req.date_from or req.date_to):
+            bits &= seg.date_range(req.date_from, req.date_to)
+        return bits
+
+    def _match(self, seg: _Segment, plan: _Plan, bits: int) -> int:
+        for unit in plan.units:
+            if not bits:
+                return 0
+            bits &= _eval(seg, unit.match)
+        for expr in plan.excluded:
+            if not bits:
+                return 0
+            bits &= ~_eval(seg, expr)
+        return bits
+
+    # ranking
+
+    def _rank(self, state: _State, seg: _Segment, plan: _Plan, bits: int, need: int):
+        """The best ``need`` documents of ``bits`` by score: [(score, doc)]."""
+        count = bits.bit_count()
+        exact_units = [u for u in plan.units if u.exact is not None]
+        forced: list[int] = []
+        if count <= MAX_SCORED:
+            candidates = seg.docs(bits)
+        else:
+            pool = bits
+            if exact_units:  # documents matching every word exactly rank first
+                all_exact = bits
+                for u in exact_units:
+                    all_exact &= _eval(seg, u.exact)
+                n_exact = all_exact.bit_count()
+                if n_exact >= need:
+                    pool = all_exact
+                else:
+                    forced = seg.docs(all_exact)
+            candidates = self._candidates(seg, plan, pool, need)
+            if forced:
+                candidates = list(dict.fromkeys(forced + candidates))
+        lb, norm = seg.norms()
+        terms = []
+        for fieldname, text, weight in [t for u in plan.units for t in u.scoring] + plan.bonus:
+            p = seg.postings(fieldname, text)
+            if p.tf is not None or p.df:
+                w = weight * state.idf(fieldname, text) * (_K1 + 1)
+                terms.append((p.tf if p.tf is not None else seg.bytemap(p.bits), w))
+        exact_maps = []
+        for u in exact_units:
+            if u.exact.op == "term":
+                p = seg.postings(u.exact.fieldname, u.exact.text)
+                exact_maps.append(p.tf if p.tf is not None else seg.bytemap(p.bits))
+            else:
+                exact_maps.append(seg.bytemap(_eval(seg, u.exact)))
+        scored = []
+        for d in candidates:
+            nd = norm[lb[d]]
+            s = 0.0
+            for tf, w in terms:
+                f = tf[d]
+                if f:
+                    s += w * f / (f + nd)
+            for xm in exact_maps:
+                if xm[d]:
+                    s += EXACT_TIER
+            scored.append((s, -d))
+        return [(s, -nd) for s, nd in heapq.nlargest(need, scored)]
+
+    def _candidates(self, seg: _Segment, plan: _Plan, pool: int, need: int) -> list[int]:
+        """At most MAX_SCORED documents of ``pool`` likely to score best: those where the
+        query's words occur most often."""
+        mains = [seg.postings(f, t) for u in plan.units for f, t in u.main]
+        mains = [p for p in mains if p.tf is not None]
+        chosen = 0
+        for threshold in _TIERS:
+            tier = 0
+            for p in mains:
+                tier |= p.tier(threshold)
+            tier &= pool
+            if tier.bit_count() >= need:
+                break
+            chosen = tier
+        else:
+            tier = pool
+        head = seg.docs(chosen)
+        rest = seg.docs(tier & ~chosen, max(0, MAX_SCORED - len(head)))
+        return head + rest
+
+    def _by_date(self, seg: _Segment, bits: int, need: int, descending: bool) -> list:
+        """The first ``need`` documents of ``bits`` by date: [(yyyymmdd, doc)]; undated last."""
+        days, order, reverse, dated = seg.dates()
+        bm = seg.bytemap(bits)
+        seq = reverse if descending else order
+        picked = list(islice(compress(seq, map(bm.__getitem__, seq)), need))
+        if len(picked) < need:
+            picked += seg.docs(bits & ~dated, need - len(picked))
+        day_of = seg.data.day_of
+        return [(day_of[d], d) for d in picked]
+
+    # documents
+
+    def _search_documents(self, state: _State, req: SearchRequest, plan: _Plan) -> SearchResult:
+        need = req.page * req.page_size
+        by_relevance = req.sort == "relevance" and bool(plan.units)
+        facets: dict[str, Counter] = {f: Counter() for f in FACETS} if req.facets else {}
+        total = 0
+        top = []
+        for si, seg in enumerate(state.segments):
+            bits = self._filter(seg, req, "document")
+            if bits:
+                bits = self._match(seg, plan, bits)
+            if not bits:
+                continue
+            total += bits.bit_count()
+            for fieldname, counter in facets.items():
+                for value, vbits in seg.values(fieldname).items():
+                    c = (bits & vbits).bit_count()
+                    if c and value:
+                        counter[value] += c
+            if by_relevance:
+                top += [(score, -si, -d, si, d) for score, d in self._rank(state, seg, plan, bits, need)]
+            else:
+                desc = req.sort != "date_asc"
+                for day, d in self._by_date(seg, bits, need, desc):
+                    key = (day if desc else -day) if day else -(10**9)
+                    top.append((key, -si, -d, si, d))
+        top = heapq.nlargest(need, top)[need - req.page_size :]
+        hits = self._hits(state, req, plan, [(si, d, k[0] if by_relevance else None) for *k, si, d in top])
+        return SearchResult(
+            hits=hits,
+            total=total,
+            total_is_estimate=False,
+            facets={f: dict(c.most_common()) for f, c in facets.items()},
+        )
+
+    # dossiers
+
+    def _search_dossiers(self, state: _State, req: SearchRequest, plan: _Plan) -> SearchResult:
+        """Dossiers whose own metadata matches, or with a matching document.
+
+        Filters apply to the dossier record; a document only counts as evidence if it passes
+        the same filters a document search would apply (so nothing hidden leaks through). With
+        type or direction filters only documents can match (dossiers have neither).
+        """
+        need = req.page * req.page_size
+        own_allowed = req.type_codes is None and req.directions is None
+        by_relevance = req.sort == "relevance" and bool(plan.units)
+        scores: dict[int, float] = {}  # dossier ordinal -> best score
+        best_doc: dict[int, tuple[int, int]] = {}  # dossier ordinal -> (segment, doc)
+        matched: set[int] = set()
+        records: dict[int, tuple[int, int]] = {}  # ordinal -> (segment, doc) of allowed records
+        for si, seg in enumerate(state.segments):
+            dossier_of, record_of = seg.dossiers(self._ordinals)
+            allowed = self._filter(seg, req, "dossier", doc_only=False)
+            allowed_map = seg.bytemap(allowed)  # includes: live, a dossier record
+            for ordinal, d in record_of.items():
+                if allowed_map[d]:
+                    records[ordinal] = (si, d)
+            if plan.units or plan.excluded:
+                evidence = self._match(seg, plan, self._filter(seg, req, "document"))
+                own = self._match(seg, plan, allowed) if own_allowed else 0
+            else:  # no query: every allowed dossier (with a document passing the filters)
+                evidence = 0 if own_allowed else self._filter(seg, req, "document")
+                own = allowed if own_allowed else 0
+            docs = seg.docs(evidence | own)
+            matched.update(map(dossier_of.__getitem__, docs))
+            if by_relevance and (evidence | own):
+                for score, d in self._rank(state, seg, plan, evidence | own, MAX_SCORED):
+                    o = dossier_of[d]
+                    if score > scores.get(o, -1.0):
+                        scores[o], best_doc[o] = score, (si, d)
+        result_ids = [o for o in matched if o in records]
+        facets: dict[str, Counter] = {}
+        if req.facets:
+            facets = {"type_code": Counter(), "year": Counter(), "fonds_code": Counter()}
+            per_seg: dict[int, list[int]] = defaultdict(list)
+            for o in result_ids:
+                si, d = records[o]
+                per_seg[si].append(d)
+            for si, ds in per_seg.items():
+                seg = state.segments[si]
+                rbits = seg.bits_of(ds)
+                for fieldname in ("year", "fonds_code"):
+                    for value, vbits in seg.values(fieldname).items():
+                        c = (rbits & vbits).bit_count()
+                        if c and value:
+                            facets[fieldname][value] += c
+        desc = req.sort != "date_asc"
+
+        def day(o: int) -> int:
+            si, d = records[o]
+            seg = state.segments[si]
+            seg.dates()
+            return seg.data.day_of[d]
+
+        if by_relevance:
+            keyed = [((scores.get(o, 0.0), day(o)), o) for o in result_ids]
+        else:
+            keyed = [((day(o) if desc else -day(o), 0), o) for o in result_ids]
+        top = heapq.nlargest(need, keyed)[need - req.page_size :]
+        hits = self._hits(
+            state,
+            req,
+            plan,
+            [(*records[o], scores.get(o) if by_relevance else None) for _, o in top],
+            evidence={o: best_doc[o] for _, o in top if o in best_doc},
+            ordinals=[o for _, o in top],
+        )
+        return SearchResult(
+            hits=hits,
+            total=len(result_ids),
+            total_is_estimate=False,
+            facets={f: dict(c.most_common()) for f, c in facets.items()},
+        )
+
+    # hits and snippets
+
+    def _hits(self, state, req, plan, picks, evidence=None, ordinals=None) -> list[SearchHit]:
+        highlighter = Highlighter(plan.words, req.exact) if req.snippets and plan.words else None
+        hits = []
+        for i, (si, d, score) in enumerate(picks):
+            seg = state.segments[si]
+            with seg.lock:
+                stored = seg.reader.stored_fields(d)
+            hit = SearchHit(
+                id=stored["id"],
+                kind=stored["kind"],
+                dossier_id=stored["dossier_id"],
+                score=None if score is None else round(score, 4),
+            )
+            if highlighter is not None:
+                hit.highlights = _highlights(highlighter, stored)
+                if evidence and ordinals:
+                    best = evidence.get(ordinals[i])
+                    if best and best != (si, d):
+                        eseg = state.segments[best[0]]
+                        with eseg.lock:
+                            doc = eseg.reader.stored_fields(best[1])
+                        snippet = _highlights(highlighter, doc)
+                        text = snippet.get("body") or snippet.get("title")
+                        if text:
+                            hit.highlights["document"] = text
+            hits.append(hit)
+        return hits
+
+
+def _highlights(highlighter: Highlighter, stored: dict) -> dict[str, str]:
+    title, number, fields_text, body = pickle.loads(zlib.decompress(stored["src"]))
+    out = {}
+    for name, text, whole in (
+        ("title", title, True),
+        ("number", number, True),
+        ("fields_text", fields_text, False),
+        ("body", body, False),
+    ):
+        if text:
+            marked = highlighter.whole(text) if whole else highlighter.snippet(text)
+            if marked:
+                out[name] = marked
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from .errors import NotFound
 from .records import new_id, object_id
 from .writes import WritePlan, write_object
 
+log = logging.getLogger(__name__)
 RECORD_JSON = "record.json"
 RECORD_PDF = "record.pdf"
 _FONT_NAMES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf",
@@ -70,6 +72,9 @@ def _record_body(env: Env, review_id: str) -> dict[str, Any]:
     }
 
 
+_LINE = {"new_x": "LMARGIN", "new_y": "NEXT"}
+
+
 def render_pdf(body: dict[str, Any], font: str) -> bytes:
     from fpdf import FPDF
 
@@ -78,7 +83,7 @@ def render_pdf(body: dict[str, Any], font: str) -> bytes:
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
     pdf.set_font("vn", size=14)
-    pdf.multi_cell(0, 8, body["title"].upper(), align="C")
+    pdf.multi_cell(0, 8, body["title"].upper(), align="C", **_LINE)
     pdf.set_font("vn", size=10)
     decision = body["decision"]
     lines = [
@@ -92,7 +97,7 @@ def render_pdf(body: dict[str, Any], font: str) -> bytes:
         f"không hủy do đang bị phong tỏa: {len(body['skipped'])}",
     ]
     for line in lines:
-        pdf.multi_cell(0, 6, line)
+        pdf.multi_cell(0, 6, line, **_LINE)
     pdf.ln(3)
     pdf.set_font("vn", size=9)
     for n, d in enumerate(body["destroyed"], 1):
@@ -103,9 +108,9 @@ def render_pdf(body: dict[str, Any], font: str) -> bytes:
     for title, items in (("Giữ lại", body["kept"]), ("Không hủy (phong tỏa)", body["skipped"])):
         if items:
             pdf.ln(2)
-            pdf.multi_cell(0, 5, f"{title}:")
+            pdf.multi_cell(0, 5, f"{title}:", **_LINE)
             for d in items:
-                pdf.multi_cell(0, 5, f"- {d['file_code']}: {d.get('reason') or ''}")
+                pdf.multi_cell(0, 5, f"- {d['file_code']}: {d.get('reason') or ''}", **_LINE)
     return bytes(pdf.output())
 
 
@@ -114,13 +119,17 @@ def write_record(env: Env, review_id: str) -> str:
     body = _record_body(env, review_id)
     font = find_font(env.config.get("PDF_FONT") or "")
     files: dict[str, bytes] = {}
-    if font:
-        files[RECORD_PDF] = render_pdf(body, font)
-        body["pdf"] = RECORD_PDF
-    else:
-        body["pdf"] = None
+    body["pdf"] = None
+    if not font:
         body["pdf_missing_reason"] = ("No font with Vietnamese letters was found; install "
                                       "fonts-dejavu-core or set PDF_FONT.")
+    else:
+        try:
+            files[RECORD_PDF] = render_pdf(body, font)
+            body["pdf"] = RECORD_PDF
+        except Exception as exc:  # noqa: BLE001 - the JSON record must be kept regardless
+            log.exception("rendering the destruction record PDF failed")
+            body["pdf_missing_reason"] = f"The PDF could not be made: {exc}"
     files[RECORD_JSON] = json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True).encode()
     record_id = new_id()
 

@@ -307,11 +307,13 @@ def execute_approved(env: Env, backend: Any = None) -> dict[str, Any]:
     with env.db.read() as session:
         reviews = session.scalars(select(DisposalReview.id)
                                   .where(DisposalReview.status == "approved")).all()
+        unrecorded = session.scalars(select(DisposalReview.id).where(
+            DisposalReview.status == "executed", DisposalReview.record_id.is_(None))).all()
     totals = Tally()
     for review_id in reviews:
-        counts = _execute(env, backend, review_id)
-        totals.update(counts)
-        write_record(env, review_id)
+        totals.update(_execute(env, backend, review_id))
+    for review_id in [*reviews, *unrecorded]:
+        write_record(env, review_id)  # also finishes a record a crash left unwritten
     return dict(totals, reviews=len(reviews))
 
 

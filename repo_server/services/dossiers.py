@@ -8,15 +8,23 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..catalog import Counter, Dossier, Tombstone
+from ..catalog import Dossier, Tombstone
 from ..storage import ObjectNotFound
 from .context import Actor, Env
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
-from .holds import ensure_not_held
-from .retention import due_on, resolve, years_of
 from .fonds import get_fonds_row
+from .holds import ensure_not_held
 from .metadata import check_dossier
-from .records import DOSSIER_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
+from .records import (
+    DOSSIER_FILE,
+    dump,
+    from_json_dict,
+    new_id,
+    next_in_sequence,
+    object_id,
+    to_json_dict,
+)
+from .retention import due_on, resolve, years_of
 from .writes import WritePlan, write_object
 
 # Fields set by the system, never by a client.
@@ -116,17 +124,6 @@ def list_dossiers(env: Env, *, fonds_code: str | None = None, year: int | None =
         return [view(r) for r in rows], total
 
 
-def _next_file_number(session, fonds_code: str, year: int) -> int:  # noqa: ANN001
-    key = f"{fonds_code}:{year}"
-    counter = session.get(Counter, ("file_number", key))
-    if counter is None:
-        counter = Counter(scope="file_number", key=key, value=0)
-        session.add(counter)
-    counter.value += 1
-    session.flush()
-    return counter.value
-
-
 def _validate(env: Env, meta: dict[str, Any]) -> None:
     errors = check_dossier(env.codes, meta)
     if errors:
@@ -168,7 +165,9 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
                     f"A file code starts with the fonds code and a dot ({fonds_code}.)."]})
             file_code = explicit_code
         else:
-            file_code = f"{fonds_code}.{year}.{notation or f'{_next_file_number(session, fonds_code, year):02d}'}"
+            number = notation or "{:02d}".format(
+                next_in_sequence(session, "file_number", f"{fonds_code}:{year}"))
+            file_code = f"{fonds_code}.{year}.{number}"
         if session.scalar(select(Dossier.id).where(Dossier.file_code == file_code)):
             raise Conflict(f"File code {file_code} is already used by another dossier.")
         meta.update(data, fonds_code=fonds_code, file_code=file_code)

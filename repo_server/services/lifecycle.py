@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..catalog import Counter, Document, Dossier
+from ..catalog import Document, Dossier
 from .context import Actor, Env
 from .dossiers import _record, get_dossier
 from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, ValidationFailed
 from .holds import ensure_not_held
-from .records import DOSSIER_FILE, dump, from_json_dict, to_json_dict
+from .records import DOSSIER_FILE, dump, from_json_dict, next_in_sequence, to_json_dict
 from .retention import code_for, due_on, longer, years_of
 from .writes import WritePlan, add_outbox, write_object
 
@@ -123,13 +123,7 @@ def close_dossier(env: Env, actor: Actor, dossier_id: str, *, end_date: date | N
 
 def _next_archive_code(env: Env, fonds_code: str, year: int) -> str:
     with env.db.write() as session:
-        key = f"{fonds_code}:{year}"
-        counter = session.get(Counter, ("archive_code", key))
-        if counter is None:
-            counter = Counter(scope="archive_code", key=key, value=0)
-            session.add(counter)
-        counter.value += 1
-        serial = counter.value
+        serial = next_in_sequence(session, "archive_code", f"{fonds_code}:{year}")
     return env.config["ARCHIVE_CODE_FORMAT"].format(fonds_code=fonds_code, year=year,
                                                     serial=serial)
 

@@ -33,6 +33,20 @@ def record_id(ocfl_id: str) -> str:
     return ocfl_id.removeprefix("urn:uuid:")
 
 
+def next_in_sequence(session, scope: str, key: str) -> int:  # noqa: ANN001
+    """The next number of a named sequence (file numbers, archive codes, ...), in the caller's
+    write transaction so that two writers never get the same number."""
+    from ..catalog import Counter
+
+    counter = session.get(Counter, (scope, key), with_for_update=True)
+    if counter is None:
+        counter = Counter(scope=scope, key=key, value=0)
+        session.add(counter)
+    counter.value += 1
+    session.flush()
+    return counter.value
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
