@@ -63,16 +63,44 @@ def init(config: dict) -> None:
 
 @main.command("create-key")
 @click.option("--name", required=True, help="Who uses the key (a person or a system).")
-@click.option("--role", "roles", multiple=True, default=["admin"], show_default=True)
+@click.option("--role", "roles", multiple=True, default=["admin"], show_default=True,
+              type=click.Choice(["admin", "clerk", "archivist", "appraiser", "head", "reader",
+                                 "auditor", "integration"]))
+@click.option("--fonds", "fonds", multiple=True,
+              help="Fonds code the user may see (repeat); default: every fonds.")
+@click.option("--conditional/--no-conditional", default=None,
+              help="May use conditional-access (02) records (default: admins only).")
+@click.option("--clearance/--no-clearance", default=False, help="Cleared for secret (03) records.")
 @click.pass_obj
-def create_key_cmd(config: dict, name: str, roles: tuple[str, ...]) -> None:
-    """Create an API key; the secret is printed once and stored only as a hash."""
+def create_key_cmd(config: dict, name: str, roles: tuple[str, ...], fonds: tuple[str, ...],
+                   conditional: bool | None, clearance: bool) -> None:
+    """Create an API key; the secret is printed once and stored only as a hash.
+
+    A new user is created with the given roles and scope; for an existing user the key is
+    added and the user's own settings apply.
+    """
     from .services.keys import create_key
 
     env = _prepare(config)
-    key_id, secret = create_key(env, name, list(roles))
+    key_id, secret = create_key(env, name, list(roles), fonds_scope=list(fonds) or None,
+                                conditional=conditional, clearance=clearance)
     click.echo(f"Key {key_id} for {name} ({', '.join(roles)}):")
     click.echo(secret)
+
+
+@main.command("verify-audit")
+@click.pass_obj
+def verify_audit(config: dict) -> None:
+    """Check the audit trail's hash chain; exit 1 and name the first broken link if any."""
+    from .services.audit import verify
+
+    result = verify(_prepare(config))
+    if result["ok"]:
+        click.echo(f"Audit trail intact: {result['checked']} events.")
+        return
+    click.echo(f"Audit trail BROKEN at event {result['first_broken_seq']}: {result['problem']}",
+               err=True)
+    sys.exit(1)
 
 
 @main.command()

@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     "DISPOSAL_APPROVER_ROLES": "head",  # roles that may sign off a disposal review
     "PDF_FONT": "",  # a TTF font with Vietnamese letters for PDF records (found when empty)
     "OCR": True,
+    "AUTH_FAILURE_LIMIT": 20,  # failed sign-ins per client address ...
+    "AUTH_FAILURE_WINDOW": 60,  # ... within this many seconds, then 429 until it clears
+    # Operations (docs/operations.md)
+    "FIXITY_PERIOD_DAYS": 90,  # every stored object is re-hashed within this many days (≤ 1095)
+    "FIXITY_SHARE": "",  # share of the objects checked per nightly run; "" = 1/FIXITY_PERIOD_DAYS
+    "BACKUP_DIR": "",  # where the nightly backup job writes (a folder, e.g. a mounted USB disk)
+    "BACKUP_KEEP": 14,  # backup sets kept in BACKUP_DIR (the newest full set is always kept)
+    "BACKUP_FULL_EVERY_DAYS": 30,  # a new independent full copy after this many days
+    "METRICS_PUBLIC": False,  # /api/v1/metrics without an API key (for a local Prometheus)
     "JOB_SCHEDULES": None,  # {job name: crontab}; None keeps the defaults, "" disables one
 }
 

@@ -896,7 +896,8 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
         rows.append(Row(f"{label}: median latency", lat["median"], "ms"))
         rows.append(at_most(f"{label}: p95 latency", lat["p95"], p95_target, "ms"))
         rows.append(Row(f"{label}: errors", p.errors, "", "= 0", p.errors == 0))
-        rows.append(Row(f"{label}: server CPU / request", s["server_cpu_ms_per_request"], "ms"))
+        rows.append(Row(f"{label}: server CPU / req (gunicorn+worker)",
+                        s["server_cpu_ms_per_request"], "ms"))
 
     if "create_1" in phases:
         phase_rows(phases["create_1"], "create, 1 client", 150, "docs/s")
@@ -1001,22 +1002,23 @@ def environment() -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="core",
                    help=f"comma-separated sections: {', '.join(SECTIONS)} "
-                        f"(planned: {', '.join(PLANNED)})")
-    p.add_argument("--docs", type=int, default=10_000, help="documents created in total")
+                        f"(planned: {', '.join(PLANNED)}); default core")
+    p.add_argument("--docs", type=int, default=10_000, help="documents created in total (default 10000)")
     p.add_argument("--single", type=int, default=None,
                    help="of which created by one client (default: docs / 5)")
-    p.add_argument("--clients", type=int, default=4, help="concurrent clients (threads)")
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients (threads; default 4)")
     p.add_argument("--op-clients", type=int, default=None,
                    help="clients for the update and download phases (default: --clients)")
     p.add_argument("--updates", type=int, default=1000,
-                   help="metadata updates, then as many downloads of version 1")
-    p.add_argument("--per-dossier", type=int, default=20, help="documents per dossier")
+                   help="metadata updates, then as many downloads of version 1 "
+                        "(default 1000)")
+    p.add_argument("--per-dossier", type=int, default=20, help="documents per dossier (default 20)")
     p.add_argument("--warmup", type=int, default=20,
-                   help="first documents, excluded from rate and latency (count toward --docs)")
+                   help="first documents, excluded from rate and latency; they count toward "
+                        "--docs (default 20)")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before each phase, wait up to this long for other processes to "
                         "leave the CPUs idle (shared machines)")

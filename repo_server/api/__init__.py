@@ -5,19 +5,32 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, jsonify, request, send_from_directory
+from flask import Flask, jsonify, request, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ..services.errors import ServiceError, Unauthorized
-from ..services.keys import authenticate
+from ..services.errors import ServiceError
 from ..storage import StorageError
-from . import disposal, documents, dossiers, fonds, holds, jobs, lifecycle, meta, retention, search
+from . import (
+    audit,
+    disposal,
+    documents,
+    dossiers,
+    fonds,
+    holds,
+    jobs,
+    lifecycle,
+    meta,
+    retention,
+    search,
+    users,
+)
 from .schemas import DocumentCreateSchema
+from .security import error as _error
+from .security import init_security
 
 log = logging.getLogger(__name__)
-
-PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs")
 
 API_DESCRIPTION = """\
 repo-server keeps the electronic dossiers (hồ sơ) and documents (văn bản) of Vietnamese public
@@ -54,14 +67,15 @@ def init_api(app: Flask) -> Api:
             "security": [{"bearer": []}],
         },
     )
+    app.json = SafeJSONProvider(app)
     api = Api(app)
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
-                holds.blp, disposal.blp, search.blp, jobs.blp, meta.blp):
+                holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp):
         api.register_blueprint(blp)
     _public_paths_in_spec(api)
     _register_docs_assets(app)
-    _register_auth(app)
+    init_security(app)
     _register_errors(app)
     return api
 
@@ -81,39 +95,6 @@ def _register_docs_assets(app: Flask) -> None:
             return jsonify(code=404, status="Not Found",
                            message="Interactive docs are not installed."), 404
         return send_from_directory(folder, filename)
-
-
-def _register_auth(app: Flask) -> None:
-    @app.before_request
-    def _authenticate():  # noqa: ANN202
-        path = request.path
-        if not path.startswith("/api/") or path.startswith(PUBLIC_PATHS):
-            return None
-        limit = app.config["REPO"]["MAX_JSON_BYTES"]
-        if request.mimetype == "application/json" and (request.content_length or 0) > limit:
-            return _error(413, f"The JSON body is larger than {limit // 1024} KiB.")
-        header = request.headers.get("Authorization", "")
-        scheme, _, secret = header.partition(" ")
-        env = app.extensions["repo_server"]
-        try:
-            g.actor = authenticate(env, secret.strip() if scheme.lower() == "bearer" else None)
-        except Unauthorized as exc:
-            response = _error(401, exc.message)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="repo-server"'
-            return response
-        return None
-
-
-def _error(status: int, message: str, errors: dict | None = None, **extra):  # noqa: ANN202
-    from http import HTTPStatus
-
-    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
-    if errors:
-        body["errors"] = errors
-    body.update({k: v for k, v in extra.items() if v is not None})
-    response = jsonify(body)
-    response.status_code = status
-    return response
 
 
 def _register_errors(app: Flask) -> None:
@@ -136,11 +117,19 @@ def _register_errors(app: Flask) -> None:
             "Please correct the fields listed in 'errors'." if errors else _plain(exc))
         return _error(exc.code or 500, message, errors)
 
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError):  # noqa: ANN202
+        return _error(400, "The JSON is nested too deeply to be read.")
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202
+        from flask import g
+
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return _error(500, "Something went wrong on the server; nothing was changed. "
-                           "The administrator can find the details in the log.")
+        request_id = getattr(g, "request_id", None)
+        return _error(500, "Something went wrong on the server. The administrator can find "
+                           f"the details in the log under request id {request_id}.",
+                      request_id=request_id)
 
 
 def _plain(exc: HTTPException) -> str:
@@ -151,3 +140,16 @@ def _plain(exc: HTTPException) -> str:
         415: "This content type is not accepted here.",
     }
     return messages.get(exc.code or 0, exc.description or exc.name)
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Reads JSON bodies; too deeply nested JSON is a 400, not a crash."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def loads(self, s, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("The JSON is nested too deeply.") from exc

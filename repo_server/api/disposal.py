@@ -73,6 +73,7 @@ class ItemSchema(Schema):
 
 class ReviewSchema(Schema):
     id = fields.String()
+    fonds_code = fields.String(allow_none=True)
     title = fields.String()
     status = fields.String(metadata={"description": "open, approved or executed"})
     created_by = fields.String()
@@ -88,6 +89,7 @@ class ReviewSchema(Schema):
 
 class ReviewSummarySchema(Schema):
     id = fields.String()
+    fonds_code = fields.String(allow_none=True)
     title = fields.String()
     status = fields.String()
     created_by = fields.String()
@@ -111,7 +113,7 @@ class Reviews(MethodView):
     @blp.response(200, ReviewPageSchema)
     def get(self, args):
         """List disposal reviews"""
-        items, total = service.list_reviews(env(), status=args.get("status"), page=args["page"],
+        items, total = service.list_reviews(env(), actor(), status=args.get("status"), page=args["page"],
                                             page_size=args["page_size"])
         return page(items, total, args)
 
@@ -128,7 +130,7 @@ class Review(MethodView):
     @blp.response(200, ReviewSchema)
     def get(self, review_id):
         """A review with its items and every member's opinion"""
-        return service.get_review(env(), review_id)
+        return service.get_review(env(), review_id, actor())
 
 
 @blp.route("/<string:review_id>/opinions")
@@ -161,7 +163,7 @@ class Record(MethodView):
                   description="The destruction record (biên bản hủy) as stored.")
     def get(self, review_id):
         """The destruction record (JSON)"""
-        data, _ = destruction.read_record(env(), review_id)
+        data, _ = destruction.read_record(env(), review_id, actor())
         return Response(data, mimetype="application/json")
 
 
@@ -170,6 +172,6 @@ class RecordPdf(MethodView):
     @blp.response(200, content_type="application/pdf", description="The record as PDF.")
     def get(self, review_id):
         """The destruction record (PDF)"""
-        data, record_id = destruction.read_record(env(), review_id, destruction.RECORD_PDF)
+        data, record_id = destruction.read_record(env(), review_id, actor(), destruction.RECORD_PDF)
         return Response(data, mimetype="application/pdf", headers={
             "Content-Disposition": f"attachment; filename=bien-ban-huy-{review_id}.pdf"})

@@ -105,7 +105,7 @@ class DossierDocuments(MethodView):
     @blp.response(200, DocumentPageSchema)
     def get(self, args, dossier_id):
         """List the documents of a dossier (now, or as they were at `as_of`)"""
-        items, total = service.list_documents(env(), str(dossier_id), page=args["page"],
+        items, total = service.list_documents(env(), str(dossier_id), actor(), page=args["page"],
                                               page_size=args["page_size"],
                                               as_of=args.get("as_of"))
         return page(items, total, args)
@@ -133,7 +133,7 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, args, document_id):
         """Get a document (now, or as it was at `as_of`)"""
-        return with_etag(service.get_document(env(), str(document_id), as_of=args.get("as_of")))
+        return with_etag(service.get_document(env(), str(document_id), actor(), as_of=args.get("as_of")))
 
     @blp.arguments(DocumentUpdateSchema, example={"subject": "Quyết định về việc cấp giấy phép "
                                                              "xây dựng (đính chính)"})
@@ -151,7 +151,7 @@ class DocumentVersions(MethodView):
     @blp.response(200, VersionListSchema)
     def get(self, document_id):
         """List a document's versions"""
-        return {"items": service.list_versions(env(), str(document_id))}
+        return {"items": service.list_versions(env(), str(document_id), actor())}
 
 
 @blp.route("/documents/<uuid:document_id>/versions/<int:number>")
@@ -159,7 +159,7 @@ class DocumentVersion(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, document_id, number):
         """Get a document's metadata and file list as in one version"""
-        return service.version_view(env(), str(document_id), number)
+        return service.version_view(env(), str(document_id), number, actor())
 
 
 @blp.route("/documents/<uuid:document_id>/files")
@@ -167,7 +167,7 @@ class DocumentFiles(MethodView):
     @blp.response(200, FileListSchema)
     def get(self, document_id):
         """List the files of a document's current version"""
-        return {"items": service.get_document(env(), str(document_id))["files"]}
+        return {"items": service.get_document(env(), str(document_id), actor())["files"]}
 
     @blp.arguments(UploadQuerySchema, location="query")
     @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)
@@ -195,7 +195,7 @@ class DocumentFile(MethodView):
     @blp.alt_response(304, description="Not modified (If-None-Match).")
     def get(self, args, document_id, name):
         """Download a file, now or as in an earlier version"""
-        path, info, media_type = service.open_file(env(), str(document_id), name,
+        path, info, media_type = service.open_file(env(), str(document_id), name, actor(),
                                                    args.get("version"))
         response = send_file(path, mimetype=media_type, as_attachment=True,
                              download_name=name, etag=info.sha256, conditional=True,

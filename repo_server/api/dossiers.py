@@ -43,7 +43,7 @@ class DossierCollection(MethodView):
         Filter by fonds, year, state, case number or text in the title; sort; paginate.
         """
         filters = {k: args.get(k) for k in ("fonds_code", "year", "state", "q", "external_ref")}
-        items, total = service.list_dossiers(env(), **filters, sort=args["sort"],
+        items, total = service.list_dossiers(env(), actor(), **filters, sort=args["sort"],
                                              page=args["page"], page_size=args["page_size"])
         return page(items, total, args)
 
@@ -66,7 +66,7 @@ class DossierItem(MethodView):
     @blp.response(200, DossierSchema)
     def get(self, args, dossier_id):
         """Get a dossier (now, or as it was at `as_of`)"""
-        body = service.get_dossier(env(), str(dossier_id), as_of=args.get("as_of"))
+        body = service.get_dossier(env(), str(dossier_id), actor(), as_of=args.get("as_of"))
         return with_etag(body)
 
     @blp.arguments(DossierUpdateSchema, example={"title": "Hồ sơ cấp giấy phép xây dựng (bổ sung)",
@@ -88,7 +88,7 @@ class DossierVersions(MethodView):
     @blp.response(200, VersionListSchema)
     def get(self, dossier_id):
         """List a dossier's versions (who, when, what changed)"""
-        return {"items": service.list_versions(env(), str(dossier_id))}
+        return {"items": service.list_versions(env(), str(dossier_id), actor())}
 
 
 @blp.route("/<uuid:dossier_id>/versions/<int:number>")
@@ -96,4 +96,4 @@ class DossierVersion(MethodView):
     @blp.response(200, DossierSchema)
     def get(self, dossier_id, number):
         """Get a dossier's metadata as in one version"""
-        return service.version_view(env(), str(dossier_id), number)
+        return service.version_view(env(), str(dossier_id), number, actor())

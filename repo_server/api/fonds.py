@@ -28,7 +28,7 @@ class FondsCollection(MethodView):
     @blp.response(200, FondsPageSchema)
     def get(self, args):
         """List fonds"""
-        items, total = service.list_fonds(env(), page=args["page"], page_size=args["page_size"])
+        items, total = service.list_fonds(env(), actor(), page=args["page"], page_size=args["page_size"])
         return page(items, total, args)
 
     @blp.arguments(FondsCreateSchema, example=FONDS_EXAMPLE)
@@ -47,7 +47,7 @@ class FondsItem(MethodView):
     @blp.response(200, FondsSchema)
     def get(self, code):
         """Get a fonds"""
-        return with_etag(service.get_fonds(env(), code))
+        return with_etag(service.get_fonds(env(), code, actor()))
 
     @blp.arguments(FondsUpdateSchema, example={"status": "closed", "closed_on": "2025-06-30",
                                                 "successor_code": "000.00.00.H50"})

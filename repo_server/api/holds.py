@@ -67,7 +67,7 @@ class Holds(MethodView):
     @blp.response(200, HoldPageSchema)
     def get(self, args):
         """List holds"""
-        items, total = service.list_holds(env(), active=args.get("active"), page=args["page"],
+        items, total = service.list_holds(env(), actor(), active=args.get("active"), page=args["page"],
                                           page_size=args["page_size"])
         return page(items, total, args)
 
@@ -86,7 +86,7 @@ class HoldItem(MethodView):
     @blp.response(200, HoldSchema)
     def get(self, hold_id):
         """Get a hold with its dossiers (past and present)"""
-        return service.get_hold(env(), hold_id)
+        return service.get_hold(env(), hold_id, actor())
 
 
 @blp.route("/<string:hold_id>/dossiers")

@@ -133,6 +133,6 @@ class Warnings(MethodView):
     @blp.response(200, WarningPageSchema)
     def get(self, args):
         """Dossiers due for hand-over or transfer (computed daily by the worker)"""
-        items, total = deadlines.list_warnings(env(), kind=args.get("kind"), page=args["page"],
+        items, total = deadlines.list_warnings(env(), actor(), kind=args.get("kind"), page=args["page"],
                                                page_size=args["page_size"])
         return page(items, total, args)

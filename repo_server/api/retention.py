@@ -115,5 +115,5 @@ class Rule(MethodView):
     @blp.alt_response(409, description="Dossiers use the rule.")
     def delete(self, code):
         """Remove a rule no dossier uses"""
-        service.delete_rule(env(), code)
+        service.delete_rule(env(), actor(), code)
         return "", 204

@@ -6,16 +6,48 @@ the loaded code lists (which an agency may override), so here they are plain str
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 NOT_BLANK = validate.Length(min=1)
 
 
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
+
+
+def _control_chars(value: Any, path: str = "") -> str | None:
+    """The first field (dotted path) whose text holds a control character such as NUL."""
+    if isinstance(value, str):
+        return path or "_schema" if _CONTROL & set(value) else None
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _control_chars(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 class StrictSchema(Schema):
-    """Unknown fields are an error (422), so a typo never silently drops data."""
+    """Unknown fields are an error (422), so a typo never silently drops data; text with
+    control characters (NUL and the like) is refused before it reaches a database."""
 
     class Meta:
         ordered = True
+
+    @pre_load
+    def _refuse_control_characters(self, data: Any, **_kw: Any) -> Any:
+        field = _control_chars(data)
+        if field:
+            raise ValidationError("Text may not contain control characters (such as NUL); "
+                                  "remove them and send it again.", field)
+        return data
 
 
 def text(max_len: int, **kw) -> fields.String:

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import search as service
-from .common import env
+from .common import actor, env
 from .schemas import StrictSchema
 
 blp = Blueprint("search", __name__, url_prefix="/api/v1",
@@ -82,13 +82,16 @@ class Search(MethodView):
     @blp.doc(description=SEARCH_DESCRIPTION)
     def get(self, args):
         """Search documents and dossiers"""
-        return service.search(env(), reader(), args)
+        return service.search(env(), reader(), args, actor())
 
 
 def reader():  # noqa: ANN201
     """This process's read-only view of the index, opened once and refreshed per search."""
     backend = current_app.extensions.get("repo_search")
-    if backend is None:
+    if backend is None or backend.check() is not None:
+        # first use, or the index was missing or rebuilt since: open it afresh
+        if backend is not None:
+            backend.close()
         backend = service.open_reader(env())
         current_app.extensions["repo_search"] = backend
     return backend

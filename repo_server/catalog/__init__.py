@@ -2,7 +2,11 @@
 
 from .db import Database
 from .models import (
+    AccessGrant,
+    Alert,
     ApiKey,
+    AuditEvent,
+    AuditHead,
     Base,
     Counter,
     DeadlineWarning,
@@ -10,6 +14,8 @@ from .models import (
     Document,
     DocumentFile,
     Dossier,
+    FixityObject,
+    FixityRun,
     Fonds,
     Hold,
     HoldItem,
@@ -21,9 +27,17 @@ from .models import (
     ReviewItem,
     ReviewOpinion,
     Tombstone,
+    User,
 )
 
 __all__ = [
+    "Alert",
+    "FixityObject",
+    "FixityRun",
+    "AccessGrant",
+    "AuditEvent",
+    "AuditHead",
+    "User",
     "DeadlineWarning",
     "DisposalReview",
     "Hold",

@@ -169,6 +169,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     user_name: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -294,6 +296,7 @@ class DisposalReview(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))  # open | approved | executed
+    fonds_code: Mapped[str | None] = mapped_column(String(13), index=True)
     title: Mapped[str] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -369,3 +372,120 @@ class DeadlineWarning(Base):
     dossier_id: Mapped[str] = mapped_column(String(36), index=True)
     due_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A person or system that holds API keys: roles, fonds scope and clearances."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    fonds_scope: Mapped[list[str]] = mapped_column(JSONType)  # ["*"] = every fonds
+    conditional_access: Mapped[bool] = mapped_column(default=False)  # access mode 02
+    clearance: Mapped[bool] = mapped_column(default=False)  # access mode 03 (secret)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessGrant(Base):
+    """Permission for one user to use one conditional-access (02) dossier."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (Index("ix_access_grants_user", "user_id", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    dossier_id: Mapped[str] = mapped_column(String(36))
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One entry of the append-only, hash-chained audit trail."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_target", "target"),
+                      Index("ix_audit_events_actor_at", "actor", "at"),
+                      Index("ix_audit_events_action_at", "action", "at"))
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(20))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest event's sequence and hash: the chain's tip, locked while appending."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- operations: fixity checks and alerts (issue 6) -------------------------------------------
+
+
+class FixityObject(Base):
+    """When each stored object was last re-hashed, and what that found (rolling fixity)."""
+
+    __tablename__ = "fixity_objects"
+    __table_args__ = (Index("ix_fixity_objects_status", "status"),)
+
+    object_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # OCFL id
+    kind: Mapped[str | None] = mapped_column(String(20))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # first seen by the job
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))  # unchecked | ok | failed | missing
+    problems: Mapped[list[Any] | None] = mapped_column(JSONType)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FixityRun(Base):
+    """One run of the fixity check: how much it re-hashed and which objects failed."""
+
+    __tablename__ = "fixity_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual | api
+    status: Mapped[str] = mapped_column(String(20))  # running | ok | problems | failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    objects_total: Mapped[int] = mapped_column(Integer, default=0)
+    objects_checked: Mapped[int] = mapped_column(Integer, default=0)
+    files_checked: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[list[Any]] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """Something an operator must look at (a damaged or missing object, a failed backup)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "resolved_at", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))  # fixity | backup
+    subject: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from ..catalog import JobRun
 from ..search.backend import SearchBackend
+from ..services import audit
 from ..services import jobs as job_service
-from ..services.context import Env
+from ..services.context import SYSTEM, Env
 from ..services.indexing import drain_outbox
 from . import builtin  # noqa: F401 - registers the built-in jobs
 from .lease import Lease
@@ -58,8 +59,8 @@ class Worker:
                                            id=name, max_instances=1, coalesce=True)
             self.scheduler.start()
 
-    def _step_down(self) -> None:
-        log.warning("worker %s lost the lease; standing by", self.lease.holder)
+    def _step_down(self, reason: str = "lost the lease; standing by") -> None:
+        log.warning("worker %s %s", self.lease.holder, reason)
         self.is_leader = False
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
@@ -111,7 +112,7 @@ class Worker:
                     stop.wait(self.poll)
         finally:
             if self.is_leader:
-                self._step_down()
+                self._step_down("stopping")
                 self.lease.release()
 
     # ------------------------------------------------------------------ jobs
@@ -149,6 +150,8 @@ class Worker:
             run = session.get(JobRun, run_id)
             run.status = "failed" if error else "ok"
             run.finished_at, run.counts, run.error = env.now(), counts, error
+            audit.log_in(session, env, SYSTEM, "job.run", name,
+                         {"run": run_id, "status": run.status, "counts": counts})
         return counts
 
 

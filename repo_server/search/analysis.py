@@ -26,8 +26,9 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from functools import partial
 from itertools import chain, repeat
-from operator import add, mul
+from operator import add, lt, mul
 
 from whoosh import analysis, fields, formats
 
@@ -219,8 +220,12 @@ def looks_like_number(word: str) -> bool:
     return NUMBER_RE.fullmatch(word) is not None
 
 
+PAIR_BASE = 1 << 32  # bigram key = first syllable id * PAIR_BASE + second syllable id
+BREAK_ID = -(PAIR_BASE**2)  # any pair with a break in it gets a negative key
+
+
 class _TokenCache(dict):
-    """raw whitespace-separated token -> syllable ids (exact or folded); 0 is a break."""
+    """raw whitespace-separated token -> syllable ids (exact or folded), BREAK_ID at breaks."""
 
     def __init__(self, analyzer: DocumentAnalyzer, folded: bool):
         super().__init__()
@@ -229,13 +234,14 @@ class _TokenCache(dict):
 
     def __missing__(self, raw: str) -> tuple[int, ...]:
         sid = self.analyzer.syllable_id
-        ids = tuple(0 if s is BREAK else sid(s) for s in token_syllables(raw, self.folded))
+        ids = tuple(BREAK_ID if s is BREAK else sid(s) for s in token_syllables(raw, self.folded))
         if len(self) < 2_000_000:
             self[raw] = ids
         return ids
 
 
-PAIR_BASE = 1 << 32  # bigram key = first syllable id * PAIR_BASE + second syllable id
+
+_POSITIVE = partial(lt, 0)
 
 
 class DocumentAnalyzer:
@@ -243,12 +249,12 @@ class DocumentAnalyzer:
 
     Text is split on white space and each distinct raw token is analysed once (cached), so a
     document costs a handful of C-level passes. Terms come out as integer keys (a syllable id,
-    or a pair of ids for a bigram; id 0 marks a break) to keep the in-memory inverted lists
+    or a pair of ids for a bigram) to keep the in-memory inverted lists
     small; ``term()`` turns a key back into its text. One instance per writer session.
     """
 
     def __init__(self) -> None:
-        self.vocab: dict[str, int] = {"": 0}
+        self.vocab: dict[str, int] = {"": 0}  # ids start at 1
         self.words: list[str] = [""]
         self._exact = _TokenCache(self, folded=False)
         self._folded = _TokenCache(self, folded=True)
@@ -272,10 +278,8 @@ class DocumentAnalyzer:
 
     @staticmethod
     def _pairs(ids: list[int]) -> Counter:
-        counts = Counter(map(add, map(mul, ids, repeat(PAIR_BASE)), ids[1:]))
-        for key in [k for k in counts if k < PAIR_BASE or not k % PAIR_BASE]:
-            del counts[key]  # a pair with a break in it
-        return counts
+        keys = map(add, map(mul, ids, repeat(PAIR_BASE)), ids[1:])
+        return Counter(filter(_POSITIVE, keys))  # pairs across a break are negative
 
     def counts(self, text: str) -> tuple[Counter, Counter, Counter, Counter]:
         """(exact syllables, folded syllables, exact bigrams, folded bigrams) -> frequency."""
@@ -283,8 +287,8 @@ class DocumentAnalyzer:
         sx = list(chain.from_iterable(map(self._exact.__getitem__, raw)))
         sf = list(chain.from_iterable(map(self._folded.__getitem__, raw)))
         cx, cf = Counter(sx), Counter(sf)
-        cx.pop(0, None)
-        cf.pop(0, None)
+        cx.pop(BREAK_ID, None)
+        cf.pop(BREAK_ID, None)
         return cx, cf, self._pairs(sx), self._pairs(sf)
 
 

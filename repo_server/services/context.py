@@ -15,11 +15,19 @@ from ..storage import ObjectStore
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the user behind an API key, the worker, or a command-line operator."""
+    """Who acts: the user behind an API key, the worker, or a command-line operator.
+
+    `scope` lists the fonds the actor may see (None: every fonds); `conditional` opens access
+    mode 02 (conditional use) and `clearance` mode 03 (secret).
+    """
 
     name: str
     roles: tuple[str, ...] = ()
     key_id: str | None = None
+    user_id: str | None = None
+    scope: tuple[str, ...] | None = None
+    conditional: bool = False
+    clearance: bool = False
 
     @property
     def address(self) -> str:
@@ -27,7 +35,7 @@ class Actor:
         return f"urn:repo-server:user:{self.name}"
 
 
-SYSTEM = Actor(name="repo-server", roles=("system",))
+SYSTEM = Actor(name="repo-server", roles=("system",), conditional=True, clearance=True)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from ..catalog import DeadlineWarning, Dossier
-from .context import Env
+from .context import Actor, Env
 from .retention import years_of
 
 
@@ -59,12 +59,14 @@ def compute_warnings(env: Env, backend: Any = None) -> dict[str, int]:
             "transfer": sum(r["kind"] == "transfer" for r in rows)}
 
 
-def list_warnings(env: Env, *, kind: str | None, page: int, page_size: int
+def list_warnings(env: Env, viewer: Actor, *, kind: str | None, page: int, page_size: int
                   ) -> tuple[list[dict[str, Any]], int]:
     stmt = select(DeadlineWarning, Dossier.file_code, Dossier.title, Dossier.fonds_code,
                   Dossier.state).join(Dossier, Dossier.id == DeadlineWarning.dossier_id)
     if kind:
         stmt = stmt.where(DeadlineWarning.kind == kind)
+    if viewer.scope is not None:
+        stmt = stmt.where(Dossier.fonds_code.in_(viewer.scope))
     with env.db.read() as session:
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.execute(stmt.order_by(DeadlineWarning.due_on, DeadlineWarning.id)

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from ..catalog import DisposalReview, Tombstone
 from ..storage import ObjectNotFound
-from .context import SYSTEM, Env
+from .access import in_scope
+from .context import SYSTEM, Actor, Env
 from .disposal import get_review
 from .errors import NotFound
 from .records import new_id, object_id
@@ -145,10 +146,11 @@ def write_record(env: Env, review_id: str) -> str:
     return record_id
 
 
-def read_record(env: Env, review_id: str, name: str = RECORD_JSON) -> tuple[bytes, str]:
+def read_record(env: Env, review_id: str, viewer: Actor,
+                name: str = RECORD_JSON) -> tuple[bytes, str]:
     with env.db.read() as session:
         review = session.get(DisposalReview, review_id)
-        if review is None:
+        if review is None or (review.fonds_code and not in_scope(viewer, review.fonds_code)):
             raise NotFound(f"There is no disposal review {review_id!r}.")
         record_id = review.record_id
     if record_id is None:

@@ -26,6 +26,8 @@ from ..catalog import (
     Tombstone,
 )
 from ..storage import ObjectNotFound
+from . import audit
+from .access import can_see_dossier, in_scope
 from .context import SYSTEM, Actor, Env
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .holds import active_holds, held_dossier_ids
@@ -44,11 +46,12 @@ def today(env: Env) -> date:
 
 # ---------------------------------------------------------------- listing
 
-def _create_review(session, env: Env, actor: Actor, title: str,  # noqa: ANN001
+def _create_review(session, env: Env, actor: Actor, title: str, fonds_code: str,  # noqa: ANN001
                    items: list[tuple[str, str, str]]) -> str:
     review_id = new_id()
     session.add(DisposalReview(id=review_id, status="open", title=title, created_by=actor.name,
-                               created_at=env.now(), quorum=env.config["DISPOSAL_QUORUM"]))
+                               created_at=env.now(), quorum=env.config["DISPOSAL_QUORUM"],
+                               fonds_code=fonds_code))
     session.flush()
     for chunk in _chunks(items, 1000):
         session.execute(insert(ReviewItem), [
@@ -88,32 +91,42 @@ def retention_sweep(env: Env, backend: Any = None) -> dict[str, Any]:
                                    ReviewItem.review_id == DisposalReview.id,
                                    DisposalReview.status.in_(ACTIVE))
         due = session.execute(
-            select(Dossier.id, Dossier.state).where(
+            select(Dossier.id, Dossier.state, Dossier.fonds_code).where(
                 Dossier.state.in_(("closed", "archived")),
                 Dossier.retention_due_on.is_not(None), Dossier.retention_due_on <= day,
                 Dossier.head_version > 0, ~in_review)).all()
         held = held_dossier_ids(session) if due else set()
-        items = [(d, "expired", state) for d, state in due if d not in held]
-        review_id = None
-        if items:
+        by_fonds: dict[str, list[tuple[str, str, str]]] = {}
+        for d, state, fonds_code in due:
+            if d not in held:
+                by_fonds.setdefault(fonds_code, []).append((d, "expired", state))
+        review_ids = []
+        for fonds_code, items in sorted(by_fonds.items()):
             review_id = _create_review(
-                session, env, SYSTEM,
-                f"Xem xét hủy tài liệu hết thời hạn bảo quản (lập ngày {day.isoformat()})", items)
-    return {"due": len(due), "held": len(due) - len(items), "listed": len(items),
-            "review_id": review_id}
+                session, env, SYSTEM, f"Xem xét hủy tài liệu hết thời hạn bảo quản — phông "
+                f"{fonds_code} (lập ngày {day.isoformat()})", fonds_code, items)
+            audit.log_in(session, env, SYSTEM, "disposal.list", review_id,
+                         {"listed": len(items), "fonds_code": fonds_code})
+            review_ids.append(review_id)
+    listed = sum(len(v) for v in by_fonds.values())
+    return {"due": len(due), "held": len(due) - listed, "listed": listed,
+            "reviews": review_ids}
 
 
 def propose_review(env: Env, actor: Actor, title: str,
                    items: list[dict[str, str]]) -> dict[str, Any]:
-    """An archivist lists dossiers (expired or duplicate) for the council by hand."""
+    """An archivist lists dossiers (expired or duplicate) of one fonds for the council."""
     with env.db.write() as session:
         errors = []
         rows = []
+        fonds = set()
         for item in items:
             row = session.get(Dossier, item["dossier_id"])
-            if row is None or row.head_version == 0:
+            if row is None or row.head_version == 0 or not can_see_dossier(session, env, actor,
+                                                                           row):
                 errors.append(f"There is no dossier {item['dossier_id']!r}.")
                 continue
+            fonds.add(row.fonds_code)
             if active_holds(session, row.id):
                 errors.append(f"Dossier {row.file_code} is under a legal hold.")
                 continue
@@ -126,24 +139,30 @@ def propose_review(env: Env, actor: Actor, title: str,
                 errors.append(f"Dossier {row.file_code} is permanent; it is never destroyed.")
                 continue
             rows.append((row.id, item["reason"], row.state))
+        if len(fonds) > 1:
+            errors.append("A review covers one fonds; these dossiers belong to "
+                          f"{', '.join(sorted(fonds))}.")
         if errors:
             raise ValidationFailed({"items": errors})
-        review_id = _create_review(session, env, actor, title, rows)
-    return get_review(env, review_id)
+        review_id = _create_review(session, env, actor, title, fonds.pop(), rows)
+        audit.log_in(session, env, actor, "disposal.propose", review_id,
+                     {"dossiers": [r[0] for r in rows]})
+    return get_review(env, review_id, actor)
 
 
 # ---------------------------------------------------------------- reading
 
-def _get(session, review_id: str) -> DisposalReview:  # noqa: ANN001
+def _get(session, review_id: str, viewer: Actor | None = None) -> DisposalReview:  # noqa: ANN001
     review = session.get(DisposalReview, review_id)
-    if review is None:
+    if review is None or (viewer is not None and review.fonds_code
+                          and not in_scope(viewer, review.fonds_code)):
         raise NotFound(f"There is no disposal review {review_id!r}.")
     return review
 
 
-def get_review(env: Env, review_id: str) -> dict[str, Any]:
+def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, Any]:
     with env.db.read() as session:
-        review = _get(session, review_id)
+        review = _get(session, review_id, viewer)
         items = session.execute(
             select(ReviewItem, Dossier.file_code, Dossier.title)
             .outerjoin(Dossier, Dossier.id == ReviewItem.dossier_id)
@@ -157,6 +176,7 @@ def get_review(env: Env, review_id: str) -> dict[str, Any]:
         by_item.setdefault(o.dossier_id, []).append(o)
     return {
         "id": review.id, "title": review.title, "status": review.status,
+        "fonds_code": review.fonds_code,
         "created_by": review.created_by, "created_at": review.created_at,
         "quorum": review.quorum, "approved_by": review.approved_by,
         "approved_at": review.approved_at, "decision_ref": review.decision_ref,
@@ -175,9 +195,11 @@ def get_review(env: Env, review_id: str) -> dict[str, Any]:
     }
 
 
-def list_reviews(env: Env, *, status: str | None, page: int, page_size: int
+def list_reviews(env: Env, viewer: Actor, *, status: str | None, page: int, page_size: int
                  ) -> tuple[list[dict[str, Any]], int]:
     stmt = select(DisposalReview)
+    if viewer.scope is not None:
+        stmt = stmt.where(DisposalReview.fonds_code.in_(viewer.scope))
     if status:
         stmt = stmt.where(DisposalReview.status == status)
     with env.db.read() as session:
@@ -188,7 +210,8 @@ def list_reviews(env: Env, *, status: str | None, page: int, page_size: int
             select(ReviewItem.review_id, func.count()).where(
                 ReviewItem.review_id.in_([r.id for r in ids])).group_by(ReviewItem.review_id)
         ).all())
-    return [{"id": r.id, "title": r.title, "status": r.status, "created_at": r.created_at,
+    return [{"id": r.id, "title": r.title, "status": r.status, "fonds_code": r.fonds_code,
+             "created_at": r.created_at,
              "created_by": r.created_by, "approved_at": r.approved_at,
              "executed_at": r.executed_at, "item_count": counts.get(r.id, 0)} for r in ids], total
 
@@ -199,7 +222,7 @@ def record_opinions(env: Env, actor: Actor, review_id: str,
                     opinions: list[dict[str, Any]]) -> dict[str, Any]:
     """A council member's opinion per item: destroy, or keep with a new retention and reason."""
     with env.db.write() as session:
-        review = _get(session, review_id)
+        review = _get(session, review_id, actor)
         if review.status != "open":
             raise Conflict(f"Review {review_id} is {review.status}; opinions are closed.")
         items = set(session.scalars(select(ReviewItem.dossier_id)
@@ -239,7 +262,10 @@ def record_opinions(env: Env, actor: Actor, review_id: str,
             target.created_at = env.now()
             if existing is None:
                 session.add(target)
-    return get_review(env, review_id)
+        audit.log_in(session, env, actor, "disposal.opinion", review_id,
+                     {"opinions": [{"dossier": o["dossier_id"], "opinion": o["opinion"]}
+                                   for o in opinions]})
+    return get_review(env, review_id, actor)
 
 
 def _decide(opinions: list[ReviewOpinion], quorum: int) -> tuple[str | None, ReviewOpinion | None]:
@@ -265,7 +291,7 @@ def approve_review(env: Env, actor: Actor, review_id: str, decision_ref: str) ->
         raise Forbidden("Only the head of the agency (role "
                         f"{', '.join(sorted(allowed))}) can approve a disposal review.")
     with env.db.write() as session:
-        review = _get(session, review_id)
+        review = _get(session, review_id, actor)
         if review.status != "open":
             raise Conflict(f"Review {review_id} is already {review.status}.")
         items = session.scalars(select(ReviewItem).where(ReviewItem.review_id == review_id)).all()
@@ -291,11 +317,13 @@ def approve_review(env: Env, actor: Actor, review_id: str, decision_ref: str) ->
         review.status = "approved"
         review.approved_by, review.approved_at = actor.name, env.now()
         review.decision_ref = decision_ref
+        audit.log_in(session, env, actor, "disposal.approve", review_id,
+                     {"decision_ref": decision_ref})
     try:
         request_run(env, actor, "disposal_execution")
     except Conflict:
         pass  # a run is already waiting; it will carry this review out too
-    return get_review(env, review_id)
+    return get_review(env, review_id, actor)
 
 
 # ---------------------------------------------------------------- execution
@@ -410,3 +438,5 @@ def destroy_dossier(env: Env, backend: Any, dossier_id: str, review_id: str,
             "object_id": dossier_id, "object_kind": "dossier", "action": "delete",
             "created_at": env.now(), "attempts": 0}])
         session.execute(delete(Dossier).where(Dossier.id == dossier_id))
+        audit.log_in(session, env, SYSTEM, "dossier.destroy", dossier_id,
+                     {"review": review_id, "documents": doc_ids, **decided_by})

@@ -12,8 +12,9 @@ from sqlalchemy import delete, func, select, update
 
 from ..catalog import Document, DocumentFile, Dossier
 from ..storage import FileInfo, ObjectNotFound, StagedFile
-from .context import Actor, Env
-from .dossiers import claim_document_serial, version_summary
+from .access import can_see_document, filter_documents
+from .context import SYSTEM, Actor, Env
+from .dossiers import claim_document_serial, version_summary, visible_row
 from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
 from .holds import ensure_not_held
@@ -91,24 +92,36 @@ def get_row(session, document_id: str) -> Document:  # noqa: ANN001
     return row
 
 
+def visible_doc(session, env: Env, viewer: Actor, document_id: str) -> Document:  # noqa: ANN001
+    """The document if the viewer may see it (and its dossier); otherwise NotFound."""
+    row = get_row(session, document_id)
+    dossier = session.get(Dossier, row.dossier_id)
+    if dossier is None or not can_see_document(session, env, viewer, row, dossier):
+        raise NotFound(f"There is no document with id {document_id!r}.")
+    return row
+
+
 def _files(session, document_id: str) -> list[DocumentFile]:  # noqa: ANN001
     return list(session.scalars(select(DocumentFile).where(DocumentFile.document_id == document_id)))
 
 
-def get_document(env: Env, document_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+def get_document(env: Env, document_id: str, viewer: Actor, *,
+                 as_of: datetime | None = None) -> dict[str, Any]:
     with env.db.read() as session:
-        row = get_row(session, document_id)
+        row = visible_doc(session, env, viewer, document_id)
         current = view(row, _files(session, document_id))
     if as_of is None:
         return current
     earlier = [v for v in env.store.versions(object_id(document_id)) if v.created <= as_of]
     if not earlier:
         raise NotFound(f"The document did not exist yet at {as_of.isoformat()}.")
-    return version_view(env, document_id, earlier[-1].number)
+    return version_view(env, document_id, earlier[-1].number, viewer)
 
 
-def version_view(env: Env, document_id: str, number: int) -> dict[str, Any]:
+def version_view(env: Env, document_id: str, number: int, viewer: Actor) -> dict[str, Any]:
     """The document's metadata and files exactly as in version `number`."""
+    with env.db.read() as session:
+        visible_doc(session, env, viewer, document_id)
     try:
         info = env.store.version(object_id(document_id), number)
         record = from_json_dict(env.store.read_json(object_id(document_id), DOCUMENT_FILE, number))
@@ -128,19 +141,20 @@ def version_view(env: Env, document_id: str, number: int) -> dict[str, Any]:
             "version_user": info.user_name, "version_message": info.message, "files": files}
 
 
-def list_versions(env: Env, document_id: str) -> list[dict[str, Any]]:
+def list_versions(env: Env, document_id: str, viewer: Actor) -> list[dict[str, Any]]:
     with env.db.read() as session:
-        get_row(session, document_id)
+        visible_doc(session, env, viewer, document_id)
     return [version_summary(v) for v in env.store.versions(object_id(document_id))]
 
 
-def list_documents(env: Env, dossier_id: str, *, page: int = 1, page_size: int = 20,
+def list_documents(env: Env, dossier_id: str, viewer: Actor, *, page: int = 1, page_size: int = 20,
                    as_of: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
     """Documents of a dossier in filing order; with `as_of`, as they were at that moment."""
     with env.db.read() as session:
-        get_dossier_row(session, dossier_id)
-        stmt = select(Document).where(Document.dossier_id == dossier_id,
-                                      Document.head_version > 0)
+        visible_row(session, env, viewer, dossier_id)
+        stmt = select(Document).join(Dossier, Dossier.id == Document.dossier_id).where(
+            Document.dossier_id == dossier_id, Document.head_version > 0)
+        stmt = filter_documents(session, env, viewer, stmt)
         if as_of is not None:
             stmt = stmt.where(Document.created_at <= as_of)
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -152,7 +166,7 @@ def list_documents(env: Env, dossier_id: str, *, page: int = 1, page_size: int =
                     DocumentFile.document_id.in_(list(files)))):
                 files[f.document_id].append(f)
             return [view(r, files[r.id]) for r in rows], total
-    return [get_document(env, r.id, as_of=as_of) for r in rows], total
+    return [get_document(env, r.id, viewer, as_of=as_of) for r in rows], total
 
 
 def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
@@ -232,6 +246,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
             f.name = name
         _check_digests(env, files)
         with env.db.read() as session:
+            visible_row(session, env, actor, dossier_id)
             dossier = _open_dossier(session, dossier_id)
         meta = {k: v for k, v in data.items() if v is not None}
         dossier_meta = from_json_dict(dossier.meta)
@@ -287,7 +302,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     except BaseException:
         _discard(env, files)
         raise
-    result = get_document(env, document_id)
+    result = get_document(env, document_id, SYSTEM)
     if warnings:
         result["warnings"] = warnings
     return result
@@ -302,7 +317,7 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
     add_files = add_files or []
     try:
         with env.db.read() as session:
-            row = get_row(session, document_id)
+            row = visible_doc(session, env, actor, document_id)
             _open_dossier(session, row.dossier_id)
             current_names = {f.name for f in _files(session, document_id)}
         for name in must_exist or []:
@@ -353,7 +368,7 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
     except BaseException:
         _discard(env, add_files)
         raise
-    return get_document(env, document_id)
+    return get_document(env, document_id, actor)
 
 
 def _require(expected_version: int | None, what: str) -> None:
@@ -410,12 +425,12 @@ def remove_file(env: Env, actor: Actor, document_id: str, name: str,
                    remove_names=[name], must_exist=[name], message=f"Remove file: {name}")
 
 
-def open_file(env: Env, document_id: str, name: str,
+def open_file(env: Env, document_id: str, name: str, viewer: Actor,
               version: int | None = None) -> tuple[Path, FileInfo, str]:
     """Where a file's bytes are, its digests and media type, now or in an earlier version."""
     name = unicodedata.normalize("NFC", name)
     with env.db.read() as session:
-        row = get_row(session, document_id)
+        row = visible_doc(session, env, viewer, document_id)
         if version is None:
             current = session.get(DocumentFile, (document_id, name))
             if current is None:

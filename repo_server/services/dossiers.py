@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..catalog import Dossier, Tombstone
+from ..catalog import Document, Dossier, Tombstone
 from ..storage import ObjectNotFound
-from .context import Actor, Env
+from .access import can_see_dossier, filter_documents, filter_dossiers, in_scope, sees_everything
+from .context import SYSTEM, Actor, Env
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
 from .fonds import get_fonds_row
 from .holds import ensure_not_held
@@ -25,7 +26,7 @@ from .records import (
     to_json_dict,
 )
 from .retention import due_on, resolve, years_of
-from .writes import WritePlan, write_object
+from .writes import WritePlan, add_outbox, write_object
 
 # Fields set by the system, never by a client.
 SYSTEM_FIELDS = ("id", "type", "schema_version", "fonds_code", "file_code", "state",
@@ -59,22 +60,56 @@ def get_row(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     return row
 
 
-def get_dossier(env: Env, dossier_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+def visible_row(session, env: Env, viewer: Actor, dossier_id: str) -> Dossier:  # noqa: ANN001
+    """The dossier if the viewer may see it; otherwise NotFound, as if it did not exist."""
+    try:
+        row = get_row(session, dossier_id)
+    except Gone:
+        tomb = session.get(Tombstone, dossier_id)
+        if not in_scope(viewer, tomb.fonds_code):
+            raise NotFound(f"There is no dossier with id {dossier_id!r}.") from None
+        raise
+    if not can_see_dossier(session, env, viewer, row):
+        raise NotFound(f"There is no dossier with id {dossier_id!r}.")
+    return row
+
+
+def _visible_counts(session, env: Env, viewer: Actor, ids: list[str]) -> dict[str, int]:  # noqa: ANN001
+    """Documents per dossier that the viewer may see (counts must not reveal hidden ones)."""
+    stmt = select(Document.dossier_id, func.count()).join(
+        Dossier, Dossier.id == Document.dossier_id).where(
+        Document.dossier_id.in_(ids), Document.head_version > 0).group_by(Document.dossier_id)
+    return dict(session.execute(filter_documents(session, env, viewer, stmt)).all())
+
+
+def _views(session, env: Env, viewer: Actor, rows: list[Dossier]) -> list[dict[str, Any]]:  # noqa: ANN001
+    out = [view(r) for r in rows]
+    if not sees_everything(viewer) and rows:
+        counts = _visible_counts(session, env, viewer, [r.id for r in rows])
+        for item in out:
+            item["doc_total"] = counts.get(item["id"], 0)
+    return out
+
+
+def get_dossier(env: Env, dossier_id: str, viewer: Actor, *,
+                as_of: datetime | None = None) -> dict[str, Any]:
     """The dossier now, or as it was at `as_of`."""
     with env.db.read() as session:
-        row = get_row(session, dossier_id)
-        current = view(row)
+        row = visible_row(session, env, viewer, dossier_id)
+        current = _views(session, env, viewer, [row])[0]
     if as_of is None:
         return current
     versions = env.store.versions(object_id(dossier_id))
     earlier = [v for v in versions if v.created <= as_of]
     if not earlier:
         raise NotFound(f"The dossier did not exist yet at {as_of.isoformat()}.")
-    return version_view(env, dossier_id, earlier[-1].number)
+    return version_view(env, dossier_id, earlier[-1].number, viewer)
 
 
-def version_view(env: Env, dossier_id: str, number: int) -> dict[str, Any]:
+def version_view(env: Env, dossier_id: str, number: int, viewer: Actor) -> dict[str, Any]:
     """The dossier's metadata exactly as stored in version `number`."""
+    with env.db.read() as session:
+        visible_row(session, env, viewer, dossier_id)
     try:
         info = env.store.version(object_id(dossier_id), number)
         record = env.store.read_json(object_id(dossier_id), DOSSIER_FILE, number)
@@ -87,9 +122,9 @@ def version_view(env: Env, dossier_id: str, number: int) -> dict[str, Any]:
             "version_user": info.user_name, "version_message": info.message}
 
 
-def list_versions(env: Env, dossier_id: str) -> list[dict[str, Any]]:
+def list_versions(env: Env, dossier_id: str, viewer: Actor) -> list[dict[str, Any]]:
     with env.db.read() as session:
-        get_row(session, dossier_id)
+        visible_row(session, env, viewer, dossier_id)
     return [version_summary(v) for v in env.store.versions(object_id(dossier_id))]
 
 
@@ -97,7 +132,7 @@ def version_summary(v) -> dict[str, Any]:  # noqa: ANN001
     return {"version": v.number, "created": v.created, "user": v.user_name, "message": v.message}
 
 
-def list_dossiers(env: Env, *, fonds_code: str | None = None, year: int | None = None,
+def list_dossiers(env: Env, viewer: Actor, *, fonds_code: str | None = None, year: int | None = None,
                   state: str | None = None, q: str | None = None, external_ref: str | None = None,
                   sort: str = "-created_at", page: int = 1,
                   page_size: int = 20) -> tuple[list[dict[str, Any]], int]:
@@ -117,11 +152,12 @@ def list_dossiers(env: Env, *, fonds_code: str | None = None, year: int | None =
     column = SORTS[sort.lstrip("-")]
     order = column.desc() if sort.startswith("-") else column.asc()
     with env.db.read() as session:
+        stmt = filter_dossiers(session, env, viewer, stmt)
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(
             stmt.order_by(order, Dossier.id).offset((page - 1) * page_size).limit(page_size)
         ).all()
-        return [view(r) for r in rows], total
+        return _views(session, env, viewer, list(rows)), total
 
 
 def _validate(env: Env, meta: dict[str, Any]) -> None:
@@ -149,7 +185,7 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
     meta: dict[str, Any] = {}
 
     def reserve(session) -> None:  # noqa: ANN001
-        fonds = get_fonds_row(session, fonds_code)
+        fonds = get_fonds_row(session, fonds_code, actor)
         if fonds.status == "closed":
             raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
         ref = data.get("external_ref")
@@ -201,7 +237,7 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
                      lambda: {DOSSIER_FILE: dump(_record(record_id, "open", meta))},
                      message=f"Create dossier: {data['title'][:80]}", expected_head=0)
     write_object(env, actor, plan, reserve=reserve, apply=apply, unreserve=unreserve)
-    return get_dossier(env, record_id)
+    return get_dossier(env, record_id, SYSTEM)
 
 
 def _record(record_id: str, state: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +250,7 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the dossier's current ETag to update it.")
     with env.db.read() as session:
-        row = get_row(session, dossier_id)
+        row = visible_row(session, env, actor, dossier_id)
         ensure_not_held(session, dossier_id, row.file_code)
     if row.state != "open":
         raise Conflict(f"Dossier {row.file_code} is {row.state}; only open dossiers can be edited.",
@@ -236,6 +272,11 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
 
     def apply(session, version) -> None:  # noqa: ANN001
         target = session.get(Dossier, dossier_id)
+        if target.access_mode != meta["access_mode"]:
+            # documents are indexed with their dossier's access mode
+            for doc_id in session.scalars(select(Document.id)
+                                          .where(Document.dossier_id == dossier_id)):
+                add_outbox(session, env, doc_id, "document", "index")
         target.retention_rule = meta.get("retention_rule")
         target.retention_due_on = due_on(meta.get("end_date"), years_of(
             env, meta["retention"], meta.get("retention_years")))
@@ -255,7 +296,7 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
                                        {DOSSIER_FILE: dump(_record(dossier_id, row.state, meta))},
                                        message=message, expected_head=expected_version),
                  apply=apply)
-    return get_dossier(env, dossier_id)
+    return get_dossier(env, dossier_id, actor)
 
 
 def claim_document_serial(session, dossier_id: str) -> int:  # noqa: ANN001

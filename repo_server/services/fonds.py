@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Fonds
+from .access import in_scope
 from .context import Actor, Env
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
 from .records import FONDS_FILE, dump, from_json_dict, new_id, to_json_dict
@@ -23,23 +24,28 @@ def _view(row: Fonds) -> dict[str, Any]:
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def get_fonds_row(session, code: str) -> Fonds:  # noqa: ANN001
+def get_fonds_row(session, code: str, viewer: Actor | None = None) -> Fonds:  # noqa: ANN001
+    """The fonds; NotFound also when it lies outside the viewer's scope."""
     row = session.scalar(select(Fonds).where(Fonds.code == code))
-    if row is None:
+    if row is None or (viewer is not None and not in_scope(viewer, code)):
         raise NotFound(f"There is no fonds with code {code!r}.")
     return row
 
 
-def get_fonds(env: Env, code: str) -> dict[str, Any]:
+def get_fonds(env: Env, code: str, viewer: Actor) -> dict[str, Any]:
     with env.db.read() as session:
-        return _view(get_fonds_row(session, code))
+        return _view(get_fonds_row(session, code, viewer))
 
 
-def list_fonds(env: Env, *, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
+def list_fonds(env: Env, viewer: Actor, *, page: int, page_size: int
+               ) -> tuple[list[dict[str, Any]], int]:
+    stmt = select(Fonds)
+    if viewer.scope is not None:
+        stmt = stmt.where(Fonds.code.in_(viewer.scope))
     with env.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Fonds)) or 0
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(
-            select(Fonds).order_by(Fonds.code).offset((page - 1) * page_size).limit(page_size)
+            stmt.order_by(Fonds.code).offset((page - 1) * page_size).limit(page_size)
         ).all()
         return [_view(r) for r in rows], total
 
@@ -93,7 +99,7 @@ def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]
     write_object(env, actor, WritePlan(record_id, "fonds", {FONDS_FILE: dump(record)},
                                        message=f"Create fonds {data['code']}", expected_head=0),
                  reserve=reserve, apply=apply, unreserve=unreserve)
-    return get_fonds(env, data["code"])
+    return get_fonds(env, data["code"], actor)
 
 
 def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
@@ -102,7 +108,7 @@ def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the fonds' current ETag to update it.")
     with env.db.read() as session:
-        row = get_fonds_row(session, code)
+        row = get_fonds_row(session, code, actor)
     meta = {**from_json_dict(row.meta), **changes}
     meta = {k: v for k, v in meta.items() if v is not None}
     _check(env, meta)
@@ -121,4 +127,4 @@ def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
     write_object(env, actor, WritePlan(row.id, "fonds", {FONDS_FILE: dump(record)},
                                        message=f"Update fonds {code}: {', '.join(sorted(changes))}",
                                        expected_head=expected_version), apply=apply)
-    return get_fonds(env, code)
+    return get_fonds(env, code, actor)

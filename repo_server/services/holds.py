@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..catalog import Dossier, Hold, HoldItem
+from . import audit
+from .access import can_see_dossier
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .records import new_id
@@ -44,9 +46,13 @@ def held_dossier_ids(session) -> set[str]:  # noqa: ANN001
         .where(HoldItem.removed_at.is_(None), Hold.released_at.is_(None))))
 
 
-def _view(session, hold: Hold) -> dict[str, Any]:  # noqa: ANN001
-    items = session.scalars(select(HoldItem).where(HoldItem.hold_id == hold.id)
-                            .order_by(HoldItem.id)).all()
+def _view(session, hold: Hold, viewer: Actor) -> dict[str, Any]:  # noqa: ANN001
+    """A hold; the dossiers of fonds outside the viewer's scope are left out."""
+    stmt = select(HoldItem).where(HoldItem.hold_id == hold.id).order_by(HoldItem.id)
+    if viewer.scope is not None:
+        stmt = stmt.join(Dossier, Dossier.id == HoldItem.dossier_id).where(
+            Dossier.fonds_code.in_(viewer.scope))
+    items = session.scalars(stmt).all()
     return {"id": hold.id, "reason": hold.reason, "authority_ref": hold.authority_ref,
             "created_by": hold.created_by, "created_at": hold.created_at,
             "released_by": hold.released_by, "released_at": hold.released_at,
@@ -64,12 +70,12 @@ def _get(session, hold_id: str) -> Hold:  # noqa: ANN001
     return hold
 
 
-def get_hold(env: Env, hold_id: str) -> dict[str, Any]:
+def get_hold(env: Env, hold_id: str, viewer: Actor) -> dict[str, Any]:
     with env.db.read() as session:
-        return _view(session, _get(session, hold_id))
+        return _view(session, _get(session, hold_id), viewer)
 
 
-def list_holds(env: Env, *, active: bool | None, page: int, page_size: int
+def list_holds(env: Env, viewer: Actor, *, active: bool | None, page: int, page_size: int
                ) -> tuple[list[dict[str, Any]], int]:
     stmt = select(Hold)
     if active is True:
@@ -80,7 +86,7 @@ def list_holds(env: Env, *, active: bool | None, page: int, page_size: int
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(Hold.created_at.desc())
                                .offset((page - 1) * page_size).limit(page_size)).all()
-        return [_view(session, h) for h in rows], total
+        return [_view(session, h, viewer) for h in rows], total
 
 
 def create_hold(env: Env, actor: Actor, reason: str, authority_ref: str,
@@ -91,11 +97,14 @@ def create_hold(env: Env, actor: Actor, reason: str, authority_ref: str,
                          created_by=actor.name, created_at=env.now()))
         session.flush()
         _add(session, env, actor, hold_id, dossier_ids)
-    return get_hold(env, hold_id)
+        audit.log_in(session, env, actor, "hold.create", hold_id,
+                     {"authority_ref": authority_ref, "dossiers": dossier_ids})
+    return get_hold(env, hold_id, actor)
 
 
 def _add(session, env: Env, actor: Actor, hold_id: str, dossier_ids: list[str]) -> None:  # noqa: ANN001
-    missing = [d for d in dossier_ids if session.get(Dossier, d) is None]
+    missing = [d for d in dossier_ids if (row := session.get(Dossier, d)) is None
+               or not can_see_dossier(session, env, actor, row)]
     if missing:
         raise ValidationFailed({"dossier_ids": [f"There is no dossier {d!r}." for d in missing]})
     current = set(session.scalars(select(HoldItem.dossier_id).where(
@@ -112,7 +121,8 @@ def add_dossiers(env: Env, actor: Actor, hold_id: str, dossier_ids: list[str]) -
         if hold.released_at is not None:
             raise Conflict(f"Hold {hold.authority_ref} was released; create a new hold.")
         _add(session, env, actor, hold_id, dossier_ids)
-    return get_hold(env, hold_id)
+        audit.log_in(session, env, actor, "hold.add", hold_id, {"dossiers": dossier_ids})
+    return get_hold(env, hold_id, actor)
 
 
 def remove_dossier(env: Env, actor: Actor, hold_id: str, dossier_id: str) -> dict[str, Any]:
@@ -124,7 +134,8 @@ def remove_dossier(env: Env, actor: Actor, hold_id: str, dossier_id: str) -> dic
         if item is None:
             raise NotFound(f"Dossier {dossier_id} is not under hold {hold_id}.")
         item.removed_by, item.removed_at = actor.name, env.now()
-    return get_hold(env, hold_id)
+        audit.log_in(session, env, actor, "hold.remove", hold_id, {"dossier": dossier_id})
+    return get_hold(env, hold_id, actor)
 
 
 def release_hold(env: Env, actor: Actor, hold_id: str, reason: str) -> dict[str, Any]:
@@ -133,4 +144,5 @@ def release_hold(env: Env, actor: Actor, hold_id: str, reason: str) -> dict[str,
         if hold.released_at is not None:
             raise Conflict(f"Hold {hold.authority_ref} was already released.")
         hold.released_by, hold.released_at, hold.release_reason = actor.name, env.now(), reason
-    return get_hold(env, hold_id)
+        audit.log_in(session, env, actor, "hold.release", hold_id, {"reason": reason})
+    return get_hold(env, hold_id, actor)

@@ -42,17 +42,37 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def dossier_record(record: dict[str, Any], updated: datetime) -> IndexRecord:
+def stricter(a: str | None, b: str | None) -> str:
+    """The more restrictive of two access modes (01 public < 02 conditional < 03 secret)."""
+    return max(a or "01", b or "01")
+
+
+def catalog_facts(env: Env, dossier_ids: list[str] | None = None
+                  ) -> dict[str, tuple[str, str]]:
+    """Dossier id -> (state, access mode) from the catalog, which also knows operational
+    states (such as disposal_review) that are not written into the objects."""
+    stmt = select(Dossier.id, Dossier.state, Dossier.access_mode)
+    if dossier_ids is not None:
+        stmt = stmt.where(Dossier.id.in_(dossier_ids))
+    with env.db.read() as session:
+        return {i: (state, mode) for i, state, mode in session.execute(stmt)}
+
+
+def dossier_record(record: dict[str, Any], updated: datetime,
+                   state: str | None = None) -> IndexRecord:
     return IndexRecord(
         id=record["id"], kind="dossier", dossier_id=record["id"],
-        fonds_code=record["fonds_code"], state=record.get("state"),
+        fonds_code=record["fonds_code"], state=state or record.get("state"),
         access_mode=record.get("access_mode"), type_code=None, direction=None,
         date=_date(record.get("start_date")), title=record.get("title", ""),
         number=record.get("file_code"), fields_text=_flatten(record), body="", updated=updated)
 
 
-def document_record(record: dict[str, Any], texts: dict[str, str], dossier_state: str | None,
-                    updated: datetime) -> IndexRecord:
+def document_record(record: dict[str, Any], texts: dict[str, str],
+                    dossier: tuple[str, str] | None, updated: datetime) -> IndexRecord:
+    """A document's record; it carries its dossier's state, and the stricter of its own and
+    its dossier's access mode, so that search filters need no join."""
+    dossier_state, dossier_mode = dossier or (None, None)
     number = None
     if record.get("code_number") or record.get("code_notation"):
         number = "/".join(str(p) for p in (record.get("code_number"),
@@ -61,14 +81,15 @@ def document_record(record: dict[str, Any], texts: dict[str, str], dossier_state
     return IndexRecord(
         id=record["id"], kind="document", dossier_id=record["dossier_id"],
         fonds_code=record["fonds_code"], state=dossier_state,
-        access_mode=record.get("access_mode"), type_code=record.get("type_code"),
+        access_mode=stricter(record.get("access_mode"), dossier_mode),
+        type_code=record.get("type_code"),
         direction=record.get("direction"), date=_date(record.get("issued_date")),
         title=record.get("subject", ""), number=number,
         fields_text=_flatten(record) + "\n" + "\n".join(sorted(texts)), body=body,
         updated=updated)
 
 
-def build_record(env: Env, rid: str, dossier_states: dict[str, str] | None = None
+def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = None
                  ) -> IndexRecord | None:
     """The index record of one object's head, or None if it is gone or not indexed."""
     oid = object_id(rid)
@@ -77,16 +98,14 @@ def build_record(env: Env, rid: str, dossier_states: dict[str, str] | None = Non
     except ObjectNotFound:
         return None
     if DOSSIER_FILE in head.state:
-        return dossier_record(env.store.read_json(oid, DOSSIER_FILE), head.created)
+        record = env.store.read_json(oid, DOSSIER_FILE)
+        known = (facts or catalog_facts(env, [rid])).get(rid)
+        return dossier_record(record, head.created, known[0] if known else None)
     if DOCUMENT_FILE in head.state:
         record = env.store.read_json(oid, DOCUMENT_FILE)
-        states = dossier_states or {}
-        state = states.get(record["dossier_id"])
-        if state is None:
-            with env.db.read() as session:
-                state = session.scalar(select(Dossier.state)
-                                       .where(Dossier.id == record["dossier_id"]))
-        return document_record(record, read_texts(env, rid), state, head.created)
+        dossier_id = record["dossier_id"]
+        known = (facts or catalog_facts(env, [dossier_id])).get(dossier_id)
+        return document_record(record, read_texts(env, rid), known, head.created)
     return None
 
 
@@ -147,22 +166,22 @@ def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
     `progress` is called with 1 for each object read.
     """
     oids = list(env.store.iter_object_ids())
-    dossiers: dict[str, dict[str, Any]] = {}
+    facts = catalog_facts(env)
     documents: list[str] = []
     for oid in oids:
         head = env.store.version(oid)
         if DOSSIER_FILE in head.state:
             record = env.store.read_json(oid, DOSSIER_FILE)
-            dossiers[record["id"]] = record
-            yield dossier_record(record, head.created)
+            facts.setdefault(record["id"], (record.get("state", "open"),
+                                            record.get("access_mode", "01")))
+            yield dossier_record(record, head.created, facts[record["id"]][0])
         elif DOCUMENT_FILE in head.state:
             documents.append(record_id(oid))
             continue
         if progress:
             progress(1)
-    states = {rid: r.get("state", "open") for rid, r in dossiers.items()}
     for rid in documents:
-        record = build_record(env, rid, states)
+        record = build_record(env, rid, facts)
         if record is not None:
             yield record
         if progress:

@@ -1,4 +1,4 @@
-"""API keys: random secrets shown once; only their SHA-256 is stored.
+"""Users and their API keys: random secrets shown once; only their SHA-256 is stored.
 
 A key is 32 random bytes, so a plain SHA-256 (not a slow password hash) is the right check:
 nothing can be guessed, and every request stays fast.
@@ -12,28 +12,59 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..catalog import ApiKey
+from ..catalog import ApiKey, User
 from .context import Actor, Env
 from .errors import Unauthorized
 from .records import new_id
 
 KEY_PREFIX = "rs_"
+ALL_FONDS = "*"
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(env: Env, user_name: str, roles: list[str], *,
-               expires_at: datetime | None = None) -> tuple[str, str]:
-    """Create a key; returns (key id, secret). The secret is never stored or shown again."""
+def ensure_user(session, env: Env, name: str, roles: list[str], *,  # noqa: ANN001
+                fonds_scope: list[str] | None = None, conditional: bool | None = None,
+                clearance: bool = False, display_name: str | None = None) -> User:
+    """The user with this name, created with these settings if it does not exist yet."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        now = env.now()
+        user = User(id=new_id(), name=name, display_name=display_name, roles=list(roles),
+                    fonds_scope=list(fonds_scope or [ALL_FONDS]),
+                    conditional_access="admin" in roles if conditional is None else conditional,
+                    clearance=clearance, active=True, created_at=now, updated_at=now)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def issue_key(session, env: Env, user: User, *, label: str | None = None,  # noqa: ANN001
+              expires_at: datetime | None = None) -> tuple[str, str]:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = new_id()
-    with env.db.write() as session:
-        session.add(ApiKey(id=key_id, key_hash=_hash(secret), prefix=secret[:10],
-                           user_name=user_name, roles=list(roles), created_at=env.now(),
-                           expires_at=expires_at))
+    session.add(ApiKey(id=key_id, key_hash=_hash(secret), prefix=secret[:10],
+                       user_name=user.name, user_id=user.id, roles=list(user.roles),
+                       label=label, created_at=env.now(), expires_at=expires_at))
     return key_id, secret
+
+
+def create_key(env: Env, user_name: str, roles: list[str], *,
+               fonds_scope: list[str] | None = None, conditional: bool | None = None,
+               clearance: bool = False, expires_at: datetime | None = None) -> tuple[str, str]:
+    """A new key for a user (created on first use); returns (key id, secret)."""
+    with env.db.write() as session:
+        user = ensure_user(session, env, user_name, roles, fonds_scope=fonds_scope,
+                           conditional=conditional, clearance=clearance)
+        return issue_key(session, env, user, expires_at=expires_at)
+
+
+def actor_for(user: User, key_id: str | None = None) -> Actor:
+    scope = None if ALL_FONDS in (user.fonds_scope or []) else tuple(user.fonds_scope or ())
+    return Actor(name=user.name, roles=tuple(user.roles), key_id=key_id, user_id=user.id,
+                 scope=scope, conditional=user.conditional_access, clearance=user.clearance)
 
 
 def authenticate(env: Env, secret: str | None) -> Actor:
@@ -41,12 +72,14 @@ def authenticate(env: Env, secret: str | None) -> Actor:
     if not secret:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     with env.db.read() as session:
-        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(secret)))
-    if key is None or key.revoked_at is not None:
-        raise Unauthorized("This API key is not valid (unknown or revoked).")
-    if key.expires_at is not None and key.expires_at <= env.now():
+        row = session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+                              .where(ApiKey.key_hash == _hash(secret))).first()
+    if row is None or row.ApiKey.revoked_at is not None or not row.User.active:
+        raise Unauthorized("This API key is not valid (unknown, revoked, or its user is "
+                           "disabled).")
+    if row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= env.now():
         raise Unauthorized("This API key has expired; ask an administrator for a new one.")
-    return Actor(name=key.user_name, roles=tuple(key.roles), key_id=key.id)
+    return actor_for(row.User, row.ApiKey.id)
 
 
 def has_keys(env: Env) -> bool:

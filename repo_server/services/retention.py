@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ..catalog import Dossier, RetentionRule
 from ..codes import CodeListError, load_retention_schedule
+from . import audit
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
 
@@ -104,6 +105,7 @@ def create_rule(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
             raise Conflict(f"Retention rule {data['code']} already exists; change it with PATCH.")
         session.add(RetentionRule(**{f: data.get(f) for f in RULE_FIELDS},
                                   updated_at=env.now(), updated_by=actor.name))
+        audit.log_in(session, env, actor, "retention.create", data["code"], data)
     return get_rule(env, data["code"])
 
 
@@ -118,10 +120,11 @@ def update_rule(env: Env, actor: Actor, code: str, changes: dict[str, Any]) -> d
         rule.updated_at, rule.updated_by = env.now(), actor.name
         session.flush()
         _apply_rule_to_dossiers(session, rule)
+        audit.log_in(session, env, actor, "retention.update", code, changes)
     return get_rule(env, code)
 
 
-def delete_rule(env: Env, code: str) -> None:
+def delete_rule(env: Env, actor: Actor, code: str) -> None:
     with env.db.write() as session:
         rule = get_rule_row(session, code)
         used = session.scalar(select(func.count()).select_from(Dossier)
@@ -130,6 +133,7 @@ def delete_rule(env: Env, code: str) -> None:
             raise Conflict(f"Retention rule {code} is used by {used} dossier(s); it cannot be "
                            "removed.", used_by=used)
         session.delete(rule)
+        audit.log_in(session, env, actor, "retention.delete", code)
 
 
 def rule_period(rule: RetentionRule) -> int | None:
@@ -174,6 +178,8 @@ def import_csv(env: Env, actor: Actor, text: str) -> dict[str, int]:
             rule.updated_at, rule.updated_by = env.now(), actor.name
             session.flush()
             _apply_rule_to_dossiers(session, rule)
+        audit.log_in(session, env, actor, "retention.import", None,
+                     {"created": created, "updated": updated})
     return {"created": created, "updated": updated}
 
 

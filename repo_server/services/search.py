@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from ..catalog import Document, Dossier
 from ..search.backend import QuerySyntaxError, SearchBackend, SearchRequest
-from .context import Env
+from .access import modes, sees_everything
+from .context import Actor, Env
 from .errors import ServiceError
 
 
@@ -34,7 +35,17 @@ def open_writer(env: Env) -> SearchBackend:
     return WhooshBackend(Path(env.config["INDEX_DIR"]), writer=True)
 
 
-def search(env: Env, backend, args: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+def _narrow(requested: list[str] | None, allowed: set[str] | tuple[str, ...] | None
+            ) -> list[str] | None:
+    """The caller's filter intersected with what they may see (None: no restriction)."""
+    if allowed is None:
+        return requested
+    if requested is None:
+        return sorted(allowed)
+    return [v for v in requested if v in allowed]
+
+
+def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, Any]:  # noqa: ANN001
     problem = backend.check()
     if problem is not None:
         raise SearchUnavailable("The search index is being rebuilt; everything else works. "
@@ -42,10 +53,12 @@ def search(env: Env, backend, args: dict[str, Any]) -> dict[str, Any]:  # noqa: 
     backend.refresh()
     request = SearchRequest(
         q=args["q"], exact=args["exact"], kind=args["kind"],
-        fonds_codes=args.get("fonds_code"),
+        fonds_codes=_narrow(args.get("fonds_code"), viewer.scope),
         dossier_id=str(args["dossier_id"]) if args.get("dossier_id") else None,
         type_codes=args.get("type_code"), directions=args.get("direction"),
-        states=args.get("state"), access_modes=args.get("access_mode"),
+        states=args.get("state"),
+        access_modes=_narrow(args.get("access_mode"),
+                             None if sees_everything(viewer) else modes(viewer)),
         date_from=args.get("date_from"), date_to=args.get("date_to"), sort=args["sort"],
         page=args["page"], page_size=args["page_size"], facets=args["facets"],
         snippets=args["snippets"])

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
 from ..storage import StagedFile, StaleVersion, VersionInfo
+from . import audit
 from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
 from .records import new_id, object_id
@@ -72,6 +73,8 @@ def write_object(
         if outbox:
             add_outbox(session, env, plan.record_id, plan.kind, "index")
         session.execute(delete(PendingWrite).where(PendingWrite.token == token))
+        audit.log_in(session, env, actor, f"{plan.kind}.version", plan.record_id,
+                     {"version": version.number, "message": version.message})
     return version
 
 

@@ -1,0 +1,229 @@
+"""Every request passes here: request id, authentication (with a rate limit on failures),
+the role check (one table: route -> action), security headers, and the audit event."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from http import HTTPStatus
+
+from flask import Flask, g, jsonify, request
+
+from ..services import audit
+from ..services.errors import Unauthorized
+from ..services.keys import authenticate
+from ..services.policy import allowed
+
+PUBLIC_ENDPOINTS = {"meta.Health", "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+                    "swagger_ui_static", "static"}
+
+# (endpoint, method) -> action of services/policy.py. A route missing here is refused (403):
+# the table fails closed, and a test checks that every route is in it.
+ROUTE_ACTIONS: dict[tuple[str, str], str] = {
+    ("meta.CodeListCollection", "GET"): "codes.read",
+    ("meta.CodeListItem", "GET"): "codes.read",
+    ("fonds.FondsCollection", "GET"): "fonds.read",
+    ("fonds.FondsCollection", "POST"): "fonds.write",
+    ("fonds.FondsItem", "GET"): "fonds.read",
+    ("fonds.FondsItem", "PATCH"): "fonds.write",
+    ("dossiers.DossierCollection", "GET"): "dossier.read",
+    ("dossiers.DossierCollection", "POST"): "dossier.create",
+    ("dossiers.DossierItem", "GET"): "dossier.read",
+    ("dossiers.DossierItem", "PATCH"): "dossier.update",
+    ("dossiers.DossierVersions", "GET"): "dossier.read",
+    ("dossiers.DossierVersion", "GET"): "dossier.read",
+    ("documents.DossierDocuments", "GET"): "document.read",
+    ("documents.DossierDocuments", "POST"): "document.create",
+    ("documents.DocumentItem", "GET"): "document.read",
+    ("documents.DocumentItem", "PATCH"): "document.update",
+    ("documents.DocumentVersions", "GET"): "document.read",
+    ("documents.DocumentVersion", "GET"): "document.read",
+    ("documents.DocumentFiles", "GET"): "document.read",
+    ("documents.DocumentFiles", "POST"): "file.write",
+    ("documents.DocumentFile", "GET"): "file.read",
+    ("documents.DocumentFile", "PUT"): "file.write",
+    ("documents.DocumentFile", "DELETE"): "file.write",
+    ("lifecycle.Close", "POST"): "dossier.close",
+    ("lifecycle.Archive", "POST"): "dossier.archive",
+    ("lifecycle.TransferDue", "POST"): "dossier.transfer",
+    ("lifecycle.Transfer", "POST"): "dossier.transfer",
+    ("lifecycle.Warnings", "GET"): "warnings.read",
+    ("retention.Rules", "GET"): "retention.read",
+    ("retention.Rules", "POST"): "retention.write",
+    ("retention.Rule", "GET"): "retention.read",
+    ("retention.Rule", "PATCH"): "retention.write",
+    ("retention.Rule", "DELETE"): "retention.write",
+    ("retention.Export", "GET"): "retention.read",
+    ("retention.Import", "POST"): "retention.write",
+    ("holds.Holds", "GET"): "hold.read",
+    ("holds.Holds", "POST"): "hold.write",
+    ("holds.HoldItem", "GET"): "hold.read",
+    ("holds.HoldDossiers", "POST"): "hold.write",
+    ("holds.HoldDossier", "DELETE"): "hold.write",
+    ("holds.Release", "POST"): "hold.write",
+    ("disposal.Reviews", "GET"): "disposal.read",
+    ("disposal.Reviews", "POST"): "disposal.propose",
+    ("disposal.Review", "GET"): "disposal.read",
+    ("disposal.Opinions", "POST"): "disposal.opinion",
+    ("disposal.Approve", "POST"): "disposal.approve",
+    ("disposal.Record", "GET"): "disposal.read",
+    ("disposal.RecordPdf", "GET"): "disposal.read",
+    ("search.Search", "GET"): "search",
+    ("jobs.Jobs", "GET"): "jobs.read",
+    ("jobs.JobRuns", "GET"): "jobs.read",
+    ("jobs.JobRuns", "POST"): "jobs.run",
+    ("jobs.JobRunItem", "GET"): "jobs.read",
+    ("users.Users", "GET"): "users.manage",
+    ("users.Users", "POST"): "users.manage",
+    ("users.UserItem", "GET"): "users.manage",
+    ("users.UserItem", "PATCH"): "users.manage",
+    ("users.UserKeys", "POST"): "users.manage",
+    ("users.UserKey", "DELETE"): "users.manage",
+    ("users.UserGrants", "POST"): "users.manage",
+    ("users.UserGrant", "DELETE"): "users.manage",
+    ("users.Me", "GET"): "codes.read",
+    ("audit.AuditEvents", "GET"): "audit.read",
+    ("audit.AuditExport", "GET"): "audit.read",
+    ("audit.AuditVerify", "GET"): "audit.read",
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+
+
+class FailureLimiter:
+    """Counts failed authentications per client address (in this process)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window = limit, window_s
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, addr: str, now: float) -> deque[float]:
+        q = self._fails[addr]
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, addr: str) -> float:
+        """Seconds to wait, or 0 when the address may try again."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._recent(addr, now)
+            return (q[0] + self.window - now) if len(q) >= self.limit else 0.0
+
+    def fail(self, addr: str) -> None:
+        with self._lock:
+            self._recent(addr, time.monotonic()).append(time.monotonic())
+
+
+def error(status: int, message: str, errors: dict | None = None, **extra):  # noqa: ANN201
+    """The one JSON error shape of the API."""
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _target() -> str | None:
+    args = request.view_args or {}
+    for key in ("document_id", "dossier_id", "review_id", "hold_id", "user_id", "code", "name",
+                "run_id"):
+        if key in args:
+            return str(args[key])
+    return None
+
+
+def init_security(app: Flask) -> None:
+    config = app.config["REPO"]
+    limiter = FailureLimiter(config["AUTH_FAILURE_LIMIT"], config["AUTH_FAILURE_WINDOW"])
+    app.extensions["repo_limiter"] = limiter
+
+    @app.before_request
+    def _begin():  # noqa: ANN202
+        g.request_id = (request.headers.get("X-Request-ID") or "")[:64] or uuid.uuid4().hex
+        g.client_addr = request.remote_addr or "unknown"
+        g.audit_token = audit.request_context.set({"request_id": g.request_id,
+                                                   "client_addr": g.client_addr})
+        endpoint = request.endpoint
+        if endpoint in PUBLIC_ENDPOINTS or not request.path.startswith("/api/"):
+            g.public = True
+            return None
+        g.public = False
+        limit = config["MAX_JSON_BYTES"]
+        if request.mimetype == "application/json" and (request.content_length or 0) > limit:
+            return error(413, f"The JSON body is larger than {limit // 1024} KiB.")
+        wait = limiter.blocked(g.client_addr)
+        if wait:
+            response = error(429, "Too many failed sign-ins from this address; wait "
+                                  f"{int(wait) + 1} seconds and check the API key.")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        env = app.extensions["repo_server"]
+        try:
+            g.actor = authenticate(env, secret.strip() if scheme.lower() == "bearer" else None)
+        except Unauthorized as exc:
+            limiter.fail(g.client_addr)
+            response = error(401, exc.message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="repo-server"'
+            return response
+        if endpoint is None:
+            return None  # 404/405 follow
+        g.action = ROUTE_ACTIONS.get((endpoint, request.method))
+        if g.action is None or not allowed(g.actor, g.action):
+            return error(403, f"Your role ({', '.join(g.actor.roles) or 'none'}) does not "
+                              "allow this. Ask an administrator if you need it.",
+                         action=g.action)
+        return None
+
+    @app.after_request
+    def _finish(response):  # noqa: ANN001, ANN202
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        docs = request.path.startswith("/api/v1/docs")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+        if response.mimetype == "application/json":
+            response.headers.setdefault("Cache-Control", "no-store")
+        request_id = getattr(g, "request_id", None)
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
+        if not getattr(g, "public", True) or (response.status_code == 404
+                                              and request.path.startswith("/api/")):
+            _audit_request(app, response)
+        return response
+
+    @app.teardown_request
+    def _end(_exc):  # noqa: ANN001, ANN202
+        token = g.pop("audit_token", None)
+        if token is not None:
+            try:
+                audit.request_context.reset(token)
+            except (ValueError, RuntimeError):  # torn down in another context (streaming)
+                audit.request_context.set(None)
+
+
+def _audit_request(app: Flask, response) -> None:  # noqa: ANN001
+    env = app.extensions["repo_server"]
+    actor = getattr(g, "actor", None)
+    action = getattr(g, "action", None) or f"http.{request.method.lower()}"
+    details = {"method": request.method, "path": request.path, "status": response.status_code}
+    if request.endpoint == "search.Search":
+        details["query"] = request.args.to_dict(flat=False)
+    outcome = "ok" if response.status_code < 400 else (
+        "denied" if response.status_code in (401, 403, 429) else "error")
+    audit.buffer(env).add(audit.make_event(env, actor or "anonymous", action, _target(),
+                                           outcome, details))

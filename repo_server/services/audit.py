@@ -1,0 +1,216 @@
+"""The audit trail: append-only events, each chained to the previous one by SHA-256.
+
+hash(n) = sha256(hash(n-1) + canonical JSON of event n). Editing, deleting or reordering a
+row breaks the chain at that row; the `audit_head` row holds the tip, so cutting off the
+newest events is detected too. Changes to records are logged inside the transaction that
+makes them; requests (reads, searches, refusals) are logged through a small per-process
+buffer flushed every fraction of a second, so a read never waits for a disk flush.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from ..catalog import AuditEvent, AuditHead
+from .context import Actor, Env
+
+log = logging.getLogger(__name__)
+GENESIS = "0" * 64
+# Set by the HTTP layer for the duration of a request; services stay unaware of Flask.
+request_context: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
+    "audit_request_context", default=None)
+
+
+def canonical(event: dict[str, Any]) -> bytes:
+    """The bytes that are hashed: every field but the hashes, in a fixed form."""
+    body = {
+        "at": event["at"].isoformat(timespec="microseconds"),
+        "actor": event["actor"], "action": event["action"], "target": event.get("target"),
+        "outcome": event["outcome"], "client_addr": event.get("client_addr"),
+        "request_id": event.get("request_id"), "details": event.get("details") or {},
+    }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      default=str).encode()
+
+
+def chain(prev_hash: str, event: dict[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
+
+
+def make_event(env: Env, actor: Actor | str, action: str, target: str | None,
+               outcome: str = "ok", details: dict[str, Any] | None = None,
+               at: datetime | None = None) -> dict[str, Any]:
+    ctx = request_context.get() or {}
+    # Round-trip the details through JSON now so that what is hashed is what is stored.
+    details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    return {"at": (at or env.now()).astimezone(UTC), "actor": actor if isinstance(actor, str) else actor.name,
+            "action": action, "target": target, "outcome": outcome,
+            "client_addr": ctx.get("client_addr"), "request_id": ctx.get("request_id"),
+            "details": details}
+
+
+def append(session, events: list[dict[str, Any]]) -> None:  # noqa: ANN001
+    """Add events to the chain inside the caller's write transaction (locks the tip)."""
+    if not events:
+        return
+    head = session.get(AuditHead, 1, with_for_update=True)
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    seq, prev = head.seq, head.hash
+    rows = []
+    for event in events:
+        seq += 1
+        digest = chain(prev, event)
+        rows.append(AuditEvent(seq=seq, prev_hash=prev, hash=digest, **event))
+        prev = digest
+    session.add_all(rows)
+    head.seq, head.hash = seq, prev
+
+
+def log_in(session, env: Env, actor: Actor | str, action: str, target: str | None,  # noqa: ANN001
+           details: dict[str, Any] | None = None) -> None:
+    """Log a change inside the transaction that makes it."""
+    append(session, [make_event(env, actor, action, target, "ok", details)])
+
+
+def record(env: Env, actor: Actor | str, action: str, target: str | None,
+           outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
+    """Log an event now, in its own transaction."""
+    with env.db.write() as session:
+        append(session, [make_event(env, actor, action, target, outcome, details)])
+
+
+class Buffer:
+    """Request events of one process, written in batches by a background thread."""
+
+    def __init__(self, env: Env, interval: float = 0.25) -> None:
+        self.env = env
+        self.interval = interval
+        self._events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        atexit.register(self.flush)
+
+    def add(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._events.append(event)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-flush",
+                                                daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            events, self._events = self._events, []
+        if not events:
+            return
+        try:
+            with self.env.db.write() as session:
+                append(session, events)
+        except Exception:  # noqa: BLE001 - keep them for the next try rather than lose them
+            log.exception("writing %d audit events failed; will retry", len(events))
+            with self._lock:
+                self._events[:0] = events
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self.flush()
+
+
+def buffer(env: Env) -> Buffer:
+    if getattr(env, "_audit_buffer", None) is None:
+        env._audit_buffer = Buffer(env)  # type: ignore[attr-defined]
+    return env._audit_buffer  # type: ignore[attr-defined]
+
+
+def _view(e: AuditEvent) -> dict[str, Any]:
+    return {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+            "outcome": e.outcome, "client_addr": e.client_addr, "request_id": e.request_id,
+            "details": e.details, "hash": e.hash}
+
+
+def _filtered(filters: dict[str, Any]) -> Select:
+    stmt = select(AuditEvent)
+    for field in ("target", "actor", "action", "outcome", "request_id"):
+        if filters.get(field):
+            stmt = stmt.where(getattr(AuditEvent, field) == filters[field])
+    if filters.get("since"):
+        stmt = stmt.where(AuditEvent.at >= filters["since"])
+    if filters.get("until"):
+        stmt = stmt.where(AuditEvent.at < filters["until"])
+    return stmt
+
+
+def query(env: Env, filters: dict[str, Any], *, page: int, page_size: int
+          ) -> tuple[list[dict[str, Any]], int]:
+    buffer(env).flush()
+    stmt = _filtered(filters)
+    with env.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(stmt.order_by(AuditEvent.seq.desc())
+                               .offset((page - 1) * page_size).limit(page_size)).all()
+        return [_view(e) for e in rows], total
+
+
+def export_lines(env: Env, filters: dict[str, Any], batch: int = 1000) -> Iterator[str]:
+    """Matching events, oldest first, one JSON object per line (streamed in batches)."""
+    buffer(env).flush()
+    last = 0
+    while True:
+        with env.db.read() as session:
+            rows = session.scalars(_filtered(filters).where(AuditEvent.seq > last)
+                                   .order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        for e in rows:
+            item = _view(e) | {"prev_hash": e.prev_hash, "at": e.at.isoformat()}
+            yield json.dumps(item, ensure_ascii=False, default=str) + "\n"
+        last = rows[-1].seq
+
+
+def verify(env: Env, batch: int = 5000) -> dict[str, Any]:
+    """Walk the chain; report the first broken link (or that it is intact)."""
+    buffer(env).flush()
+    prev, expected_seq, checked = GENESIS, 1, 0
+    while True:
+        with env.db.read() as session:
+            rows = session.scalars(select(AuditEvent).where(AuditEvent.seq >= expected_seq)
+                                   .order_by(AuditEvent.seq).limit(batch)).all()
+            head = session.get(AuditHead, 1)
+        for e in rows:
+            event = {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+                     "outcome": e.outcome, "client_addr": e.client_addr,
+                     "request_id": e.request_id, "details": e.details}
+            problem = None
+            if e.seq != expected_seq:
+                problem = f"event {expected_seq} is missing (next is {e.seq})"
+            elif e.prev_hash != prev:
+                problem = f"event {e.seq} does not follow event {e.seq - 1} (removed or reordered)"
+            elif chain(prev, event) != e.hash:
+                problem = f"event {e.seq} was altered (its content does not match its hash)"
+            if problem:
+                return {"ok": False, "checked": checked, "first_broken_seq": e.seq
+                        if e.seq == expected_seq else expected_seq, "problem": problem}
+            prev, expected_seq, checked = e.hash, expected_seq + 1, checked + 1
+        if len(rows) < batch:
+            break
+    tip_seq = head.seq if head else 0
+    if tip_seq != checked or (head and head.hash != prev):
+        return {"ok": False, "checked": checked, "first_broken_seq": checked + 1,
+                "problem": f"the chain ends at event {checked} but its tip says {tip_seq}: "
+                           "the newest events were removed or the tip was altered"}
+    return {"ok": True, "checked": checked, "first_broken_seq": None, "problem": None}

@@ -1,0 +1,48 @@
+"""Who may do what: the one table of roles and actions, checked in one place (the API's
+request hook, which maps each route to an action) and by services that act for jobs.
+
+Roles (DOMAIN.md; NĐ 30/2020 and the Law on Archives 2024):
+admin · clerk (văn thư) · archivist (lưu trữ) · appraiser (council member) · head (approves
+disposal) · reader · auditor · integration (a one-stop-shop system: create and read only).
+"""
+
+from __future__ import annotations
+
+from .context import Actor
+from .errors import Forbidden
+
+READ = {"fonds.read", "dossier.read", "document.read", "file.read", "search", "codes.read"}
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "clerk": frozenset(READ | {"dossier.create", "dossier.update", "dossier.close",
+                               "document.create", "document.update", "file.write",
+                               "retention.read", "warnings.read"}),
+    "archivist": frozenset(READ | {"dossier.archive", "dossier.transfer", "retention.read",
+                                   "retention.write", "hold.read", "hold.write",
+                                   "disposal.read", "disposal.propose", "warnings.read",
+                                   "jobs.read", "jobs.run"}),
+    "appraiser": frozenset(READ | {"disposal.read", "disposal.opinion", "retention.read"}),
+    "head": frozenset(READ | {"disposal.read", "disposal.approve", "hold.read",
+                              "warnings.read", "retention.read"}),
+    "reader": frozenset(READ),
+    "auditor": frozenset({"audit.read", "codes.read"}),
+    "integration": frozenset({"fonds.read", "dossier.read", "document.read", "file.read",
+                              "codes.read", "dossier.create", "document.create", "file.write"}),
+}
+ALL_ACTIONS: frozenset[str] = frozenset().union(*ROLE_ACTIONS.values()) | {
+    "fonds.write", "users.manage", "jobs.read", "jobs.run", "audit.read"}
+ROLES = ("admin", *ROLE_ACTIONS)
+
+
+def allowed(actor: Actor, action: str) -> bool:
+    """True when one of the actor's roles permits the action (admin and the system: all)."""
+    if action not in ALL_ACTIONS:
+        raise KeyError(f"unknown action {action!r}")
+    if {"admin", "system"} & set(actor.roles):
+        return True
+    return any(action in ROLE_ACTIONS.get(role, ()) for role in actor.roles)
+
+
+def require(actor: Actor, action: str) -> None:
+    if not allowed(actor, action):
+        raise Forbidden(f"Your role ({', '.join(actor.roles) or 'none'}) does not allow this "
+                        f"({action}). Ask an administrator if you need it.", action=action)
