@@ -203,5 +203,129 @@ def reindex(config: dict) -> None:
         lease.release()
 
 
+
+# --- operations: backup, restore, verification (docs/operations.md) ----------------------------
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--full", "mode", flag_value="full", help="Copy everything again (independent set).")
+@click.option("--incremental", "mode", flag_value="incremental",
+              help="Copy only what changed since the newest set (hard links for the rest).")
+@click.option("--keep", type=int, default=None,
+              help="Keep this many sets, delete older ones (default BACKUP_KEEP).")
+@click.pass_obj
+def backup(config: dict, dest: str, mode: str | None, keep: int | None) -> None:
+    """Back up the database and the storage root into DEST while the server runs."""
+    from .services.backup import BackupError
+    from .services.backup import backup as make_backup
+
+    env = build_env(config)
+    try:
+        m = make_backup(env, dest, mode=mode or "auto",
+                        keep=keep if keep is not None else config["BACKUP_KEEP"])
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    st = m["storage"]
+    click.echo(f"Backup set {m['name']} ({m['mode']}) in {m['path']}")
+    click.echo(f"  database: {m['database']['dialect']} snapshot at "
+               f"{m['database_snapshot_at']}, {_size(m['database']['size'])}")
+    click.echo(f"  storage:  {st['objects']} objects, {st['files']} files, {_size(st['bytes'])}; "
+               f"copied {st['copied_files']} files ({_size(st['copied_bytes'])}), "
+               f"linked {st['linked_files']}")
+    click.echo(f"  took {m['seconds']:.1f} s")
+    if m["pruned"]:
+        click.echo(f"  removed old sets: {', '.join(m['pruned'])}")
+    for problem in m["problems"]:
+        click.echo(f"  PROBLEM: {problem}", err=True)
+    if m["problems"]:
+        sys.exit(1)
+
+
+@main.command("verify-backup")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--set", "set_name", default=None, help="Which set (default: the newest).")
+@click.option("--all", "all_sets", is_flag=True, help="Check every set in SRC.")
+@click.option("--deep", is_flag=True, help="Also re-check every object's OCFL digests.")
+def verify_backup(src: str, set_name: str | None, all_sets: bool, deep: bool) -> None:
+    """Check a backup: every file against its checksum, the database, nothing extra."""
+    from .services.backup import BackupError, list_sets, resolve_set, verify_set
+
+    try:
+        paths = ([s["path"] for s in list_sets(src)] if all_sets
+                 else [resolve_set(src, set_name)])
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not paths:
+        raise click.ClickException(f"{src} holds no finished backup set.")
+    bad = 0
+    for path in paths:
+        result = verify_set(path, deep=deep)
+        state = "OK" if result["ok"] else "DAMAGED"
+        click.echo(f"{result['set']}: {state} ({result['files']} files checked)")
+        for problem in result["problems"][:50]:
+            click.echo(f"  {problem}", err=True)
+        bad += not result["ok"]
+    if bad:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--set", "set_name", default=None, help="Which set (default: the newest).")
+@click.option("--no-reindex", is_flag=True, help="Leave the search index to the worker.")
+@click.pass_obj
+def restore(config: dict, src: str, set_name: str | None, no_reindex: bool) -> None:
+    """Restore a backup into an empty instance (a new machine after a disk died)."""
+    from .services.backup import BackupError
+    from .services.backup import restore as do_restore
+
+    try:
+        result = do_restore(config, src, set_name=set_name, reindex=not no_reindex)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rec = result["reconciled"]
+    click.echo(f"Restored set {result['set']} ({result['mode']}) into {config['INSTANCE_PATH']}")
+    click.echo(f"  database as of {result['database_snapshot_at']}; storage: "
+               f"{result['storage']['files']} files, {_size(result['storage']['bytes'])}")
+    click.echo(f"  newer versions imported from the storage root: {rec['imported']}; "
+               f"destructions finished: {rec['destroyed']}")
+    if result["indexed"] is not None:
+        click.echo(f"  search index rebuilt: {result['indexed']} records")
+    if rec["missing"]:
+        click.echo(f"  WARNING: {rec['missing']} catalog record(s) have no object in the "
+                   "storage root (see the log)", err=True)
+    click.echo(f"  took {result['seconds']:.1f} s. API keys and users are those of the backup.")
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Re-hash every object, not a share.")
+@click.pass_obj
+def verify(config: dict, everything: bool) -> None:
+    """Re-hash stored objects now (the nightly fixity check; --all for every object)."""
+    from .services.fixity import run_fixity
+
+    env = build_env(config)
+    counts = run_fixity(env, "manual", limit=10**12 if everything else None)
+    click.echo(f"Checked {counts['objects_checked']} of {counts['objects_total']} objects "
+               f"({counts['files_checked']} files, {_size(counts['bytes_checked'])}); "
+               f"{counts['failures']} damaged or missing.")
+    if counts["failures"]:
+        from .services.fixity import failing
+
+        for row in failing(env, 50)[1]:
+            click.echo(f"  {row['object_id']} ({row['kind']}): {row['status']}: "
+                       f"{'; '.join(row['problems'][:3])}", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

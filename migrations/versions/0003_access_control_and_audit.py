@@ -43,6 +43,9 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
+    op.bulk_insert(sa.table('audit_head', sa.column('id', sa.Integer),
+                            sa.column('seq', sa.BigInteger), sa.column('hash', sa.String)),
+                   [{'id': 1, 'seq': 0, 'hash': '0' * 64}])
     op.create_table('users',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),

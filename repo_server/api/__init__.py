@@ -73,6 +73,9 @@ def init_api(app: Flask) -> Api:
     for blp in (fonds.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp):
         api.register_blueprint(blp)
+    from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
+
+    init_ops(app, api)
     _public_paths_in_spec(api)
     _register_docs_assets(app)
     init_security(app)

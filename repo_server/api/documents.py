@@ -76,6 +76,9 @@ DIGEST_HEADERS = [
 ]
 
 
+_CREATE_SCHEMA = DocumentCreateSchema()  # building a schema is costly; loading is reentrant
+
+
 def _load_create_metadata() -> dict:
     if request.mimetype == "multipart/form-data":
         raw = request.form.get("metadata")
@@ -93,7 +96,7 @@ def _load_create_metadata() -> dict:
                                              "(Content-Type: application/json), or as multipart "
                                              "form data with its files."]})
     try:
-        return DocumentCreateSchema().load(payload)
+        return _CREATE_SCHEMA.load(payload)
     except ValidationError as exc:
         raise ValidationFailed(exc.messages_dict if isinstance(exc.messages, dict)
                                else {"metadata": exc.messages}) from exc

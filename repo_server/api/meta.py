@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from .. import __version__
 from ..services.errors import NotFound
-from ..services.health import health_report
+from ..services.health import available, health_report
 from .common import env
 from .schemas import CodeListSchema, CodeListsSchema, HealthSchema
 
@@ -40,7 +40,11 @@ class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A store is unavailable.")
     def get(self):
-        """Health of the database and the storage root (no key needed)"""
+        """Health of the database and the storage root (no key needed)
+
+        `status` is `degraded` (HTTP 200) while a stored object fails its fixity check or the
+        last backup failed: `checks` names what to look at. HTTP 503 means the database or
+        the storage root cannot be reached."""
         report = health_report(env())
         report["version"] = __version__
-        return report, (200 if report["status"] == "ok" else 503)
+        return report, (200 if available(report) else 503)

@@ -50,3 +50,21 @@ register(JobSpec("deadline_warnings", "Warn of dossiers due for hand-over to the
                  "archive and for transfer to the historical archive.", _warnings, "45 1 * * *"))
 register(JobSpec("disposal_execution", "Carry out approved disposal reviews and write their "
                  "destruction records.", _execute, "0 * * * *"))
+
+
+def _fixity(env: Env, backend: SearchBackend | None) -> dict[str, Any]:
+    from ..services.fixity import run_fixity
+
+    return run_fixity(env, "schedule")
+
+
+def _backup(env: Env, backend: SearchBackend | None) -> dict[str, Any]:
+    from ..services.backup import scheduled_backup
+
+    return scheduled_backup(env)
+
+
+register(JobSpec("fixity", "Re-hash the share of stored objects checked longest ago, so every "
+                 "object is checked within FIXITY_PERIOD_DAYS.", _fixity, "15 2 * * *"))
+register(JobSpec("backup", "Back up the database and the storage root into BACKUP_DIR "
+                 "(does nothing while BACKUP_DIR is not set).", _backup, "30 0 * * *"))

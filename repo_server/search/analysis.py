@@ -32,7 +32,13 @@ from operator import add, lt, mul
 
 from whoosh import analysis, fields, formats
 
-TONE_MARKS = {"\u0300": "grave", "\u0301": "acute", "\u0309": "hook", "\u0303": "tilde", "\u0323": "dot"}
+TONE_MARKS = {
+    "\u0300": "grave",
+    "\u0301": "acute",
+    "\u0309": "hook",
+    "\u0303": "tilde",
+    "\u0323": "dot",
+}
 # The twelve vowel letters (base + quality mark) of Vietnamese.
 VOWEL_BASES = ["a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y"]
 
@@ -240,7 +246,6 @@ class _TokenCache(dict):
         return ids
 
 
-
 _POSITIVE = partial(lt, 0)
 
 
@@ -401,9 +406,7 @@ class Highlighter:
             reverse=True,
         )
         self.pattern = (
-            re.compile(
-                r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE
-            )
+            re.compile(r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE)
             if alternatives
             else None
         )
@@ -419,7 +422,9 @@ class Highlighter:
                 out.append(m.span())
         return out
 
-    def mark(self, text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
+    def mark(
+        self, text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None
+    ) -> str:
         end = len(text) if end is None else end
         parts = []
         pos = start

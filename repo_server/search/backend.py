@@ -64,7 +64,9 @@ class SearchHit:
     id: str
     kind: str
     dossier_id: str
-    score: float | None  # None when sorted by date
+    # relevance: BM25, plus 1000 for each query word matched with its exact spelling (so the
+    # exact-diacritic hits come first); None when sorted by date
+    score: float | None
     # field ("title", "number", "fields_text", "body") -> HTML snippet: the text is escaped and
     # matched words are wrapped in <mark>…</mark>
     highlights: dict[str, str] = field(default_factory=dict)
@@ -74,7 +76,8 @@ class SearchHit:
 class SearchResult:
     hits: list[SearchHit]
     total: int
-    # True when total (and then the facet counts) were estimated instead of counted
+    # True when total (and then the facet counts) were estimated instead of counted; the whoosh
+    # backend always counts exactly, another engine may not
     total_is_estimate: bool
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # FACETS -> value -> count
 

@@ -75,7 +75,9 @@ SURNAMES = (
     "Nguyễn Nguyễn Nguyễn Trần Trần Lê Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô "
     "Dương Lý Tôn Thái Châu Lương Đoàn Trương Mai Cao Đinh Lâm Hà Ưng Âu Ông Ứng"
 ).split()
-MIDDLES = "Văn Văn Thị Thị Hữu Đức Minh Thanh Quang Ngọc Xuân Thu Kim Công Đình Quốc Thế Bảo".split()
+MIDDLES = (
+    "Văn Văn Thị Thị Hữu Đức Minh Thanh Quang Ngọc Xuân Thu Kim Công Đình Quốc Thế Bảo".split()
+)
 GIVEN = (
     "An Bình Cường Dũng Hùng Lan Mai Phượng Quỳnh Thủy Hòa Khoa Tuấn Hưng Hương Hạnh Nga Nhung "
     "Oanh Phúc Quý Sơn Tâm Thảo Trang Uyên Vinh Yến Ánh Ân Ẩn Ấn Ơn Ước Ưng Ý Ỷ Đạt Điệp Giang "
@@ -248,8 +250,7 @@ DECREES = [
 
 CIRCULARS = [
     "05/2025/TT-BNV ngày 14 tháng 5 năm 2025 của Bộ Nội vụ",
-    "10/2022/TT-BNV ngày 19 tháng 12 năm 2022 của Bộ Nội vụ quy định thời hạn bảo quản tài "
-    "liệu",
+    "10/2022/TT-BNV ngày 19 tháng 12 năm 2022 của Bộ Nội vụ quy định thời hạn bảo quản tài liệu",
     "01/2011/TT-BNV ngày 19 tháng 01 năm 2011 của Bộ Nội vụ",
     "342/2016/TT-BTC ngày 30 tháng 12 năm 2016 của Bộ Tài chính",
 ]
@@ -274,8 +275,7 @@ FILLER = [
     "Tiếp tục rà soát, đơn giản hóa thủ tục hành chính, nâng cao chỉ số hài lòng của người "
     "dân, doanh nghiệp đối với sự phục vụ của cơ quan hành chính nhà nước",
     "Ủy ban nhân dân {place_kind} {ward} báo cáo tình hình thực hiện {topic} trên địa bàn",
-    "Thời gian: {hour} giờ 00, ngày {day} tháng {month} năm {year}. Địa điểm: Hội trường "
-    "{dept}",
+    "Thời gian: {hour} giờ 00, ngày {day} tháng {month} năm {year}. Địa điểm: Hội trường {dept}",
     "Thành phần mời: đại diện lãnh đạo {dept}, Ủy ban nhân dân huyện {district} và các đơn "
     "vị có liên quan",
     "Ông {person}, {position} {dept}, chịu trách nhiệm chỉ đạo, điều hành chung",
@@ -412,11 +412,12 @@ class CorpusGenerator:
             start = date(year, 1, 1) + timedelta(days=rng.randint(0, 300))
             state = rng.choices(["open", "closed", "archived"], [2, 5, 3])[0]
             access = rng.choices(["01", "02", "03"], [7, 2, 1])[0]
-            file_code = f"{fonds_code}.{year}.{serial % 100:02d}.{rng.choice(['TH', 'NV', 'TC', 'KH'])}"
+            file_code = (
+                f"{fonds_code}.{year}.{serial % 100:02d}.{rng.choice(['TH', 'NV', 'TC', 'KH'])}"
+            )
             maker = _person(rng)
             dossier_title = (
-                f"Hồ sơ về việc {rng.choice(ACTIONS)} {rng.choice(OBJECTS)} {topic} "
-                f"năm {year}"
+                f"Hồ sơ về việc {rng.choice(ACTIONS)} {rng.choice(OBJECTS)} {topic} năm {year}"
             )
             yield IndexRecord(
                 id=dossier_id,
@@ -436,12 +437,35 @@ class CorpusGenerator:
             )
             count = min(n_docs - made, max(1, int(rng.gauss(self.docs_per_dossier, 6))))
             for _ in range(count):
-                yield self._document(rng, dossier_id, fonds_code, fonds_name, organ_abbr, year,
-                                     start, state, access, topic, type_weights)
+                yield self._document(
+                    rng,
+                    dossier_id,
+                    fonds_code,
+                    fonds_name,
+                    organ_abbr,
+                    year,
+                    start,
+                    state,
+                    access,
+                    topic,
+                    type_weights,
+                )
             made += count
 
-    def _document(self, rng, dossier_id, fonds_code, fonds_name, organ_abbr, year, start,
-                  state, access, dossier_topic, type_weights) -> IndexRecord:
+    def _document(
+        self,
+        rng,
+        dossier_id,
+        fonds_code,
+        fonds_name,
+        organ_abbr,
+        year,
+        start,
+        state,
+        access,
+        dossier_topic,
+        type_weights,
+    ) -> IndexRecord:
         type_code, type_name, type_abbr, _ = rng.choices(TYPES, type_weights)[0]
         issued = start + timedelta(days=rng.randint(0, 360))
         direction = rng.choices(["outgoing", "incoming", "internal"], [5, 4, 1])[0]
@@ -469,8 +493,9 @@ class CorpusGenerator:
         signer = _person(rng)
         position = rng.choice(POSITIONS)
         keywords = ", ".join(rng.sample(TOPICS, 2))
-        body = self._body(rng, type_name, number, issued, fonds_name, subject, signer, position,
-                          topic)
+        body = self._body(
+            rng, type_name, number, issued, fonds_name, subject, signer, position, topic
+        )
         if rng.random() < 0.05:
             body = _old_style(body)
             subject = _old_style(subject)
@@ -515,8 +540,9 @@ class CorpusGenerator:
             tail2=_tail(rng),
         )
 
-    def _body(self, rng, type_name, number, issued, fonds_name, subject, signer, position,
-              topic) -> str:
+    def _body(
+        self, rng, type_name, number, issued, fonds_name, subject, signer, position, topic
+    ) -> str:
         head = (
             f"{fonds_name.upper()} CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM Độc lập - Tự do - Hạnh "
             f"phúc Số: {number} {rng.choice(DISTRICTS)}, ngày {issued.day:02d} tháng "

@@ -66,7 +66,6 @@ class ParsedQuery:
         return not self.required and not self.excluded
 
 
-
 # --- lexer ----------------------------------------------------------------------------------
 
 
@@ -90,9 +89,9 @@ def _lex(q: str) -> list[_Token]:
             negated = True
             i += 1
             c = q[i]
-        if c in "\"“”":
+        if c in '"“”':
             j = i + 1
-            while j < n and q[j] not in "\"“”":
+            while j < n and q[j] not in '"“”':
                 j += 1
             if j >= n:
                 raise QuerySyntaxError(f"Unclosed quote in: {q[i:].strip()}")
@@ -100,7 +99,7 @@ def _lex(q: str) -> list[_Token]:
             i = j + 1
             continue
         j = i
-        while j < n and not q[j].isspace() and q[j] not in "\"“”":
+        while j < n and not q[j].isspace() and q[j] not in '"“”':
             j += 1
         word = q[i:j]
         i = j

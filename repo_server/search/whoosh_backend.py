@@ -1,17 +1,29 @@
 """The whoosh search backend.
 
 whoosh stores the index (segments, posting lists, stored fields, the single-writer lock). Two
-things are done here instead of by whoosh, because whoosh's pure-Python per-posting loops are
-too slow at 100,000 documents on a small machine (measured: 90 documents/s to index; 180 ms
-to rank the top 20 of one common bigram):
+things are done here instead of by whoosh, because its pure-Python per-posting loops are too
+slow at 100,000 documents on a 2-core machine (measured: ~100 documents/s to index this
+schema; 180 ms to rank the top 20 of one common bigram, 0.5-1 s for 2-3 common syllables):
 
-* Writing: ``FastSegmentWriter`` builds the inverted lists in memory and writes whole W3
-  posting blocks (ordinary whoosh segments; ~10x faster).
+* Writing: ``FastSegmentWriter`` keeps the inverted lists in memory and writes whole W3
+  posting blocks: ordinary whoosh segments (whoosh reads and merges them), ~7x faster.
 * Searching: each posting list a query needs is read once, block by block, into a bitset (a
-  Python int, one bit per document of a segment) plus a byte per document holding the term
-  frequency, and cached per segment. AND, OR, NOT, filters, exact totals and facet counts are
-  then C-speed big-integer operations; BM25 ranking scores only a bounded set of candidates
-  (all matches when there are few, otherwise the ones with the highest term frequencies).
+  Python int, one bit per document of a segment) plus one byte per document holding the term
+  frequency, and kept in an LRU cache shared by the threads of the process. AND / OR / NOT,
+  filters, totals and facet counts are then C-speed big-integer operations, so totals and
+  facets are always exact (``total_is_estimate`` is False). BM25 ranking scores every match
+  when there are at most MAX_SCORED, otherwise the CANDIDATES + page depth documents where the
+  query's words are most frequent (an approximation only of the order inside the long tail).
+
+Ranking: BM25 (title indexed twice) on the folded terms, plus EXACT_TIER for each word that
+also matches with its exact spelling (so exact diacritics rank first), a smaller boost for
+exact spelling and for query syllables found next to each other, and NUMBER_BOOST for a hit
+in the document-number field.
+
+Dossier search (kind="dossier"): a dossier matches through its own record or through any of
+its documents; each matching document must pass the same filters as in a document search,
+and the dossier record must pass them too (see ``_search_dossiers``), so nothing hidden
+shows through a hit, a total or a facet. Its score is its best record's score.
 
 Sections: schema and records; fast writer; segment reading; query plan; the backend.
 """
@@ -231,7 +243,9 @@ def _write_postings(fieldwriter, schema, pool: _InvertedPool, doc_lengths) -> No
                 else:
                     weights = tuple(bfreq) if small else _compact(bfreq)
                 values = struct.pack(f"!{k}I", *bfreq) if with_values else None
-                data = pickle.dumps((tuple(deltas) if small else _compact(deltas), weights, values), 4)
+                data = pickle.dumps(
+                    (tuple(deltas) if small else _compact(deltas), weights, values), 4
+                )
                 if lengths is not None:
                     bl = [lengths[i] for i in bids]
                     bmin, bmax = min(bl) or None, max(bl)
@@ -315,7 +329,9 @@ class FastSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         pdr = self.per_document_reader()
         try:
-            _write_postings(self.fieldwriter, self.schema, self.pool, partial(self._doc_lengths, pdr))
+            _write_postings(
+                self.fieldwriter, self.schema, self.pool, partial(self._doc_lengths, pdr)
+            )
         finally:
             pdr.close()
         self.fieldwriter.close()
@@ -393,6 +409,11 @@ class _TermCache:
             if item is not None:
                 self._items.move_to_end(key)
             return item
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
 
     def put(self, key, item: _Postings) -> None:
         with self._lock:
@@ -662,7 +683,8 @@ EXACT_BOOST = 0.5  # weight of an exact-spelling match on top of the folded one
 ADJACENT_BOOST = 0.5  # bonus for neighbouring query syllables found next to each other
 NUMBER_BOOST = 3.0  # a hit in the document-number field
 EXACT_TIER = 1000.0  # per word matched with its exact spelling: above any BM25 difference
-MAX_SCORED = 2000  # candidates BM25-scored per segment when a query matches many documents
+MAX_SCORED = 2000  # up to this many matches (per segment) are all BM25-scored ...
+CANDIDATES = 500  # ... above it, this many (plus the page depth) likely best ones are
 MAX_DEPTH = 10_000  # deepest result a page may reach
 
 
@@ -734,7 +756,10 @@ class _Planner:
             terms = [(self.uni, self._f(s))]
             exact_terms = [("tx", s)]
         else:
-            terms = [(self.bi, f"{self._f(a)} {self._f(b)}") for a, b in zip(sylls, sylls[1:], strict=False)]
+            terms = [
+                (self.bi, f"{self._f(a)} {self._f(b)}")
+                for a, b in zip(sylls, sylls[1:], strict=False)
+            ]
             match = _all(_term(*t) for t in terms)
             exact_terms = [("bx", f"{a} {b}") for a, b in zip(sylls, sylls[1:], strict=False)]
         scoring = [(f, t, 1.0) for f, t in terms]
@@ -816,8 +841,16 @@ def _eval(seg: _Segment, expr: _Expr) -> int:
 # --- the backend ----------------------------------------------------------------------------
 
 # what reading a damaged segment raises
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, struct.error, zlib.error,
-                pickle.UnpicklingError)
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
+    zlib.error,
+    pickle.UnpicklingError,
+)
 
 
 class _State:
@@ -921,6 +954,7 @@ class WhooshBackend:
         self._state_lock = threading.Lock()
         self._checked_at = 0.0
         self._health: tuple[tuple, str | None] | None = None  # (index version, check() result)
+        self._verified: set[str] = set()  # segment ids that passed check()
 
     # --- opening and refreshing ------------------------------------------------------------
 
@@ -950,13 +984,21 @@ class WhooshBackend:
             data = self._segment_data.get(segid) or _SegmentData()
             reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
             seg = _Segment(reader, data, self._cache)
-            for fieldname in KEYWORD_FIELDS:  # what every search needs: build it now
-                seg.values(fieldname)
-            seg.norms()
-            seg.dates()
+            self._warm(seg)
             segments.append(seg)
         self._segment_data = {s.segid: s.data for s in segments}
         return _State(version, segments)
+
+    def _warm(self, seg: _Segment) -> None:
+        """Build what every search needs now, not in the first request."""
+        for fieldname in KEYWORD_FIELDS:
+            seg.values(fieldname)
+        seg.norms()
+        seg.dates()
+        seg.dossiers(self._ordinals)
+        if seg.n:
+            with seg.lock:
+                seg.reader.stored_fields(0)  # loads the stored-fields offsets
 
     def _version(self) -> tuple:
         """Identifies the latest commit: generation plus the TOC file's size and time (a
@@ -997,6 +1039,10 @@ class WhooshBackend:
     def count(self) -> int:
         return self._current().doc_count
 
+    def drop_caches(self) -> None:
+        """Forget the cached posting lists (benchmarks use it to measure cold searches)."""
+        self._cache.clear()
+
     def close(self) -> None:
         self._state = None
         self._segment_data = {}
@@ -1007,8 +1053,9 @@ class WhooshBackend:
     def check(self) -> str | None:
         """None if the index is usable, else "missing", "outdated schema: ..." or "corrupt: ...".
 
-        Each commit is checked once (every segment opened, some postings, lengths and stored
-        fields read); after that the answer is cached, so calling it per request is cheap.
+        Each segment is checked once (opened; some postings, the lengths and stored fields
+        read), each commit's TOC and schema once; then the answer is cached, so calling it per
+        request is cheap. A read error during a search clears the cache.
         """
         if not index.exists_in(str(self.index_dir)):
             self._ix = None
@@ -1033,6 +1080,8 @@ class WhooshBackend:
             ):
                 return "outdated schema: rebuild the index"
             for segment in toc.segments:
+                if segment.segment_id() in self._verified:
+                    continue  # segment files never change; deletions live in the TOC
                 reader = SegmentReader(ix.storage, toc.schema, segment)
                 try:
                     seg = _Segment(reader, _SegmentData(), _TermCache(0))
@@ -1045,6 +1094,7 @@ class WhooshBackend:
                         reader.stored_fields(docnum)
                 finally:
                     reader.close()
+                self._verified.add(segment.segment_id())
         except Exception as exc:
             return f"corrupt: {type(exc).__name__}: {exc}"
         return None
@@ -1146,6 +1196,7 @@ class WhooshBackend:
             raise
         except _READ_ERRORS as exc:
             self._health = None
+            self._verified.clear()
             problem = self.check()  # a damaged file, or a bug?
             if problem is None:
                 raise
@@ -1241,8 +1292,9 @@ class WhooshBackend:
         return [(s, -nd) for s, nd in heapq.nlargest(need, scored)]
 
     def _candidates(self, seg: _Segment, plan: _Plan, pool: int, need: int) -> list[int]:
-        """At most MAX_SCORED documents of ``pool`` likely to score best: those where the
-        query's words occur most often."""
+        """About CANDIDATES + need documents of ``pool`` likely to score best: those where the
+        query's words occur most often (all of the highest frequency tier that has fewer than
+        ``need`` documents, then the next tier in index order)."""
         mains = [seg.postings(f, t) for u in plan.units for f, t in u.main]
         mains = [p for p in mains if p.tf is not None]
         chosen = 0
@@ -1257,7 +1309,7 @@ class WhooshBackend:
         else:
             tier = pool
         head = seg.docs(chosen)
-        rest = seg.docs(tier & ~chosen, max(0, MAX_SCORED - len(head)))
+        rest = seg.docs(tier & ~chosen, max(0, CANDIDATES + need - len(head)))
         return head + rest
 
     def _by_date(self, seg: _Segment, bits: int, need: int, descending: bool) -> list:
@@ -1292,14 +1344,18 @@ class WhooshBackend:
                     if c and value:
                         counter[value] += c
             if by_relevance:
-                top += [(score, -si, -d, si, d) for score, d in self._rank(state, seg, plan, bits, need)]
+                top += [
+                    (score, -si, -d, si, d) for score, d in self._rank(state, seg, plan, bits, need)
+                ]
             else:
                 desc = req.sort != "date_asc"
                 for day, d in self._by_date(seg, bits, need, desc):
                     key = (day if desc else -day) if day else -(10**9)
                     top.append((key, -si, -d, si, d))
         top = heapq.nlargest(need, top)[need - req.page_size :]
-        hits = self._hits(state, req, plan, [(si, d, k[0] if by_relevance else None) for *k, si, d in top])
+        hits = self._hits(
+            state, req, plan, [(si, d, k[0] if by_relevance else None) for *k, si, d in top]
+        )
         return SearchResult(
             hits=hits,
             total=total,
@@ -1339,7 +1395,8 @@ class WhooshBackend:
             docs = seg.docs(evidence | own)
             matched.update(map(dossier_of.__getitem__, docs))
             if by_relevance and (evidence | own):
-                for score, d in self._rank(state, seg, plan, evidence | own, MAX_SCORED):
+                # the best documents decide the order; 10 per dossier on the page is plenty
+                for score, d in self._rank(state, seg, plan, evidence | own, need * 10):
                     o = dossier_of[d]
                     if score > scores.get(o, -1.0):
                         scores[o], best_doc[o] = score, (si, d)
@@ -1360,17 +1417,17 @@ class WhooshBackend:
                         if c and value:
                             facets[fieldname][value] += c
         desc = req.sort != "date_asc"
-
-        def day(o: int) -> int:
-            si, d = records[o]
-            seg = state.segments[si]
+        day_of = []
+        for seg in state.segments:
             seg.dates()
-            return seg.data.day_of[d]
-
+            day_of.append(seg.data.day_of)
         if by_relevance:
-            keyed = [((scores.get(o, 0.0), day(o)), o) for o in result_ids]
+            keyed = [
+                ((scores.get(o, 0.0), day_of[records[o][0]][records[o][1]]), o) for o in result_ids
+            ]
         else:
-            keyed = [((day(o) if desc else -day(o), 0), o) for o in result_ids]
+            sign = 1 if desc else -1
+            keyed = [((sign * day_of[records[o][0]][records[o][1]], 0), o) for o in result_ids]
         top = heapq.nlargest(need, keyed)[need - req.page_size :]
         hits = self._hits(
             state,

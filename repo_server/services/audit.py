@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select, update
 
 from ..catalog import AuditEvent, AuditHead
 from .context import Actor, Env
@@ -63,20 +63,21 @@ def append(session, events: list[dict[str, Any]]) -> None:  # noqa: ANN001
     """Add events to the chain inside the caller's write transaction (locks the tip)."""
     if not events:
         return
-    head = session.get(AuditHead, 1, with_for_update=True)
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
-    seq, prev = head.seq, head.hash
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+                           .with_for_update()).first()
+    if head is None:  # the migration creates the tip; this only covers a deleted one
+        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head
     rows = []
     for event in events:
         seq += 1
         digest = chain(prev, event)
-        rows.append(AuditEvent(seq=seq, prev_hash=prev, hash=digest, **event))
+        rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.add_all(rows)
-    head.seq, head.hash = seq, prev
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
 
 
 def log_in(session, env: Env, actor: Actor | str, action: str, target: str | None,  # noqa: ANN001

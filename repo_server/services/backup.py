@@ -381,12 +381,15 @@ class _StorageCopy:
     def _rel(self, path: Path) -> str:
         return f"{STORAGE}/{path.relative_to(self.dst).as_posix()}"
 
-    def _file(self, src: Path, dst: Path) -> None:
+    def _file(self, src: Path, dst: Path, fresh: bool = False) -> None:
         rel = self._rel(dst)
-        if rel in self.sums and dst.exists():
-            return  # copied by an earlier attempt of this backup (versions never change)
+        if not fresh and rel in self.sums and dst.exists():
+            # copied by an earlier attempt of this backup (versions never change)
+            self.counts["files"] += 1
+            self.counts["bytes"] += dst.stat().st_size
+            return
         prev_digest = self.prev_sums.get(rel)
-        if self.prev is not None and prev_digest is not None:
+        if not fresh and self.prev is not None and prev_digest is not None:
             try:
                 linked = _link_or_copy(self.prev / rel, dst)
             except FileNotFoundError:
@@ -409,7 +412,7 @@ class _StorageCopy:
 
     def _tree(self, src: Path, dst: Path) -> None:
         dst.mkdir(parents=True, exist_ok=True)
-        for folder, dirs, files in os.walk(src):
+        for folder, dirs, files in os.walk(src, onerror=_raise):
             rel = Path(folder).relative_to(src)
             target = dst / rel
             for d in dirs:
@@ -424,7 +427,7 @@ class _StorageCopy:
                 rel = self._rel(self.dst / entry.name)
                 self.sums.pop(rel, None)  # small and mutable: always copied afresh
                 (self.dst / entry.name).unlink(missing_ok=True)
-                self._file(Path(entry.path), self.dst / entry.name)
+                self._file(Path(entry.path), self.dst / entry.name, fresh=True)
         ext = self.src / "extensions"
         if ext.is_dir():
             for folder, _, files in os.walk(ext):
@@ -434,7 +437,7 @@ class _StorageCopy:
                     rel = self._rel(target / name)
                     self.sums.pop(rel, None)
                     (target / name).unlink(missing_ok=True)
-                    self._file(Path(folder) / name, target / name)
+                    self._file(Path(folder) / name, target / name, fresh=True)
 
     def object(self, objdir: Path) -> None:
         rel = objdir.relative_to(self.src)
@@ -452,12 +455,13 @@ class _StorageCopy:
         for name in ("inventory.json", "inventory.json.sha512"):
             target = dst / name
             target.unlink(missing_ok=True)
-            os.link(head / name, target)
+            _link_or_copy(head / name, target)
             self.sums[self._rel(target)] = self.sums[self._rel(head / name)]
             self.counts["files"] += 1
             self.counts["bytes"] += target.stat().st_size
-        # A version newer than the head that a previous attempt saw cannot exist (versions
-        # are never removed), but an object purged meanwhile is dropped by the caller.
+        if not (objdir / OBJECT_NAMASTE).exists():
+            # Purged (moved out in one rename) while we copied: the copy may be partial.
+            raise FileNotFoundError(objdir)
         self.objects[object_id_of(self.src, objdir)] = rel.as_posix()
         self.counts["objects"] += 1
         if self.progress:
@@ -481,21 +485,18 @@ class _StorageCopy:
             rel = objdir.relative_to(self.dst).as_posix()
             if rel not in seen_dirs:
                 shutil.rmtree(objdir)
-        prefix = f"{STORAGE}/"
-        live = {f"{STORAGE}/{rel}/" for rel in seen_dirs}
+        depth = 1 + next(iter(seen_dirs), "a/b/c/d").count("/") + 1  # storage/<tuples>/<obj>
+        live = {f"{STORAGE}/{rel}" for rel in seen_dirs}
         for rel in list(self.sums):
-            if rel.startswith(prefix) and rel.count("/") > 4 and \
-                    not any(rel.startswith(p) for p in _prefixes(rel, live)):
+            parts = rel.split("/")
+            if parts[0] == STORAGE and len(parts) > depth and \
+                    "/".join(parts[:depth]) not in live:
                 del self.sums[rel]
         return set(self.objects)
 
 
-def _prefixes(rel: str, live: set[str]) -> list[str]:
-    """The live object folder that would contain `rel`, if any (cheap lookup)."""
-    parts = rel.split("/")
-    # storage/<t1>/<t2>/<t3>/<object>/...: the object folder is the first five parts
-    candidate = "/".join(parts[:5]) + "/"
-    return [candidate] if candidate in live else []
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 # --- backup -------------------------------------------------------------------------------------
@@ -528,7 +529,8 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
                               prev_sums, progress)
         t0 = time.monotonic()
         problems: list[str] = []
-        for attempt in range(1, 4):
+        attempt = 0
+        for attempt in range(1, 4):  # noqa: B007 - reported in the manifest
             db = snapshot_database(env, work)
             copied = copier.run()
             lost = sorted(f"urn:uuid:{i}" for i in db["ids"] if f"urn:uuid:{i}" not in copied)
@@ -782,7 +784,7 @@ def _restore_storage(set_path: Path, root: Path, sums: dict[str, str], fsync: bo
     if root.exists():
         shutil.rmtree(root)  # empty (checked before): only the root's declaration files
     counts = {"files": 0, "bytes": 0}
-    for folder, dirs, files in os.walk(src):
+    for folder, _, files in os.walk(src):
         target = root / Path(folder).relative_to(src)
         target.mkdir(parents=True, exist_ok=True)
         for name in files:
@@ -836,9 +838,11 @@ def reconcile_storage(env: Env) -> dict[str, int]:
                 else "document" if DOCUMENT_FILE in head.state else None)
         if kind is None:
             continue
-        owner = rid if kind == "dossier" else (env.store.read_json(oid, DOCUMENT_FILE)
-                                               .get("dossier_id") if kind == "document" else None)
-        if owner in tombstoned:
+        owner = None
+        if tombstoned and kind != "fonds":
+            owner = rid if kind == "dossier" else \
+                env.store.read_json(oid, DOCUMENT_FILE).get("dossier_id")
+        if owner is not None and owner in tombstoned:
             env.store.purge(oid)
             counts["purged"] += 1
             continue
@@ -952,3 +956,36 @@ def catalog_counts(env: Env) -> dict[str, int]:
         return {name: session.scalar(select(func.count()).select_from(model)) or 0
                 for name, model in (("fonds", Fonds), ("dossiers", Dossier),
                                     ("documents", Document))}
+
+
+def scheduled_backup(env: Env) -> dict[str, Any]:
+    """The nightly job: back up into BACKUP_DIR; a failure raises an alert (health shows it)
+    until a later backup succeeds."""
+    from ..catalog import Alert
+
+    dest = env.config.get("BACKUP_DIR") or ""
+    if not dest:
+        return {"skipped": "BACKUP_DIR is not set"}
+    try:
+        m = backup(env, dest, mode="auto", keep=int(env.config.get("BACKUP_KEEP") or 14))
+        if m["problems"]:
+            raise BackupError("; ".join(m["problems"][:5]))
+    except Exception as exc:
+        with env.db.write() as session:
+            if session.scalar(select(Alert.id).where(Alert.kind == "backup",
+                                                     Alert.resolved_at.is_(None))) is None:
+                session.add(Alert(kind="backup", subject=str(dest),
+                                  message=f"The backup into {dest} failed: {exc}",
+                                  details={"error": f"{type(exc).__name__}: {exc}"},
+                                  raised_at=env.now()))
+        log.error("backup into %s failed: %s", dest, exc)
+        raise
+    with env.db.write() as session:
+        session.execute(update(Alert).where(Alert.kind == "backup", Alert.resolved_at.is_(None))
+                        .values(resolved_at=env.now(),
+                                resolution=f"Backup set {m['name']} succeeded."))
+    return {"set": m["name"], "mode": m["mode"], "objects": m["storage"]["objects"],
+            "copied_files": m["storage"]["copied_files"],
+            "copied_bytes": m["storage"]["copied_bytes"],
+            "linked_files": m["storage"]["linked_files"], "pruned": len(m["pruned"]),
+            "seconds": m["seconds"]}

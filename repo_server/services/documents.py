@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from ..catalog import Document, DocumentFile, Dossier
 from ..storage import FileInfo, ObjectNotFound, StagedFile
 from .access import can_see_document, filter_documents
-from .context import SYSTEM, Actor, Env
+from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row
 from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
@@ -206,27 +206,36 @@ def _validate(env: Env, meta: dict[str, Any]) -> None:
         raise ValidationFailed(errors)
 
 
+MIRRORED = ("type_code", "direction", "code_number", "code_notation", "organ_name",
+            "issued_date", "subject", "access_mode")
+
+
+def _mirrored(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields the catalog keeps in their own columns."""
+    return {field: meta.get(field) for field in MIRRORED}
+
+
 def _mirror(row: Document, meta: dict[str, Any]) -> None:
-    row.type_code = meta.get("type_code")
-    row.direction = meta.get("direction")
-    row.code_number = meta.get("code_number")
-    row.code_notation = meta.get("code_notation")
-    row.organ_name = meta.get("organ_name")
-    row.issued_date = meta.get("issued_date")
-    row.subject = meta.get("subject")
-    row.access_mode = meta.get("access_mode")
+    for field, value in _mirrored(meta).items():
+        setattr(row, field, value)
+
+
+def _file_rows(document_id: str, version, media: dict[str, dict]) -> list[dict[str, Any]]:  # noqa: ANN001
+    """document_files rows for the `files/` of a version."""
+    return [{"document_id": document_id, "name": path.removeprefix(FILES_DIR),
+             "size": fi.size, "sha256": fi.sha256,
+             "media_type": media.get(path.removeprefix(FILES_DIR), {}).get(
+                 "media_type", "application/octet-stream"),
+             "version": _first_version_with(fi, version)}
+            for path, fi in version.state.items() if path.startswith(FILES_DIR)]
 
 
 def _sync_files(session, document_id: str, version, media: dict[str, dict]) -> None:  # noqa: ANN001
     """Make document_files mirror the `files/` of `version`."""
     session.execute(delete(DocumentFile).where(DocumentFile.document_id == document_id))
-    for path, fi in version.state.items():
-        if path.startswith(FILES_DIR):
-            name = path.removeprefix(FILES_DIR)
-            session.add(DocumentFile(
-                document_id=document_id, name=name, size=fi.size, sha256=fi.sha256,
-                media_type=media.get(name, {}).get("media_type", "application/octet-stream"),
-                version=_first_version_with(fi, version)))
+    rows = _file_rows(document_id, version, media)
+    if rows:
+        session.execute(insert(DocumentFile), rows)
 
 
 def _first_version_with(fi: FileInfo, version) -> int:  # noqa: ANN001
@@ -246,8 +255,10 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
             f.name = name
         _check_digests(env, files)
         with env.db.read() as session:
-            visible_row(session, env, actor, dossier_id)
-            dossier = _open_dossier(session, dossier_id)
+            dossier = visible_row(session, env, actor, dossier_id)
+        if dossier.state != "open":  # checked again, with holds, when the serial is claimed
+            raise Conflict(f"Dossier {dossier.file_code} is {dossier.state}; documents can only "
+                           "be added to an open dossier.", state=dossier.state)
         meta = {k: v for k, v in data.items() if v is not None}
         dossier_meta = from_json_dict(dossier.meta)
         meta.setdefault("retention", dossier.retention)
@@ -263,6 +274,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     media = {f.name: {"media_type": f.media_type} for f in files}
     claimed: dict[str, Any] = {}
     warnings: list[str] = []
+    json_meta = to_json_dict(meta)
 
     def reserve(session) -> None:  # noqa: ANN001
         current = _open_dossier(session, dossier_id)
@@ -271,22 +283,25 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
         claimed.update(serial=serial, doc_code=doc_code, dossier=current)
         warnings.extend(_duplicates(session, meta, None))
         now = env.now()
-        row = Document(id=document_id, dossier_id=dossier_id, fonds_code=current.fonds_code,
-                       doc_code=doc_code, serial=serial, text_status="pending",
-                       meta=to_json_dict(meta), head_version=0, created_at=now, updated_at=now)
-        _mirror(row, meta)
-        session.add(row)
+        row = {"id": document_id, "dossier_id": dossier_id, "fonds_code": current.fonds_code,
+               "doc_code": doc_code, "serial": serial, "text_status": "pending",
+               "meta": json_meta, "head_version": 0, "created_at": now, "updated_at": now,
+               **_mirrored(meta)}
+        claimed["row"] = row
+        session.execute(insert(Document), [row])
 
     def unreserve(session) -> None:  # noqa: ANN001
-        row = session.get(Document, document_id)
-        if row is not None and row.head_version == 0:
-            session.delete(row)
+        session.execute(delete(Document).where(Document.id == document_id,
+                                               Document.head_version == 0))
 
     def apply(session, version) -> None:  # noqa: ANN001
-        row = session.get(Document, document_id)
-        row.head_version = version.number
-        row.created_at = row.updated_at = version.created
-        _sync_files(session, document_id, version, media)
+        claimed["version"] = version
+        session.execute(update(Document).where(Document.id == document_id).values(
+            head_version=version.number, created_at=version.created,
+            updated_at=version.created))
+        rows = _file_rows(document_id, version, media)
+        if rows:
+            session.execute(insert(DocumentFile), rows)
         session.execute(update(Dossier).where(Dossier.id == dossier_id)
                         .values(doc_total=Dossier.doc_total + 1))
 
@@ -302,7 +317,18 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     except BaseException:
         _discard(env, files)
         raise
-    result = get_document(env, document_id, SYSTEM)
+    # The answer is built from what was just written: no need to read it back.
+    version = claimed["version"]
+    row = claimed["row"]
+    files_out = [{"name": r["name"], "media_type": r["media_type"], "size": r["size"],
+                  "sha256": r["sha256"], "version": r["version"]}
+                 for r in sorted(_file_rows(document_id, version, media),
+                                 key=lambda r: r["name"])]
+    result = {**meta, "id": document_id, "dossier_id": dossier_id,
+              "fonds_code": row["fonds_code"], "doc_code": row["doc_code"],
+              "serial": row["serial"], "text_status": "pending", "version": version.number,
+              "created_at": version.created, "updated_at": version.created,
+              "files": files_out}
     if warnings:
         result["warnings"] = warnings
     return result

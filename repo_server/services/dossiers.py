@@ -301,6 +301,6 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
 
 def claim_document_serial(session, dossier_id: str) -> int:  # noqa: ANN001
     """The next document serial in a dossier (its doc_code suffix)."""
-    session.execute(update(Dossier).where(Dossier.id == dossier_id)
-                    .values(doc_seq=Dossier.doc_seq + 1))
-    return session.scalar(select(Dossier.doc_seq).where(Dossier.id == dossier_id))
+    return session.execute(update(Dossier).where(Dossier.id == dossier_id)
+                           .values(doc_seq=Dossier.doc_seq + 1)
+                           .returning(Dossier.doc_seq)).scalar_one()

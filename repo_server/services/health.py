@@ -20,5 +20,122 @@ def health_report(env: Env) -> dict[str, Any]:
         checks["database"] = f"error: {type(exc).__name__}"
     root = env.store.root
     checks["storage"] = "ok" if os.access(root, os.W_OK) else "error: not writable"
+    checks.update(record_checks(env) if checks["database"] == "ok" else {})
     status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
     return {"status": status, "checks": checks}
+
+
+def available(report: dict[str, Any]) -> bool:
+    """Can this process serve requests (database and storage root reachable)? A damaged record
+    or a failed backup makes the service 'degraded' but it still serves (HTTP 200)."""
+    checks = report["checks"]
+    return checks.get("database") == "ok" and checks.get("storage") == "ok"
+
+
+def record_checks(env: Env) -> dict[str, str]:
+    """Fixity (damaged or missing objects) and the backup job, from the operations tables."""
+    from sqlalchemy import select
+
+    from ..catalog import Alert
+    from .fixity import failing
+
+    out: dict[str, str] = {}
+    try:
+        count, rows = failing(env, 5)
+        if count:
+            names = ", ".join(f"{r['object_id']} ({r['kind'] or 'object'}, {r['status']})"
+                              for r in rows)
+            more = f" and {count - len(rows)} more" if count > len(rows) else ""
+            out["fixity"] = (f"failed: {count} stored object(s) damaged or missing: "
+                             f"{names}{more}; see /api/v1/fixity")
+        else:
+            out["fixity"] = "ok"
+        with env.db.read() as session:
+            alert = session.scalar(select(Alert).where(Alert.kind == "backup",
+                                                       Alert.resolved_at.is_(None))
+                                   .order_by(Alert.id.desc()).limit(1))
+        if alert is not None:
+            out["backup"] = f"failed: {alert.message}"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        out["fixity"] = f"unknown: {type(exc).__name__}"
+    return out
+
+
+def outbox_state(env: Env) -> dict[str, Any]:
+    """Changes waiting for the indexer: how many, and how long the oldest has waited."""
+    from sqlalchemy import func, select
+
+    from ..catalog import OutboxEvent
+
+    with env.db.read() as session:
+        depth, oldest = session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at))
+            .where(OutboxEvent.processed_at.is_(None))).one()
+    if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the type
+        from datetime import UTC, datetime
+
+        oldest = (datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
+                  ).replace(tzinfo=UTC)
+    age = (env.now() - oldest).total_seconds() if oldest is not None else 0.0
+    return {"depth": depth or 0, "oldest_seconds": round(max(age, 0.0), 3)}
+
+
+_HEADS: set[str] | None = None
+
+
+def _code_heads() -> set[str]:
+    global _HEADS
+    if _HEADS is None:
+        from alembic.script import ScriptDirectory
+
+        from ..catalog.migrate import alembic_config
+
+        _HEADS = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return _HEADS
+
+
+def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
+    """Readiness: database (and its migrations), storage root, search index, worker lease,
+    outbox backlog, fixity. Ready = the database and the storage root can serve requests."""
+    from pathlib import Path
+
+    from alembic.runtime.migration import MigrationContext
+
+    from ..jobs.lease import Lease
+
+    report = health_report(env)
+    checks = report["checks"]
+    details: dict[str, Any] = {}
+    if checks["database"] == "ok":
+        try:
+            with env.db.engine.connect() as conn:
+                heads = set(MigrationContext.configure(conn).get_current_heads())
+            missing = _code_heads() - heads
+            checks["migrations"] = "ok" if not missing else (
+                f"behind: run `repo-server init` (missing {', '.join(sorted(missing))})")
+        except Exception as exc:  # noqa: BLE001
+            checks["migrations"] = f"error: {type(exc).__name__}"
+    root = Path(env.store.root)
+    if checks["storage"] == "ok":
+        if not (root / "0=ocfl_1.1").is_file():
+            checks["storage"] = "error: not an OCFL storage root"
+        elif not os.access(env.store.tmp_dir, os.W_OK):
+            checks["storage"] = f"error: {env.store.tmp_dir} is not writable"
+    checks["index"] = "ok" if index_problem is None else f"degraded: {index_problem}"
+    if checks["database"] == "ok":
+        try:
+            holder = Lease(env, "worker").current_holder()
+            if holder is None:
+                checks["worker"] = ("degraded: no worker holds the lease; indexing and jobs "
+                                    "wait (start `repo-server worker`)")
+                details["worker"] = None
+            else:
+                checks["worker"] = "ok"
+                details["worker"] = {"holder": holder[0], "lease_expires_at": holder[1]}
+            details["outbox"] = outbox_state(env)
+        except Exception as exc:  # noqa: BLE001
+            checks["worker"] = f"error: {type(exc).__name__}"
+    ready = available(report) and checks.get("migrations", "ok") == "ok"
+    status = "ok" if all(v == "ok" for v in checks.values()) else (
+        "degraded" if ready else "unavailable")
+    return {"status": status, "ready": ready, "checks": checks, **details}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -67,18 +69,51 @@ def actor_for(user: User, key_id: str | None = None) -> Actor:
                  scope=scope, conditional=user.conditional_access, clearance=user.clearance)
 
 
+# A short per-process memory of recent sign-ins: a key lookup costs a query per request.
+# Revoking a key or changing a user clears it in this process; other processes notice
+# within AUTH_CACHE_SECONDS.
+_recent: dict[str, tuple[float, Actor, datetime | None]] = {}
+_recent_lock = threading.Lock()
+
+
+def forget_sign_ins() -> None:
+    with _recent_lock:
+        _recent.clear()
+
+
 def authenticate(env: Env, secret: str | None) -> Actor:
     """The actor behind a bearer secret, or Unauthorized."""
     if not secret:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    digest = _hash(secret)
+    ttl = env.config.get("AUTH_CACHE_SECONDS", 0)
+    if ttl:
+        with _recent_lock:
+            hit = _recent.get(digest)
+        if hit and time.monotonic() - hit[0] < ttl and (hit[2] is None or hit[2] > env.now()):
+            return hit[1]
+    actor = _authenticate(env, digest)
+    if ttl:
+        with _recent_lock:
+            if len(_recent) > 10000:
+                _recent.clear()
+            _recent[digest] = (time.monotonic(), actor, _expiry.get(digest))
+    return actor
+
+
+_expiry: dict[str, datetime | None] = {}
+
+
+def _authenticate(env: Env, digest: str) -> Actor:
     with env.db.read() as session:
         row = session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
-                              .where(ApiKey.key_hash == _hash(secret))).first()
+                              .where(ApiKey.key_hash == digest)).first()
     if row is None or row.ApiKey.revoked_at is not None or not row.User.active:
         raise Unauthorized("This API key is not valid (unknown, revoked, or its user is "
                            "disabled).")
     if row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= env.now():
         raise Unauthorized("This API key has expired; ask an administrator for a new one.")
+    _expiry[digest] = row.ApiKey.expires_at
     return actor_for(row.User, row.ApiKey.id)
 
 

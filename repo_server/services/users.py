@@ -11,7 +11,7 @@ from ..catalog import AccessGrant, ApiKey, Dossier, User
 from . import audit
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
-from .keys import ALL_FONDS, ensure_user, issue_key
+from .keys import ALL_FONDS, ensure_user, forget_sign_ins, issue_key
 from .policy import ROLES
 
 
@@ -86,6 +86,7 @@ def update_user(env: Env, actor: Actor, user_id: str, changes: dict[str, Any]) -
             setattr(user, field, value)
         user.updated_at = env.now()
         audit.log_in(session, env, actor, "user.update", user_id, changes)
+        forget_sign_ins()
     return get_user(env, user_id)
 
 
@@ -110,6 +111,7 @@ def revoke_key(env: Env, actor: Actor, user_id: str, key_id: str) -> dict[str, A
         if key.revoked_at is None:
             key.revoked_at = env.now()
             audit.log_in(session, env, actor, "key.revoke", user_id, {"key": key_id})
+            forget_sign_ins()
     return get_user(env, user_id)
 
 
@@ -123,6 +125,7 @@ def grant(env: Env, actor: Actor, user_id: str, dossier_id: str,
         session.add(AccessGrant(user_id=user_id, dossier_id=dossier_id, granted_by=actor.name,
                                 granted_at=env.now(), expires_at=expires_at))
         audit.log_in(session, env, actor, "grant.create", user_id, {"dossier": dossier_id})
+        forget_sign_ins()
     return get_user(env, user_id)
 
 
@@ -134,4 +137,5 @@ def revoke_grant(env: Env, actor: Actor, user_id: str, grant_id: int) -> dict[st
         if g.revoked_at is None:
             g.revoked_at = env.now()
             audit.log_in(session, env, actor, "grant.revoke", user_id, {"grant": grant_id})
+            forget_sign_ins()
     return get_user(env, user_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
@@ -52,8 +52,8 @@ def write_object(
     with env.db.write() as session:
         if reserve is not None:
             reserve(session)
-        session.add(PendingWrite(token=token, object_id=plan.record_id, object_kind=plan.kind,
-                                 started_at=env.now()))
+        session.execute(insert(PendingWrite).values(token=token, object_id=plan.record_id,
+                                                    object_kind=plan.kind, started_at=env.now()))
     try:
         version = _write_rebasing(env, actor, plan)
     except BaseException as exc:
@@ -106,5 +106,5 @@ def is_system_text_version(version: VersionInfo) -> bool:
 
 
 def add_outbox(session: Session, env: Env, record_id: str, kind: str, action: str) -> None:
-    session.add(OutboxEvent(object_id=record_id, object_kind=kind, action=action,
-                            created_at=env.now(), attempts=0))
+    session.execute(insert(OutboxEvent).values(object_id=record_id, object_kind=kind,
+                                               action=action, created_at=env.now(), attempts=0))

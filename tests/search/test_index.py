@@ -108,8 +108,16 @@ def test_fast_writer_writes_what_whoosh_itself_writes(tmp_path):
     for r in records:
         text = record_text(r)
         fields = {k: v for k, v in record_keywords(r).items() if v}
-        w.add_document(**fields, tx=text, tf=text, bx=text, bf=text, nx=r.number or "",
-                       nf=r.number or "", src=record_stored(r)["src"])
+        w.add_document(
+            **fields,
+            tx=text,
+            tf=text,
+            bx=text,
+            bf=text,
+            nx=r.number or "",
+            nf=r.number or "",
+            src=record_stored(r)["src"],
+        )
     w.commit()
 
     def postings(ix):

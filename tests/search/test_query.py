@@ -51,7 +51,12 @@ def test_too_long_a_query_is_refused():
 
 
 def test_segment_pairs_cohesive_syllables():
-    cohesive = {("so", "ke"): 0.2, ("ke", "hoach"): 0.95, ("hoach", "dau"): 0.35, ("dau", "tu"): 0.9}
+    cohesive = {
+        ("so", "ke"): 0.2,
+        ("ke", "hoach"): 0.95,
+        ("hoach", "dau"): 0.35,
+        ("dau", "tu"): 0.9,
+    }
 
     def cohesion(a, b):
         return cohesive.get((a, b), 0.0)
@@ -83,7 +88,10 @@ def test_punctuation_separates_phrases_but_not_number_parts():
 
 def test_highlighter_marks_words_and_escapes_html():
     h = Highlighter([("uy", "ban")], exact=False)
-    assert h.whole("<b>ỦY BAN</b> & Uỷ ban") == "&lt;b&gt;<mark>ỦY BAN</mark>&lt;/b&gt; &amp; <mark>Uỷ ban</mark>"
+    assert (
+        h.whole("<b>ỦY BAN</b> & Uỷ ban")
+        == "&lt;b&gt;<mark>ỦY BAN</mark>&lt;/b&gt; &amp; <mark>Uỷ ban</mark>"
+    )
     assert h.whole("ủy. Ban") is None  # punctuation between: not the word
     exact = Highlighter([("bàn",)], exact=True)
     assert exact.whole("bàn bán BÀN bản") == "<mark>bàn</mark> bán <mark>BÀN</mark> bản"

@@ -94,7 +94,9 @@ def test_a_document_number_is_found_whole_and_by_parts(office, q):
     assert ids(office, q)[0] == "qd15"
 
 
-@pytest.mark.parametrize("q", ["123/2024/NĐ-CP", "123/2024/nd-cp", "2024/NĐ-CP", "nd-cp", "123/2024"])
+@pytest.mark.parametrize(
+    "q", ["123/2024/NĐ-CP", "123/2024/nd-cp", "2024/NĐ-CP", "nd-cp", "123/2024"]
+)
 def test_a_decree_number_is_found_whole_and_by_parts(office, q):
     assert ids(office, q)[0] == "nd123"
 
@@ -210,8 +212,10 @@ def test_sort_by_date_with_words(office):
 
 def test_pages_and_totals(backend):
     backend.upsert(
-        [record(f"r{i:02d}", f"Báo cáo số {i}", "báo cáo tình hình", date=date(2024, 1, 1 + i))
-         for i in range(25)]
+        [
+            record(f"r{i:02d}", f"Báo cáo số {i}", "báo cáo tình hình", date=date(2024, 1, 1 + i))
+            for i in range(25)
+        ]
     )
     seen = []
     for page in (1, 2, 3):
@@ -251,7 +255,9 @@ def test_exact_mode_marks_only_the_exact_spelling(office):
 
 
 def test_snippets_can_be_turned_off(office):
-    assert all(not h.highlights for h in office.search(SearchRequest(q="ho so", snippets=False)).hits)
+    assert all(
+        not h.highlights for h in office.search(SearchRequest(q="ho so", snippets=False)).hits
+    )
 
 
 # --- dossiers --------------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""Operations: readiness (/api/v1/health/ready), Prometheus metrics (/api/v1/metrics) and the
+results of the rolling fixity check (/api/v1/fixity/...)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
+
+from .. import __version__
+from ..observability import init_metrics, render
+from ..services import fixity as service
+from ..services.errors import Forbidden
+from ..services.health import readiness_report
+from ..services.keys import authenticate
+from ..services.policy import allowed
+from . import security
+from .common import env, page
+from .schemas import PageQuerySchema, PageSchema, StrictSchema
+
+blp = Blueprint("ops", __name__, url_prefix="/api/v1",
+                description="Readiness, metrics and the fixity check of the stored records.")
+
+# Readiness is probed by load balancers and service managers without a key; the metrics
+# endpoint checks the key itself (it may be opened with METRICS_PUBLIC).
+security.PUBLIC_ENDPOINTS.update({"ops.Ready", "ops.Metrics"})
+security.ROUTE_ACTIONS.update({
+    ("ops.FixitySummary", "GET"): "jobs.read",
+    ("ops.FixityRuns", "GET"): "jobs.read",
+    ("ops.FixityRunItem", "GET"): "jobs.read",
+    ("ops.FixityAlerts", "GET"): "jobs.read",
+    ("ops.FixityObject", "GET"): "jobs.read",
+    ("ops.FixityVerify", "POST"): "jobs.run",
+})
+
+
+class ReadySchema(Schema):
+    status = fields.String(metadata={"description": "ok, degraded (serving, but look at "
+                                                    "`checks`) or unavailable"})
+    ready = fields.Boolean(metadata={"description": "true when this process can serve requests"})
+    version = fields.String()
+    checks = fields.Dict(metadata={"description": "database, migrations, storage, index, "
+                                                  "worker, fixity, backup: `ok` or why not"})
+    worker = fields.Dict(allow_none=True, metadata={"description": "lease holder and expiry"})
+    outbox = fields.Dict(metadata={"description": "changes waiting for the indexer: depth "
+                                                  "and age of the oldest in seconds"})
+
+
+class FixityFailureSchema(Schema):
+    object_id = fields.String()
+    record_id = fields.String()
+    kind = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "failed (damaged) or missing"})
+    problems = fields.List(fields.String())
+
+
+class FixityRunSchema(Schema):
+    id = fields.Integer()
+    trigger = fields.String(metadata={"description": "schedule, manual or api"})
+    status = fields.String(metadata={"description": "running, ok, problems or failed"})
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    objects_total = fields.Integer()
+    objects_checked = fields.Integer()
+    files_checked = fields.Integer()
+    bytes_checked = fields.Integer()
+    failures = fields.List(fields.Nested(FixityFailureSchema))
+    error = fields.String(allow_none=True)
+
+
+class FixityRunPageSchema(PageSchema):
+    items = fields.List(fields.Nested(FixityRunSchema))
+
+
+class FixityObjectSchema(Schema):
+    object_id = fields.String()
+    record_id = fields.String()
+    kind = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "unchecked, ok, failed or missing"})
+    last_checked_at = fields.DateTime(allow_none=True)
+    failing_since = fields.DateTime(allow_none=True)
+    problems = fields.List(fields.String())
+    checks = fields.Integer()
+
+
+class FixitySummarySchema(Schema):
+    period_days = fields.Integer(metadata={"description": "every object is re-hashed within "
+                                                          "this many days"})
+    share_per_run = fields.Float()
+    objects = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    overdue = fields.Integer(metadata={"description": "objects not checked within the period"})
+    oldest_check = fields.DateTime(allow_none=True)
+    failing_total = fields.Integer()
+    failing = fields.List(fields.Nested(FixityObjectSchema))
+    last_run = fields.Nested(FixityRunSchema, allow_none=True)
+
+
+class AlertSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "fixity or backup"})
+    subject = fields.String(allow_none=True, metadata={"description": "the object or folder"})
+    message = fields.String()
+    details = fields.Dict()
+    raised_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+    resolution = fields.String(allow_none=True)
+
+
+class AlertPageSchema(PageSchema):
+    items = fields.List(fields.Nested(AlertSchema))
+
+
+class AlertQuerySchema(PageQuerySchema):
+    open = fields.Boolean(load_default=False, metadata={"description": "only unresolved ones"})
+
+
+class EmptySchema(StrictSchema):
+    pass
+
+
+@blp.route("/health/ready")
+class Ready(MethodView):
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, schema=ReadySchema, description="The database, its migrations or "
+                      "the storage root are not usable: send no traffic here.")
+    def get(self):
+        """Readiness: database, migrations, storage root, index, worker lease, outbox (no key)"""
+        from .search import reader
+
+        try:
+            problem = reader().check()
+        except Exception as exc:  # noqa: BLE001 - reported, never raised
+            problem = f"{type(exc).__name__}: {exc}"
+        report = readiness_report(env(), problem)
+        report["version"] = __version__
+        return report, (200 if report["ready"] else 503)
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.response(200, description="Prometheus text exposition format",
+                  content_type="text/plain; version=0.0.4")
+    def get(self):
+        """Prometheus metrics: requests, latencies, outbox, jobs, fixity, worker lease
+
+        Needs an API key allowed to read jobs, unless METRICS_PUBLIC is set."""
+        if not current_app.config["REPO"].get("METRICS_PUBLIC"):
+            header = request.headers.get("Authorization", "")
+            scheme, _, secret = header.partition(" ")
+            actor = authenticate(env(), secret.strip() if scheme.lower() == "bearer" else None)
+            if not allowed(actor, "jobs.read"):
+                raise Forbidden("Your role does not allow reading the metrics.")
+        return Response(render(env()), mimetype="text/plain",
+                        headers={"Cache-Control": "no-store"})
+
+
+@blp.route("/fixity")
+class FixitySummary(MethodView):
+    @blp.response(200, FixitySummarySchema)
+    def get(self):
+        """Fixity: coverage of the rolling check, damaged or missing objects, the last run"""
+        return service.summary(env())
+
+
+@blp.route("/fixity/runs")
+class FixityRuns(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, FixityRunPageSchema)
+    def get(self, args):
+        """Fixity runs, newest first, each with the objects that failed"""
+        items, total = service.list_runs(env(), page=args["page"], page_size=args["page_size"])
+        return page(items, total, args)
+
+
+@blp.route("/fixity/runs/<int:run_id>")
+class FixityRunItem(MethodView):
+    @blp.response(200, FixityRunSchema)
+    def get(self, run_id):
+        """One fixity run"""
+        return service.get_run(env(), run_id)
+
+
+@blp.route("/fixity/alerts")
+class FixityAlerts(MethodView):
+    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.response(200, AlertPageSchema)
+    def get(self, args):
+        """Alerts raised by the fixity check and the backup job, newest first"""
+        items, total = service.list_alerts(env(), open_only=args["open"], page=args["page"],
+                                           page_size=args["page_size"])
+        return page(items, total, args)
+
+
+@blp.route("/fixity/objects/<uuid:record_id>")
+class FixityObject(MethodView):
+    @blp.response(200, FixityObjectSchema)
+    def get(self, record_id):
+        """The fixity state of one record's stored object"""
+        return service.object_state(env(), str(record_id))
+
+
+@blp.route("/fixity/objects/<uuid:record_id>/verify")
+class FixityVerify(MethodView):
+    @blp.response(200, FixityObjectSchema)
+    def post(self, record_id):
+        """Re-hash one record's stored object now (e.g. after restoring a damaged file)"""
+        return service.verify_now(env(), str(record_id))
+
+
+def init_ops(app: Flask, api: Api) -> None:
+    """Register the blueprint and the request metrics (called from init_api)."""
+    api.register_blueprint(blp)
+    init_metrics(app)
+    for operation in api.spec._paths.get("/api/v1/health/ready", {}).values():
+        operation["security"] = []
+    metrics = api.spec._paths.get("/api/v1/metrics", {}).get("get")
+    if metrics is not None:
+        metrics["security"] = [{"bearer": []}, {}]
