@@ -219,7 +219,8 @@ def list_sets(dest: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue  # not a finished set
         out.append({"name": entry.name, "path": Path(entry.path), "manifest": manifest})
-    return out
+    # by start time (names of sets made within one second do not sort by time)
+    return sorted(out, key=lambda s: (str(s["manifest"].get("started_at", "")), s["name"]))
 
 
 def resolve_set(src: str | Path, name: str | None = None) -> Path:
@@ -250,7 +251,8 @@ def _choose_mode(env: Env, mode: str, sets: list[dict[str, Any]]) -> str:
     if mode != "auto":
         return mode
     fulls = [s for s in sets if s["manifest"].get("mode") == "full"]
-    every = int(env.config.get("BACKUP_FULL_EVERY_DAYS") or 30)
+    raw = env.config.get("BACKUP_FULL_EVERY_DAYS")
+    every = 30 if raw in (None, "") else int(raw)
     if not fulls or env.now() - _set_time(fulls[-1]["manifest"]) >= timedelta(days=every):
         return "full"
     return "incremental"

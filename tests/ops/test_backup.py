@@ -160,14 +160,14 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
     # 1. the last set taken during the load, on a new machine
     started, m = sets[-1]
     bk.restore(restore_config, dest, set_name=m["name"])
-    _, env2 = _restored_client(restore_config)
+    env2 = build_env(restore_config)
     assert_catalog_matches_storage(env2)
     with env2.db.read() as session:
         for w in (w for w in acked if w["t"] < started):
             oid = object_id(w["id"])
             assert env2.store.head(oid) >= w["version"], w
             if "sha256" in w:
-                assert hashlib.sha256(env2.store.read_bytes(oid, "f.pdf", w["version"])
+                assert hashlib.sha256(env2.store.read_bytes(oid, "files/f.pdf", w["version"])
                                       ).hexdigest() == w["sha256"]
             if w["kind"] == "dossier":
                 assert session.get(Dossier, w["id"]) is not None
@@ -187,7 +187,7 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
     second_database_url()  # empty the restore database again (PostgreSQL)
     bk.restore(restore_config, dest, set_name=final["name"], reindex=False)
     assert_same_tables(source, table_rows(restore_config["DATABASE_URL"]))
-    _, env3 = _restored_client(restore_config)
+    env3 = build_env(restore_config)
     assert_catalog_matches_storage(env3)
     env3.db.dispose()
 
