@@ -457,8 +457,8 @@ def http_error(r: requests.Response) -> str:
 @dataclass
 class Bench:
     args: argparse.Namespace
-    server: Server
-    key: str
+    server: Server  # not started when no selected section needs it (key is then None)
+    key: str | None
 
     @property
     def base(self) -> str:
@@ -950,11 +950,19 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
 SECTIONS: dict[str, Callable[[Bench], tuple[list[Row], dict[str, Any]]]] = {
     "core": section_core,
 }
+# The in-process sections live in scripts/bench_sections.py; it imports its helpers from this
+# module by the name `bench`, which must then be this very module even when run as a script.
+sys.modules.setdefault("bench", sys.modules[__name__])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_sections  # noqa: E402
+
+SECTIONS.update(bench_sections.SECTIONS)  # retention (issue 4), audit (issue 5), search (issue 3)
+# Sections that need the server (gunicorn on a fresh instance); the others make their own
+# instances and call the services in this process.
+SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS
 # Sections to come, each a function of the same shape registered in SECTIONS:
-#   search   - query latency and index build with 100,000 documents
-#   retention - the retention sweep over a large catalog
 #   push     - push / export to the national archive
-PLANNED = ("search", "retention", "push")
+PLANNED = ("push",)
 
 
 # ============================================================================ main
@@ -1036,6 +1044,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="do not start `repo-server worker` even when it exists")
     p.add_argument("--out", default=None,
                    help="JSON results (default: bench-results/bench-<timestamp>.json)")
+    bench_sections.add_arguments(p)
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in args.sections:
@@ -1049,6 +1058,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--server-env takes NAME=VALUE")
     if args.docs < 1 or args.clients < 1 or args.per_dossier < 1:
         p.error("--docs, --clients and --per-dossier must be at least 1")
+    bench_sections.check_arguments(p, args)
     return args
 
 
@@ -1076,12 +1086,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               "processes); the figures will be low", file=sys.stderr, flush=True)
     try:
         print(f"instance: {instance}", flush=True)
-        key = server.init()
-        server.start()
-        results["server"] = {"base_url": server.base, "pids": server.pids(),
-                             "job_worker": server.worker_command()}
-        print(f"gunicorn on {server.base} (master {server.gunicorn.pid}, workers "
-              f"{server.worker_pids()})", flush=True)
+        key = None
+        if SERVER_SECTIONS & set(args.sections):
+            key = server.init()
+            server.start()
+            results["server"] = {"base_url": server.base, "pids": server.pids(),
+                                 "job_worker": server.worker_command()}
+            print(f"gunicorn on {server.base} (master {server.gunicorn.pid}, workers "
+                  f"{server.worker_pids()})", flush=True)
         bench = Bench(args, server, key)
         for name in args.sections:
             t0 = time.perf_counter()

@@ -42,7 +42,8 @@ class DossierCollection(MethodView):
 
         Filter by fonds, year, state, case number or text in the title; sort; paginate.
         """
-        filters = {k: args.get(k) for k in ("fonds_code", "year", "state", "q", "external_ref")}
+        filters = {k: args.get(k) for k in ("fonds_code", "year", "state", "q", "external_ref",
+                                            "include_predecessors")}
         items, total = service.list_dossiers(env(), actor(), **filters, sort=args["sort"],
                                              page=args["page"], page_size=args["page_size"])
         return page(items, total, args)

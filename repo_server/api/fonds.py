@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import fields, validate
 
 from ..services import fonds as service
 from .common import actor, env, expected_version, page, with_etag
@@ -13,6 +14,7 @@ from .schemas import (
     FondsSchema,
     FondsUpdateSchema,
     PageQuerySchema,
+    StrictSchema,
 )
 
 blp = Blueprint("fonds", __name__, url_prefix="/api/v1/fonds",
@@ -57,3 +59,29 @@ class FondsItem(MethodView):
     def patch(self, data, code):
         """Update a fonds (If-Match required)"""
         return with_etag(service.update_fonds(env(), actor(), code, data, expected_version()))
+
+
+class FondsCloseSchema(StrictSchema):
+    closed_on = fields.Date(required=True, metadata={"description": "Last day of operation."})
+    decision_ref = fields.String(required=True, validate=validate.Length(min=1, max=300),
+                                 metadata={"description": "The decision closing or merging the "
+                                                          "agency."})
+    successor_code = fields.String(load_default=None, validate=validate.Length(min=1, max=13),
+                                   metadata={"description": "Fonds that takes custody."})
+
+
+@blp.route("/<string:code>/close")
+class FondsClose(MethodView):
+    @blp.arguments(FondsCloseSchema, example={"closed_on": "2025-06-30",
+                                              "decision_ref": "NQ 1656/NQ-UBTVQH15",
+                                              "successor_code": "000.00.00.H50"})
+    @blp.response(200, FondsSchema)
+    @blp.alt_response(409, description="Already closed.")
+    def post(self, data, code):
+        """Close a fonds (agency dissolved or merged) and name its successor
+
+        The fonds takes no new dossiers or documents; its records and codes stay unchanged, and
+        users of the successor fonds see them (custody).
+        """
+        return with_etag(service.close_fonds(env(), actor(), code,
+                                             expected_version=expected_version(), **data))

@@ -119,6 +119,7 @@ class FondsSchema(FondsCreateSchema):
         unknown = EXCLUDE
 
     id = fields.String()
+    closing_decision = fields.String(allow_none=True)
     version = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -230,6 +231,8 @@ class DossierListQuerySchema(PageQuerySchema):
     q = fields.String(validate=validate.Length(max=200),
                       metadata={"description": "Text contained in the title."})
     external_ref = fields.String(validate=validate.Length(max=100))
+    include_predecessors = fields.Boolean(load_default=False, metadata={
+        "description": "With fonds_code: also the fonds merged into it (closed predecessors)."})
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(
         [f"{p}{f}" for f in ("created_at", "title", "file_code", "start_date", "end_date", "year")
          for p in ("", "-")]), metadata={"description": "Field to sort by; '-' for descending."})

@@ -29,6 +29,8 @@ class SearchQuerySchema(StrictSchema):
     exact = fields.Boolean(load_default=False)
     kind = fields.String(load_default="document", validate=validate.OneOf(["document", "dossier"]))
     fonds_code = fields.List(fields.String(validate=validate.Length(max=13)))
+    include_predecessors = fields.Boolean(load_default=False, metadata={
+        "description": "Also search the fonds merged into the given fonds_code(s)."})
     dossier_id = fields.UUID()
     type_code = fields.List(fields.String(validate=validate.Length(max=2)))
     direction = fields.List(fields.String(validate=validate.OneOf(["incoming", "outgoing",

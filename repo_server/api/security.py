@@ -28,6 +28,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("fonds.FondsCollection", "POST"): "fonds.write",
     ("fonds.FondsItem", "GET"): "fonds.read",
     ("fonds.FondsItem", "PATCH"): "fonds.write",
+    ("fonds.FondsClose", "POST"): "fonds.write",
     ("dossiers.DossierCollection", "GET"): "dossier.read",
     ("dossiers.DossierCollection", "POST"): "dossier.create",
     ("dossiers.DossierItem", "GET"): "dossier.read",

@@ -751,6 +751,8 @@ def _copy_rows_from_sqlite(snapshot: Path, url: str) -> None:
         try:
             with src.connect() as sconn, dst.begin() as dconn:
                 present = set(inspect(sconn).get_table_names())
+                for table in reversed(Base.metadata.sorted_tables):
+                    dconn.execute(table.delete())  # rows a migration seeded: the copy rules
                 for table in Base.metadata.sorted_tables:
                     if table.name not in present:
                         continue

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..catalog import Document, DocumentFile, Dossier
+from ..catalog import Document, DocumentFile, Dossier, Fonds
 from ..storage import FileInfo, ObjectNotFound, StagedFile
 from .access import can_see_document, filter_documents
 from .context import Actor, Env
@@ -256,6 +256,11 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
         _check_digests(env, files)
         with env.db.read() as session:
             dossier = visible_row(session, env, actor, dossier_id)
+            fonds_status = session.scalar(select(Fonds.status)
+                                          .where(Fonds.code == dossier.fonds_code))
+        if fonds_status == "closed":
+            raise Conflict(f"Fonds {dossier.fonds_code} is closed: nothing new is issued or "
+                           "filed in its name. File it in the successor's fonds.")
         if dossier.state != "open":  # checked again, with holds, when the serial is claimed
             raise Conflict(f"Dossier {dossier.file_code} is {dossier.state}; documents can only "
                            "be added to an open dossier.", state=dossier.state)

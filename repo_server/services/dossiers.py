@@ -13,7 +13,7 @@ from ..storage import ObjectNotFound
 from .access import can_see_dossier, filter_documents, filter_dossiers, in_scope, sees_everything
 from .context import SYSTEM, Actor, Env
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
-from .fonds import get_fonds_row
+from .fonds import get_fonds_row, predecessors
 from .holds import ensure_not_held
 from .metadata import check_dossier
 from .records import (
@@ -134,11 +134,16 @@ def version_summary(v) -> dict[str, Any]:  # noqa: ANN001
 
 def list_dossiers(env: Env, viewer: Actor, *, fonds_code: str | None = None, year: int | None = None,
                   state: str | None = None, q: str | None = None, external_ref: str | None = None,
+                  include_predecessors: bool = False,
                   sort: str = "-created_at", page: int = 1,
                   page_size: int = 20) -> tuple[list[dict[str, Any]], int]:
     """Dossiers filtered from the catalog, with the total before pagination."""
     stmt: Select = select(Dossier).where(Dossier.head_version > 0)
-    if fonds_code:
+    if fonds_code and include_predecessors:
+        with env.db.read() as session:
+            codes = {fonds_code} | predecessors(session, {fonds_code})
+        stmt = stmt.where(Dossier.fonds_code.in_(codes))
+    elif fonds_code:
         stmt = stmt.where(Dossier.fonds_code == fonds_code)
     if year:
         stmt = stmt.where(Dossier.year == year)

@@ -15,7 +15,8 @@ from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
 from .records import FONDS_FILE, dump, from_json_dict, new_id, to_json_dict
 from .writes import WritePlan, write_object
 
-FONDS_FIELDS = ("code", "name", "status", "closed_on", "successor_code", "history", "description")
+FONDS_FIELDS = ("code", "name", "status", "closed_on", "successor_code", "history", "description",
+                "closing_decision")
 
 
 def _view(row: Fonds) -> dict[str, Any]:
@@ -128,3 +129,43 @@ def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
                                        message=f"Update fonds {code}: {', '.join(sorted(changes))}",
                                        expected_head=expected_version), apply=apply)
     return get_fonds(env, code, actor)
+
+
+def predecessors(session, codes: set[str]) -> set[str]:  # noqa: ANN001
+    """Every fonds whose successor chain leads into `codes` (communes merged into them)."""
+    found: set[str] = set()
+    frontier = set(codes)
+    while frontier:
+        rows = set(session.scalars(select(Fonds.code).where(Fonds.successor_code.in_(frontier))))
+        frontier = rows - found - codes
+        found |= frontier
+    return found
+
+
+def close_fonds(env: Env, actor: Actor, code: str, *, closed_on, decision_ref: str,  # noqa: ANN001
+                successor_code: str | None, expected_version: int | None) -> dict[str, Any]:
+    """Close an agency's fonds (it stops operating; e.g. merged in the 2025 reform).
+
+    It takes no new dossiers or documents; its records and codes stay exactly as they are,
+    and the successor's users see them (custody) without anything being rewritten.
+    """
+    with env.db.read() as session:
+        row = get_fonds_row(session, code, actor)
+        if row.status == "closed":
+            raise Conflict(f"Fonds {code} is already closed (on {row.closed_on}).")
+        if successor_code:
+            if successor_code == code:
+                raise ValidationFailed({"successor_code": ["A fonds cannot succeed itself."]})
+            successor = session.scalar(select(Fonds).where(Fonds.code == successor_code))
+            if successor is None:
+                raise ValidationFailed({"successor_code": [
+                    f"There is no fonds {successor_code!r}; register the successor first."]})
+            if code in predecessors(session, {code}) | {successor_code} and \
+                    successor_code in predecessors(session, {code}):
+                raise ValidationFailed({"successor_code": [
+                    f"{successor_code} is itself a predecessor of {code}."]})
+        version = row.head_version
+    changes = {"status": "closed", "closed_on": closed_on, "successor_code": successor_code,
+               "closing_decision": decision_ref}
+    return update_fonds(env, actor, code, changes,
+                        expected_version if expected_version is not None else version)

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -105,16 +106,24 @@ _expiry: dict[str, datetime | None] = {}
 
 
 def _authenticate(env: Env, digest: str) -> Actor:
+    from .fonds import predecessors
+
     with env.db.read() as session:
         row = session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
                               .where(ApiKey.key_hash == digest)).first()
-    if row is None or row.ApiKey.revoked_at is not None or not row.User.active:
-        raise Unauthorized("This API key is not valid (unknown, revoked, or its user is "
-                           "disabled).")
-    if row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= env.now():
-        raise Unauthorized("This API key has expired; ask an administrator for a new one.")
-    _expiry[digest] = row.ApiKey.expires_at
-    return actor_for(row.User, row.ApiKey.id)
+        if row is None or row.ApiKey.revoked_at is not None or not row.User.active:
+            raise Unauthorized("This API key is not valid (unknown, revoked, or its user is "
+                               "disabled).")
+        if row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= env.now():
+            raise Unauthorized("This API key has expired; ask an administrator for a new one.")
+        _expiry[digest] = row.ApiKey.expires_at
+        actor = actor_for(row.User, row.ApiKey.id)
+        if actor.scope is not None:
+            # custody: the records of fonds merged into the user's ones are theirs to use
+            extra = predecessors(session, set(actor.scope))
+            if extra:
+                actor = replace(actor, scope=tuple(sorted(set(actor.scope) | extra)))
+    return actor
 
 
 def has_keys(env: Env) -> bool:

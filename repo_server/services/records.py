@@ -39,7 +39,16 @@ def next_in_sequence(session, scope: str, key: str) -> int:  # noqa: ANN001
     from ..catalog import Counter
 
     counter = session.get(Counter, (scope, key), with_for_update=True)
-    if counter is None:
+    if counter is None and session.get_bind().dialect.name == "postgresql":
+        # FOR UPDATE locks nothing while the row does not exist, so two writers could both
+        # insert it (a unique violation); insert it if absent, then lock it.
+        from sqlalchemy.dialects.postgresql import insert
+
+        session.execute(insert(Counter).values(scope=scope, key=key, value=0)
+                        .on_conflict_do_nothing())
+        counter = session.get(Counter, (scope, key), with_for_update=True,
+                              populate_existing=True)
+    if counter is None:  # SQLite: writers are serialised (BEGIN IMMEDIATE)
         counter = Counter(scope=scope, key=key, value=0)
         session.add(counter)
     counter.value += 1

@@ -12,6 +12,7 @@ from ..search.backend import QuerySyntaxError, SearchBackend, SearchRequest
 from .access import modes, sees_everything
 from .context import Actor, Env
 from .errors import ServiceError
+from .fonds import predecessors
 
 
 class SearchUnavailable(ServiceError):
@@ -51,9 +52,13 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
         raise SearchUnavailable("The search index is being rebuilt; everything else works. "
                                 "Try the search again in a few minutes.", index=problem)
     backend.refresh()
+    fonds_codes = args.get("fonds_code")
+    if fonds_codes and args.get("include_predecessors"):
+        with env.db.read() as session:
+            fonds_codes = sorted(set(fonds_codes) | predecessors(session, set(fonds_codes)))
     request = SearchRequest(
         q=args["q"], exact=args["exact"], kind=args["kind"],
-        fonds_codes=_narrow(args.get("fonds_code"), viewer.scope),
+        fonds_codes=_narrow(fonds_codes, viewer.scope),
         dossier_id=str(args["dossier_id"]) if args.get("dossier_id") else None,
         type_codes=args.get("type_code"), directions=args.get("direction"),
         states=args.get("state"),
