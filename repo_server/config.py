@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "DISPOSAL_APPROVER_ROLES": "head",  # roles that may sign off a disposal review
     "PDF_FONT": "",  # a TTF font with Vietnamese letters for PDF records (found when empty)
     "OCR": True,
+    "IDEMPOTENCY_TTL_HOURS": 24,  # how long a POST's Idempotency-Key is remembered
+    "IDEMPOTENCY_MAX_HASH_BYTES": 8 * 1024 * 1024,  # larger uploads: length + Content-Digest
     "AUTH_CACHE_SECONDS": 10,  # how long a process trusts a key it checked (revocation delay)
     "AUTH_FAILURE_LIMIT": 20,  # failed sign-ins per client address ...
     "AUTH_FAILURE_WINDOW": 60,  # ... within this many seconds, then 429 until it clears

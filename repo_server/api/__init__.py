@@ -26,6 +26,7 @@ from . import (
     search,
     users,
 )
+from .idempotency import init_idempotency
 from .schemas import DocumentCreateSchema
 from .security import error as _error
 from .security import init_security
@@ -79,14 +80,27 @@ def init_api(app: Flask) -> Api:
     _public_paths_in_spec(api)
     _register_docs_assets(app)
     init_security(app)
+    init_idempotency(app)  # after security: it needs the caller
     _register_errors(app)
     return api
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "Any unique string (e.g. a UUID). A retry with the same key and the same "
+                   "request returns the first answer and creates nothing; the same key with a "
+                   "different request is a 422. Keys are remembered for 24 hours.",
+}
 
 
 def _public_paths_in_spec(api: Api) -> None:
     health = api.spec._paths.get("/api/v1/health", {})
     for operation in health.values():
         operation["security"] = []
+    for operations in api.spec._paths.values():
+        if "post" in operations:
+            operations["post"].setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
 
 
 def _register_docs_assets(app: Flask) -> None:

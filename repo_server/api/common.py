@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import re
 from typing import Any
 
@@ -101,7 +102,8 @@ def uploaded_files() -> list[IncomingFile]:
                                           expected_sha256=_digest_from_headers(part.headers)))
             return files
         name = request.args.get("name") or _disposition_name()
-        staged = _stage(request.stream, limit)
+        cached = getattr(request, "_cached_data", None)  # read already (Idempotency-Key)
+        staged = _stage(io.BytesIO(cached) if cached is not None else request.stream, limit)
         files.append(IncomingFile(name=name or "", staged=staged,
                                   media_type=request.mimetype or "application/octet-stream",
                                   expected_sha256=_digest_from_headers(request.headers)))

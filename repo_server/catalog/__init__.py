@@ -19,6 +19,7 @@ from .models import (
     Fonds,
     Hold,
     HoldItem,
+    IdempotencyKey,
     JobRun,
     Lease,
     OutboxEvent,
@@ -31,6 +32,7 @@ from .models import (
 )
 
 __all__ = [
+    "IdempotencyKey",
     "Alert",
     "FixityObject",
     "FixityRun",

@@ -475,13 +475,24 @@ class _StorageCopy:
         seen_dirs: set[str] = set()
         self.objects = {}
         self.root_files()
-        for objdir in iter_object_dirs(self.src):
-            try:
-                self.object(objdir)
-                seen_dirs.add(objdir.relative_to(self.src).as_posix())
-            except FileNotFoundError:
-                # Purged (approved destruction) while we copied it: leave it out.
-                shutil.rmtree(self.dst / objdir.relative_to(self.src), ignore_errors=True)
+        # A walk misses objects created behind it in folders it already passed; a record's
+        # parent (fonds, dossier) is older than the record, so walking again finds the parent
+        # of every record found before. Walk until nothing new turns up (at most three times).
+        for _ in range(3):
+            new = 0
+            for objdir in iter_object_dirs(self.src):
+                rel = objdir.relative_to(self.src).as_posix()
+                if rel in seen_dirs:
+                    continue
+                try:
+                    self.object(objdir)
+                    seen_dirs.add(rel)
+                    new += 1
+                except FileNotFoundError:
+                    # Purged (approved destruction) while we copied it: leave it out.
+                    shutil.rmtree(self.dst / rel, ignore_errors=True)
+            if not new:
+                break
         # An earlier attempt may hold objects destroyed since: drop them.
         for objdir in list(iter_object_dirs(self.dst)):
             rel = objdir.relative_to(self.dst).as_posix()
@@ -815,7 +826,7 @@ def reconcile_storage(env: Env) -> dict[str, int]:
     from ..catalog import Document, Dossier, Fonds, Tombstone
     from .disposal import destroy_dossier
     from .rebuild import _recount, import_object, reconcile_pending
-    from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, record_id
+    from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, object_id, record_id
     from .writes import add_outbox
 
     counts = dict.fromkeys(("imported", "destroyed", "purged", "missing"), 0)
@@ -852,12 +863,23 @@ def reconcile_storage(env: Env) -> dict[str, int]:
             continue
         heads[rid] = (kind, head.number)
     models = {"fonds": Fonds, "dossier": Dossier, "document": Document}
+    counts["orphans"] = 0
     with env.db.write() as session:
         for kind in ("fonds", "dossier", "document"):
-            for rid, (k, number) in heads.items():
+            for rid, (k, number) in list(heads.items()):
                 if k != kind:
                     continue
                 row = session.get(models[kind], rid)
+                if row is None and kind != "fonds" and not _parent_known(session, env, rid, kind):
+                    # Written after the snapshot while its dossier (or fonds) was written
+                    # behind the storage walk: newer than the backup's point in time.
+                    log.warning("restore: leaving out %s %s, written after the database "
+                                "snapshot without its %s", kind, rid,
+                                "dossier" if kind == "document" else "fonds")
+                    env.store.purge(object_id(rid))
+                    del heads[rid]
+                    counts["orphans"] += 1
+                    continue
                 if row is None or (row.head_version or 0) < number:
                     import_object(session, env, rid)
                     if kind != "fonds":
@@ -874,6 +896,17 @@ def reconcile_storage(env: Env) -> dict[str, int]:
             _recount(session)
     counts["pending"] = reconcile_pending(env)
     return counts
+
+
+def _parent_known(session, env: Env, rid: str, kind: str) -> bool:  # noqa: ANN001
+    from ..catalog import Dossier, Fonds
+    from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id
+
+    if kind == "dossier":
+        code = env.store.read_json(object_id(rid), DOSSIER_FILE).get("fonds_code")
+        return session.scalar(select(Fonds.id).where(Fonds.code == code)) is not None
+    dossier_id = env.store.read_json(object_id(rid), DOCUMENT_FILE).get("dossier_id")
+    return session.get(Dossier, dossier_id) is not None
 
 
 def _reset_operational_state(env: Env, set_name: str) -> None:
