@@ -12,9 +12,21 @@ multipart bodies are assembled from prebuilt bytes with a fixed boundary, one
 requests.Session per client thread.
 
 Sections are functions registered in SECTIONS and chosen with `--only core,search,...`;
-each one receives the running Bench (server, base URL, admin key) and returns table rows and
-a JSON-able dict. Only `core` exists so far: document creation (1 client, then N clients),
-metadata updates, downloads of an old version, server memory and bytes on disk per document.
+each one receives the Bench (server, base URL, admin key) and returns table rows and a
+JSON-able dict. `core` (over HTTP): document creation (1 client, then N clients), metadata
+updates, downloads of an old version, server memory and bytes on disk per document. The
+in-process sections of scripts/bench_sections.py make their own instances (`repo-server
+init`, production settings) and call the services directly; gunicorn is started only when a
+selected section needs it:
+  retention - the retention sweep over a 100,000-dossier catalog (<= 5 s), and the execution
+              of an approved disposal review of 1,000 real dossiers (time reported)
+  audit     - a write's median time with its audit event vs without (<= 1 ms apart), and
+              the buffered request events (Buffer.add cost, events flushed per second)
+  search    - scripts/bench_search.py run(--search-docs): query latency per class, reindex
+              rate, ratio to a naive whoosh index
+
+    .venv/bin/python scripts/bench.py --only retention,audit
+    .venv/bin/python scripts/bench.py --only search --search-docs 20000
 
 Output: a table (measure | value | target | ok?) on stdout and a JSON file (--out, default
 bench-results/bench-<timestamp>.json; bench-results/ is git-ignored). Exit status 0 even

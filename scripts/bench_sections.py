@@ -81,6 +81,46 @@ class CpuWatch:
                 "own_cpu_s": round(self.own_cpu, 3), "other_cpu_cores": self.other_cores}
 
 
+class Stopwatch:
+    """Accumulates the time spent in wrapped callables (by name)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, name: str, fn):  # noqa: ANN001, ANN201
+        def timed(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+                self.calls[name] = self.calls.get(name, 0) + 1
+        return timed
+
+    def summary(self) -> dict[str, Any]:
+        return {k: {"s": round(v, 3), "calls": self.calls[k]} for k, v in self.seconds.items()}
+
+
+class TimedBackend:
+    """The search backend, with its delete calls timed (the rest passed through)."""
+
+    def __init__(self, backend, watch: Stopwatch) -> None:  # noqa: ANN001
+        self._backend = backend
+        self.delete = watch.wrap("index delete", backend.delete)
+        self.delete_dossier = watch.wrap("index delete", backend.delete_dossier)
+        self.upsert = watch.wrap("index upsert", backend.upsert)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def quiet(bench: Bench) -> None:
+    """--wait-quiet: before a timed block, wait for other processes to leave the CPUs."""
+    if bench.args.wait_quiet > 0:
+        sys.modules["bench"].wait_for_quiet(bench.args.wait_quiet)  # defined after the import
+
+
 def _own_cpu() -> float:
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
@@ -165,11 +205,13 @@ def progress(msg: str) -> None:
 
 
 def _build_catalog(env, n: int, due_share: float, held_share: float, n_fonds: int,  # noqa: ANN001
-                   day: dt.date) -> dict[str, Any]:
-    """Fonds, dossiers and holds straight into the catalog with Core bulk inserts."""
+                   day: dt.date, docs_per_due: int = 0) -> dict[str, Any]:
+    """Fonds, dossiers and holds straight into the catalog with Core bulk inserts (and, with
+    docs_per_due, that many document rows in each due dossier: the sweep queues them for
+    reindexing)."""
     from sqlalchemy import insert
 
-    from repo_server.catalog import Dossier, Fonds, Hold, HoldItem
+    from repo_server.catalog import Document, Dossier, Fonds, Hold, HoldItem
 
     now = dt.datetime.now(dt.UTC)
     fonds_codes = [f"000.00.{i:02d}.H49" for i in range(n_fonds)]
@@ -216,15 +258,39 @@ def _build_catalog(env, n: int, due_share: float, held_share: float, n_fonds: in
                 "access_mode": "01", "external_ref": None, "retention_rule": None,
                 "retention_due_on": past_due if due else future_due,
                 "archive_code": archive_code, "archived_on": dt.date(end.year + 1, 3, 1),
-                "doc_total": 0, "doc_seq": 0, "meta": meta, "head_version": 3,
-                "created_at": now, "updated_at": now})
+                "doc_total": docs_per_due if due else 0, "doc_seq": docs_per_due if due else 0,
+                "meta": meta, "head_version": 3, "created_at": now, "updated_at": now})
+        return out
+
+    def doc_rows(dossiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for d in dossiers:
+            if d["retention_due_on"] != past_due:
+                continue
+            for j in range(1, docs_per_due + 1):
+                subject = f"Quyết định giao đất cho hộ gia đình, văn bản {j}"
+                out.append({
+                    "id": f"c{j:07d}-0000-4000-8000-{d['id'][-12:]}", "dossier_id": d["id"],
+                    "fonds_code": d["fonds_code"], "doc_code": f"{d['file_code']}.{j:07d}",
+                    "serial": j, "type_code": "01", "direction": None, "code_number": str(j),
+                    "code_notation": "QĐ-UBND", "organ_name": None,
+                    "issued_date": d["start_date"], "subject": subject, "access_mode": "01",
+                    "text_status": "done", "text_reason": None,
+                    "meta": {"subject": subject, "type_code": "01"}, "head_version": 1,
+                    "created_at": now, "updated_at": now})
         return out
 
     t0 = time.perf_counter()
     with env.db.engine.begin() as conn:
         conn.execute(insert(Fonds.__table__), fonds_rows)
+        n_docs = 0
         for start in range(0, n, 10_000):
-            conn.execute(insert(Dossier.__table__), rows(start, min(n, start + 10_000)))
+            chunk = rows(start, min(n, start + 10_000))
+            conn.execute(insert(Dossier.__table__), chunk)
+            if docs_per_due:
+                docs = doc_rows(chunk)
+                conn.execute(insert(Document.__table__), docs)
+                n_docs += len(docs)
         held_every = round(1 / held_share) if held_share > 0 else 0
         held = due_ids[::held_every] if held_every else []
         holds = []
@@ -242,6 +308,7 @@ def _build_catalog(env, n: int, due_share: float, held_share: float, n_fonds: in
     with env.db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return {"dossiers": n, "due": len(due_ids), "held": len(held), "holds": len(holds),
+            "documents": n_docs,
             "fonds": n_fonds, "insert_s": round(insert_s, 2),
             "build_s": round(time.perf_counter() - t0, 2),
             "due_on_past": past_due.isoformat(), "due_on_future": future_due.isoformat()}
@@ -305,6 +372,7 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     progress(f"  built in {cat['build_s']} s: {cat}")
     env = open_env(bench, inst)  # a fresh process-like start: new engine, empty caches
     gc.collect()
+    quiet(bench)
     with CpuWatch("sweep") as w:
         swept = disposal.retention_sweep(env)
     watches.append(w)
@@ -325,6 +393,29 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     rows.append(Row("retention: sweep again (nothing new to list)", round(w2.wall, 2), "s",
                     "= 0 listed", again["listed"] == 0))
     env.db.dispose()
+
+    # -- 1b. the same, with documents in the due dossiers (the sweep queues them) ------------
+    k = args.retention_docs
+    if k:
+        progress(f"retention: the same catalog with {k} documents in each due dossier ...")
+        inst_b = new_instance(bench, "retention-catalog-docs")
+        env = open_env(bench, inst_b)
+        cat_b = _build_catalog(env, n, args.retention_due, args.retention_held,
+                               args.retention_fonds, day, docs_per_due=k)
+        env.db.dispose()
+        env = open_env(bench, inst_b)
+        gc.collect()
+        quiet(bench)
+        with CpuWatch("sweep with documents") as wd:
+            swept_b = disposal.retention_sweep(env)
+        watches.append(wd)
+        out["sweep_with_documents"] = {**wd.summary(), "catalog": cat_b,
+                                       "result": {**swept_b, "reviews": len(swept_b["reviews"])}}
+        progress(f"  sweep: {wd.wall:.2f} s -> listed {swept_b['listed']}, "
+                 f"{cat_b['documents']:,} documents in the catalog")
+        rows.append(at_most(f"retention: sweep, {n:,} dossiers + {cat_b['documents']:,} "
+                            f"documents ({k} per due dossier)", round(wd.wall, 2), 5, "s"))
+        env.db.dispose()
 
     # -- 2. executing a review of real dossiers --------------------------------------------
     m = args.review_dossiers
@@ -381,25 +472,22 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                      "approve_s": round(t_approve, 3), "kept": len(keep),
                      "held_after_approval": len(hold_later)}
 
-    record_time: list[float] = []
+    watch = Stopwatch()
     original_write_record = destruction.write_record
-
-    def timed_write_record(env_, review):  # noqa: ANN001, ANN202
-        t = time.perf_counter()
-        try:
-            return original_write_record(env_, review)
-        finally:
-            record_time.append(time.perf_counter() - t)
-
-    destruction.write_record = timed_write_record
+    original_purge = env.store.purge
+    destruction.write_record = watch.wrap("destruction record", original_write_record)
+    env.store.purge = watch.wrap("storage purge", original_purge)  # this instance only
+    timed_backend = TimedBackend(backend, watch) if backend is not None else None
     gc.collect()
     progress(f"  executing the review ({m:,} dossiers, backend "
              f"{'whoosh' if backend else 'none'}) ...")
+    quiet(bench)
     try:
         with CpuWatch("execute_approved") as we:
-            executed = disposal.execute_approved(env, backend)
+            executed = disposal.execute_approved(env, timed_backend)
     finally:
         destruction.write_record = original_write_record
+        del env.store.purge
     watches.append(we)
     rate = m / we.wall
     destroyed = m - len(keep) - len(hold_later)
@@ -422,7 +510,7 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     with CpuWatch("audit verify") as wv:
         chain = audit.verify(env)
     out["execute"] = {**we.summary(), "result": executed, "dossiers_per_s": round(rate, 1),
-                      "destruction_record_s": [round(t, 3) for t in record_time],
+                      "breakdown": watch.summary(),
                       "dossiers_left": left, "tombstones": tombs,
                       "objects_left_of_destroyed": leftover_objects,
                       "index_left": indexed,
@@ -433,9 +521,12 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     rows.append(Row(f"retention: execute_approved, {m:,} dossiers "
                     f"(backend {'whoosh' if backend else 'none'})", round(we.wall, 1), "s"))
     rows.append(Row("retention: execute_approved rate", round(rate, 1), "dossiers/s"))
-    if record_time:
-        rows.append(Row("  of which the destruction record (PDF)", round(sum(record_time), 2),
-                        "s"))
+    for name in ("storage purge", "index delete", "destruction record"):
+        if name in watch.seconds:
+            rows.append(Row(f"  of which {name} ({watch.calls[name]:,} calls)",
+                            round(watch.seconds[name], 2), "s"))
+    rows.append(Row("  of which the rest (catalog transactions, holds, audit)",
+                    round(we.wall - sum(watch.seconds.values()), 2), "s"))
     ok = (executed.get("destroyed", 0) == destroyed and executed.get("kept", 0) == len(keep)
           and executed.get("skipped", 0) == len(hold_later) and tombs == destroyed
           and left == m - destroyed and not leftover_objects and chain.get("ok"))
@@ -536,6 +627,7 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     without: list[float] = []
     pairs: list[float] = []
     gc.collect()
+    quiet(bench)
     with CpuWatch("A/B writes") as w:
         for i in range(n):
             if i % 2 == 0:  # ABAB... with the order flipped every pair: AB BA AB BA
@@ -604,6 +696,7 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                 flushes.append((pending, time.perf_counter() - t))
 
     buf = TimedBuffer(env)
+    quiet(bench)
     targets = list(versions)
     events_made: list[float] = []
     add_times: list[float] = []
@@ -764,6 +857,9 @@ def add_arguments(p) -> None:  # noqa: ANN001
                    help="share of the due ones under a legal hold (default 0.01)")
     g.add_argument("--retention-fonds", type=int, default=20,
                    help="fonds the catalog is spread over (one review each; default 20)")
+    g.add_argument("--retention-docs", type=int, default=20,
+                   help="then sweep a second catalog with this many document rows in each due "
+                        "dossier (the sweep queues them for reindexing); 0 skips (default 20)")
     g.add_argument("--review-dossiers", type=int, default=1000,
                    help="real dossiers in the executed review (default 1000)")
     g.add_argument("--review-backend", choices=("whoosh", "none"), default="whoosh",

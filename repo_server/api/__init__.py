@@ -22,6 +22,7 @@ from . import (
     jobs,
     lifecycle,
     meta,
+    push,
     retention,
     search,
     users,
@@ -71,7 +72,7 @@ def init_api(app: Flask) -> Api:
     app.json = SafeJSONProvider(app)
     api = Api(app)
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
-    for blp in (fonds.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
+    for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)

@@ -31,6 +31,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("fonds.FondsClose", "POST"): "fonds.write",
     ("dossiers.DossierCollection", "GET"): "dossier.read",
     ("dossiers.DossierCollection", "POST"): "dossier.create",
+    ("push.DossierPush", "POST"): "dossier.create",
     ("dossiers.DossierItem", "GET"): "dossier.read",
     ("dossiers.DossierItem", "PATCH"): "dossier.update",
     ("dossiers.DossierVersions", "GET"): "dossier.read",

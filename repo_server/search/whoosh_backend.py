@@ -1057,7 +1057,14 @@ class WhooshBackend:
         read), each commit's TOC and schema once; then the answer is cached, so calling it per
         request is cheap. A read error during a search clears the cache.
         """
-        if not index.exists_in(str(self.index_dir)):
+        for attempt in range(5):
+            try:
+                exists = index.exists_in(str(self.index_dir))
+                break
+            except FileNotFoundError:  # a commit replaced the TOC between listing and opening
+                if attempt == 4:
+                    raise
+        if not exists:
             self._ix = None
             return "missing"
         try:

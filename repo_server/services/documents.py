@@ -200,6 +200,30 @@ def _record(document_id: str, dossier: Dossier, serial: int, doc_code: str,
             "serial": serial, **meta, "files": media}
 
 
+def document_meta(env: Env, data: dict[str, Any], *, retention: str,
+                  retention_years: int | None, access_mode: str,
+                  languages: list[str] | None) -> dict[str, Any]:
+    """A new document's metadata: what the client sent, defaults from its dossier, checked."""
+    meta = {k: v for k, v in data.items() if v is not None}
+    meta.setdefault("retention", retention)
+    if meta["retention"] == retention and retention_years:
+        meta.setdefault("retention_years", retention_years)
+    meta.setdefault("access_mode", access_mode)
+    meta.setdefault("languages", languages or ["01"])
+    _validate(env, meta)
+    return meta
+
+
+def prepare_files(env: Env, files: list[IncomingFile]) -> None:
+    """Clean the names and check the client's digests of one document's files."""
+    names = [clean_file_name(f.name) for f in files]
+    if len(set(names)) != len(names):
+        raise ValidationFailed({"file": ["Two files have the same name."]})
+    for f, name in zip(files, names, strict=True):
+        f.name = name
+    _check_digests(env, files)
+
+
 def _validate(env: Env, meta: dict[str, Any]) -> None:
     errors = check_document(env.codes, meta)
     if errors:
@@ -248,12 +272,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     """Add a document (and its files) to an open dossier as one new object version."""
     files = files or []
     try:
-        names = [clean_file_name(f.name) for f in files]
-        if len(set(names)) != len(names):
-            raise ValidationFailed({"file": ["Two files have the same name."]})
-        for f, name in zip(files, names, strict=True):
-            f.name = name
-        _check_digests(env, files)
+        prepare_files(env, files)
         with env.db.read() as session:
             dossier = visible_row(session, env, actor, dossier_id)
             fonds_status = session.scalar(select(Fonds.status)
@@ -264,14 +283,10 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
         if dossier.state != "open":  # checked again, with holds, when the serial is claimed
             raise Conflict(f"Dossier {dossier.file_code} is {dossier.state}; documents can only "
                            "be added to an open dossier.", state=dossier.state)
-        meta = {k: v for k, v in data.items() if v is not None}
-        dossier_meta = from_json_dict(dossier.meta)
-        meta.setdefault("retention", dossier.retention)
-        if meta["retention"] == dossier.retention and dossier.retention_years:
-            meta.setdefault("retention_years", dossier.retention_years)
-        meta.setdefault("access_mode", dossier.access_mode)
-        meta.setdefault("languages", dossier_meta.get("languages", ["01"]))
-        _validate(env, meta)
+        meta = document_meta(env, data, retention=dossier.retention,
+                             retention_years=dossier.retention_years,
+                             access_mode=dossier.access_mode,
+                             languages=from_json_dict(dossier.meta).get("languages"))
     except BaseException:
         _discard(env, files)
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -171,8 +172,21 @@ def _validate(env: Env, meta: dict[str, Any]) -> None:
         raise ValidationFailed(errors)
 
 
-def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-    """Open a new dossier in a fonds; assigns the file code unless the client gives one."""
+@dataclass
+class NewDossier:
+    """A validated new dossier, before its codes are claimed."""
+
+    fonds_code: str
+    data: dict[str, Any]
+    notation: str | None
+    explicit_code: str | None
+    year: int
+    record_id: str = field(default_factory=new_id)
+    meta: dict[str, Any] = field(default_factory=dict)  # filled by reserve_dossier
+
+
+def prepare_dossier(env: Env, data: dict[str, Any]) -> NewDossier:
+    """Check a new dossier's metadata (codes, retention rule, dates) before any write."""
     data = {k: v for k, v in data.items() if v is not None}
     fonds_code = data.pop("fonds_code")
     notation = data.pop("file_notation", None)
@@ -186,63 +200,78 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
                                               "rule of the schedule (retention_rule)."]})
     _validate(env, data)
     year = (data.get("start_date") or env.now().astimezone(env.tz)).year
-    record_id = new_id()
-    meta: dict[str, Any] = {}
+    return NewDossier(fonds_code, data, notation, explicit_code, year)
+
+
+def reserve_dossier(session, env: Env, actor: Actor, new: NewDossier, *,  # noqa: ANN001
+                    doc_count: int = 0) -> None:
+    """Claim the file code and case number and add the (still invisible) catalog row."""
+    fonds_code, data = new.fonds_code, new.data
+    fonds = get_fonds_row(session, fonds_code, actor)
+    if fonds.status == "closed":
+        raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
+    ref = data.get("external_ref")
+    if ref:
+        existing = session.scalar(select(Dossier.id).where(
+            Dossier.fonds_code == fonds_code, Dossier.external_ref == ref))
+        if existing:
+            raise Conflict(f"Case {ref!r} was already received as dossier {existing}.",
+                           existing_id=existing)
+    if new.explicit_code:
+        if not new.explicit_code.startswith(f"{fonds_code}."):
+            raise ValidationFailed({"file_code": [
+                f"A file code starts with the fonds code and a dot ({fonds_code}.)."]})
+        file_code = new.explicit_code
+    else:
+        number = new.notation or "{:02d}".format(
+            next_in_sequence(session, "file_number", f"{fonds_code}:{new.year}"))
+        file_code = f"{fonds_code}.{new.year}.{number}"
+    if session.scalar(select(Dossier.id).where(Dossier.file_code == file_code)):
+        raise Conflict(f"File code {file_code} is already used by another dossier.")
+    new.meta.update(data, fonds_code=fonds_code, file_code=file_code)
+    now = env.now()
+    session.add(Dossier(
+        id=new.record_id, fonds_code=fonds_code, file_code=file_code, title=data["title"],
+        state="open", year=new.year, start_date=data.get("start_date"),
+        end_date=data.get("end_date"), retention=data["retention"],
+        retention_years=data.get("retention_years"), access_mode=data["access_mode"],
+        retention_rule=data.get("retention_rule"),
+        retention_due_on=due_on(data.get("end_date"),
+                                years_of(env, data["retention"], data.get("retention_years"))),
+        external_ref=data.get("external_ref"), doc_total=0, doc_seq=doc_count,
+        meta=to_json_dict(new.meta), head_version=0, created_at=now, updated_at=now))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("The file code or case number is already used.") from exc
+
+
+def dossier_file(new: NewDossier) -> bytes:
+    """The dossier.json of a new dossier's first version."""
+    return dump(_record(new.record_id, "open", new.meta))
+
+
+def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Open a new dossier in a fonds; assigns the file code unless the client gives one."""
+    new = prepare_dossier(env, data)
 
     def reserve(session) -> None:  # noqa: ANN001
-        fonds = get_fonds_row(session, fonds_code, actor)
-        if fonds.status == "closed":
-            raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
-        ref = data.get("external_ref")
-        if ref:
-            existing = session.scalar(select(Dossier.id).where(
-                Dossier.fonds_code == fonds_code, Dossier.external_ref == ref))
-            if existing:
-                raise Conflict(f"Case {ref!r} was already received as dossier {existing}.",
-                               existing_id=existing)
-        if explicit_code:
-            if not explicit_code.startswith(f"{fonds_code}."):
-                raise ValidationFailed({"file_code": [
-                    f"A file code starts with the fonds code and a dot ({fonds_code}.)."]})
-            file_code = explicit_code
-        else:
-            number = notation or "{:02d}".format(
-                next_in_sequence(session, "file_number", f"{fonds_code}:{year}"))
-            file_code = f"{fonds_code}.{year}.{number}"
-        if session.scalar(select(Dossier.id).where(Dossier.file_code == file_code)):
-            raise Conflict(f"File code {file_code} is already used by another dossier.")
-        meta.update(data, fonds_code=fonds_code, file_code=file_code)
-        now = env.now()
-        session.add(Dossier(
-            id=record_id, fonds_code=fonds_code, file_code=file_code, title=data["title"],
-            state="open", year=year, start_date=data.get("start_date"),
-            end_date=data.get("end_date"), retention=data["retention"],
-            retention_years=data.get("retention_years"), access_mode=data["access_mode"],
-            retention_rule=data.get("retention_rule"),
-            retention_due_on=due_on(data.get("end_date"),
-                                    years_of(env, data["retention"], data.get("retention_years"))),
-            external_ref=data.get("external_ref"), doc_total=0, doc_seq=0,
-            meta=to_json_dict(meta), head_version=0, created_at=now, updated_at=now))
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            raise Conflict("The file code or case number is already used.") from exc
+        reserve_dossier(session, env, actor, new)
 
     def unreserve(session) -> None:  # noqa: ANN001
-        row = session.get(Dossier, record_id)
+        row = session.get(Dossier, new.record_id)
         if row is not None and row.head_version == 0:
             session.delete(row)
 
     def apply(session, version) -> None:  # noqa: ANN001
-        row = session.get(Dossier, record_id)
+        row = session.get(Dossier, new.record_id)
         row.head_version = version.number
         row.created_at = row.updated_at = version.created
 
-    plan = WritePlan(record_id, "dossier",
-                     lambda: {DOSSIER_FILE: dump(_record(record_id, "open", meta))},
-                     message=f"Create dossier: {data['title'][:80]}", expected_head=0)
+    plan = WritePlan(new.record_id, "dossier", lambda: {DOSSIER_FILE: dossier_file(new)},
+                     message=f"Create dossier: {new.data['title'][:80]}", expected_head=0)
     write_object(env, actor, plan, reserve=reserve, apply=apply, unreserve=unreserve)
-    return get_dossier(env, record_id, SYSTEM)
+    return get_dossier(env, new.record_id, SYSTEM)
 
 
 def _record(record_id: str, state: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -144,16 +144,28 @@ def reconcile_pending(env: Env, older_than_seconds: float = 0) -> int:
     with env.db.write() as session:
         pending = session.scalars(select(PendingWrite)
                                   .where(PendingWrite.started_at <= cutoff)).all()
+        pushes: dict[str, list[PendingWrite]] = {}
         for p in pending:
+            if p.object_kind.startswith("push:"):
+                pushes.setdefault(p.object_kind.split(":")[1], []).append(p)
+        for rows in pushes.values():
+            # a push is all or nothing: finish it only if every object made it to storage
+            if not all(env.store.exists(object_id(p.object_id)) for p in rows):
+                for p in rows:
+                    if env.store.exists(object_id(p.object_id)):
+                        env.store.purge(object_id(p.object_id))
+        order = {"fonds": 0, "dossier": 1, "document": 2}
+        gone: list[str] = []
+        for p in sorted(pending, key=lambda p: order.get(p.object_kind.rsplit(":", 1)[-1], 3)):
             kind = import_object(session, env, p.object_id)
             if kind is None:
-                for model in (Document, Dossier, Fonds):
-                    row = session.get(model, p.object_id)
-                    if row is not None and row.head_version == 0:
-                        session.delete(row)
+                gone.append(p.object_id)
             elif kind != "fonds":
                 add_outbox(session, env, p.object_id, kind, "index")
             session.delete(p)
+        session.flush()
+        for model in (Document, Dossier, Fonds):  # children first: empty reservations go
+            session.execute(delete(model).where(model.id.in_(gone), model.head_version == 0))
         if pending:
             session.flush()
             _recount(session)

@@ -42,3 +42,8 @@ def restore_config(tmp_path: Path) -> dict:
     extra = {"DATABASE_URL": url} if url else {}
     instance = tmp_path / "restored"
     return make_config(instance, MAX_UPLOAD_BYTES=2 * 1024 * 1024, **extra)
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    config.addinivalue_line("markers", "slow: runs real server processes for tens of seconds "
+                                       "(load and crash tests; deselect with -m 'not slow')")
