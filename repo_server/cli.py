@@ -327,5 +327,63 @@ def verify(config: dict, everything: bool) -> None:
         sys.exit(1)
 
 
+
+# --- transfer packages (docs/decisions/0004-packages.md) -----------------------------------------
+
+_CLI_ACTOR_ROLES = ("admin",)
+
+
+@main.command("export")
+@click.option("--fonds", "fonds_code", default=None, help="Export this whole fonds.")
+@click.option("--dossier", "dossier_ids", multiple=True, help="Or these dossiers (repeat).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The package file to write (a ZIP).")
+@click.pass_obj
+def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...],
+               output: str) -> None:
+    """Export a fonds or dossiers as a BagIt package (ZIP) with every version and history."""
+    from .services.context import Actor
+    from .services.errors import ServiceError
+    from .services.packages import export_to_file, prepare_export
+
+    env = _prepare(config)
+    actor = Actor(name="cli", roles=_CLI_ACTOR_ROLES, conditional=True, clearance=True)
+    try:
+        selection = prepare_export(env, actor, fonds_code=fonds_code,
+                                   dossier_ids=list(dossier_ids))
+        stats = export_to_file(env, actor, selection, output)
+    except ServiceError as exc:
+        raise click.ClickException(f"{exc.message} {exc.errors or ''}".strip()) from exc
+    click.echo(f"Package {stats['package']} written to {stats['path']}: {stats['fonds']} fonds, "
+               f"{stats['dossiers']} dossiers, {stats['documents']} documents, "
+               f"{stats['versions']} versions, {_size(stats['bytes'])} in "
+               f"{stats['seconds']:.1f} s.")
+
+
+@main.command("import")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def import_cmd(config: dict, package: str) -> None:
+    """Import a package: every checksum is checked first; records already here are skipped."""
+    import json
+
+    from .services.context import Actor
+    from .services.errors import ServiceError
+    from .services.packages import import_package
+
+    env = _prepare(config)
+    actor = Actor(name="cli", roles=_CLI_ACTOR_ROLES, conditional=True, clearance=True)
+    try:
+        report = import_package(env, actor, package)
+    except ServiceError as exc:
+        click.echo(f"REFUSED: {exc.message}", err=True)
+        report = exc.details.get("report") or {}
+        for line in [*(report.get("problems") or []), *(report.get("conflicts") or []),
+                     *((exc.errors or {}).get("package") or [])][:100]:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

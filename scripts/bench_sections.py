@@ -684,7 +684,7 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     with env.db.read() as session:
         head = session.get(AuditHead, 1)
         base_seq = head.seq if head else 0
-    flushes: list[tuple[int, float]] = []
+    flushes: list[tuple[int, float, float]] = []  # (events, seconds, finished at)
 
     class TimedBuffer(audit.Buffer):
         def flush(self) -> None:
@@ -692,8 +692,9 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                 pending = len(self._events)
             t = time.perf_counter()
             super().flush()
+            end = time.perf_counter()
             if pending:
-                flushes.append((pending, time.perf_counter() - t))
+                flushes.append((pending, end - t, end))
 
     buf = TimedBuffer(env)
     quiet(bench)
@@ -716,27 +717,30 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
         t_added = time.perf_counter()
         deadline = t_added + 300
         while time.perf_counter() < deadline:
-            with env.db.read() as session:
-                seq = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
-            if seq >= base_seq + n_ev:
-                done_at = time.perf_counter()
+            done = list(flushes)
+            if sum(f[0] for f in done) >= n_ev:
+                done_at = done[-1][2]
                 break
             time.sleep(0.01)
     watches.append(wb)
     if done_at is None:
         raise BenchError(f"the audit buffer did not write {n_ev} events within 300 s")
+    with env.db.read() as session:
+        head = session.get(AuditHead, 1)
+        written = (head.seq if head else 0) - base_seq
+    finished = done  # the flushes up to the last of our events
     produce_rate = n_ev / (t_added - t_first)
     drain = done_at - t_first
     flushed_rate = n_ev / drain
-    flush_busy = sum(t for _, t in flushes)
-    biggest = max(flushes, default=(0, 0.0))
-    longest = max(flushes, key=lambda f: f[1], default=(0, 0.0))
+    flush_busy = sum(f[1] for f in finished)
+    biggest = max(finished, default=(0, 0.0, 0.0))
+    longest = max(finished, key=lambda f: f[1], default=(0, 0.0, 0.0))
     with CpuWatch("verify") as wv:
         chain = audit.verify(env)
-    out["buffer"] = {"events": n_ev, "interval_s": buf.interval,
+    out["buffer"] = {"events": n_ev, "written": written, "interval_s": buf.interval,
                      "make_event": lat_stats(events_made), "add": lat_stats(add_times),
                      "produced_per_s": round(produce_rate), "flushed_per_s": round(flushed_rate),
-                     "flush_calls": len(flushes),
+                     "flush_calls": len(finished),
                      "flush_busy_s": round(flush_busy, 3),
                      "events_per_s_while_flushing": round(n_ev / flush_busy) if flush_busy
                      else None,
@@ -744,7 +748,7 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                      "longest_flush": {"events": longest[0], "s": round(longest[1], 3)},
                      "verify": chain, "verify_s": round(wv.wall, 2), **wb.summary()}
     progress(f"  add {statistics.median(add_times) * 1e6:.1f} µs median; flushed "
-             f"{flushed_rate:,.0f} events/s in {len(flushes)} flushes; chain {chain}")
+             f"{flushed_rate:,.0f} events/s in {len(finished)} flushes; chain {chain}")
     rows.append(Row("audit: read event, make_event + Buffer.add, median",
                     round(statistics.median(m + a for m, a in zip(events_made, add_times,
                                                                    strict=True)) * 1e6, 1),
@@ -759,7 +763,8 @@ def section_audit(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     rows.append(Row("audit: longest flush (holds the write lock)", ms(longest[1]), "ms",
                     f"{longest[0]:,} events"))
     rows.append(Row(f"audit: chain verified ({chain.get('checked', 0):,} events)",
-                    round(wv.wall, 2), "s", "intact", bool(chain.get("ok"))))
+                    round(wv.wall, 2), "s", f"intact, {n_ev:,} written",
+                    bool(chain.get("ok")) and written == n_ev))
     env.db.dispose()
     rows.append(noise_row("audit", watches))
     out["cpu_watches"] = [w.summary() for w in watches]

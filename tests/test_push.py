@@ -140,3 +140,20 @@ def test_a_crash_midway_is_undone_at_start_up(client, fonds, env, monkeypatch):
     assert objects_on_disk(env) == 1
     assert client.get("/api/v1/dossiers").json["total"] == 0
     assert send(client, manifest()).status_code == 201
+
+
+def test_an_explicit_new_version_adds_documents_to_the_open_case(client, fonds):
+    first = send(client, manifest()).json
+    more = manifest()
+    more["add_to_existing"] = True
+    more["documents"] = [{"metadata": {"type_code": "07", "subject": "Thông báo bổ sung"},
+                          "files": [{"name": "bo-sung.pdf"}]}]
+    r = send(client, more, {"bo-sung.pdf": b"%PDF-1.4 bo sung"})
+    assert r.status_code == 201, r.json
+    assert r.json["dossier_id"] == first["dossier_id"]
+    assert r.json["documents"][0]["doc_code"].endswith(".0000004")
+    dossier = client.get(f"/api/v1/dossiers/{first['dossier_id']}").json
+    assert dossier["doc_total"] == 4
+    client.post(f"/api/v1/dossiers/{first['dossier_id']}/close", json={})
+    again = send(client, more, {"bo-sung.pdf": b"%PDF-1.4 bo sung"})
+    assert again.status_code == 409 and again.json["existing_id"] == first["dossier_id"]

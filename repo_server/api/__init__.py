@@ -22,6 +22,7 @@ from . import (
     jobs,
     lifecycle,
     meta,
+    packages,
     push,
     retention,
     search,
@@ -73,7 +74,8 @@ def init_api(app: Flask) -> Api:
     api = Api(app)
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
-                holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp):
+                holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
+                packages.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

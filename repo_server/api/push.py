@@ -32,6 +32,9 @@ class ManifestDocumentSchema(StrictSchema):
 
 class ManifestSchema(StrictSchema):
     dossier = fields.Nested(DossierCreateSchema, required=True)
+    add_to_existing = fields.Boolean(load_default=False, metadata={
+        "description": "If the case (external_ref) was received before and its dossier is "
+                       "still open, add these documents to it instead of refusing (409)."})
     documents = fields.List(fields.Nested(ManifestDocumentSchema), required=True,
                             validate=validate.Length(max=2000))
 
@@ -125,4 +128,5 @@ class DossierPush(MethodView):
             for f in files:
                 env().store.discard(f.staged)
             raise ValidationFailed(errors)
-        return push_dossier(env(), actor(), manifest["dossier"], documents), 201
+        return push_dossier(env(), actor(), manifest["dossier"], documents,
+                            add_to_existing=manifest["add_to_existing"]), 201

@@ -89,6 +89,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("audit.AuditEvents", "GET"): "audit.read",
     ("audit.AuditExport", "GET"): "audit.read",
     ("audit.AuditVerify", "GET"): "audit.read",
+    ("packages.Export", "GET"): "package.export",
+    ("packages.Import", "POST"): "package.import",
 }
 
 SECURITY_HEADERS = {

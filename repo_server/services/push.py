@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 
 from ..catalog import Document, DocumentFile, Dossier, PendingWrite
 from ..storage import ObjectNotFound, VersionInfo
 from . import audit
+from .access import can_see_dossier
 from .context import Actor, Env
 from .documents import (
     FILES_DIR,
@@ -32,8 +33,17 @@ from .documents import (
     prepare_files,
 )
 from .dossiers import dossier_file, prepare_dossier, reserve_dossier
-from .errors import ValidationFailed
-from .records import DOCUMENT_FILE, DOSSIER_FILE, dump, new_id, object_id, to_json_dict
+from .errors import Conflict, ValidationFailed
+from .holds import ensure_not_held
+from .records import (
+    DOCUMENT_FILE,
+    DOSSIER_FILE,
+    dump,
+    from_json_dict,
+    new_id,
+    object_id,
+    to_json_dict,
+)
 from .writes import add_outbox
 
 PUSH_KIND = "push:"  # pending rows of a push carry "push:<group>:<kind>"
@@ -45,6 +55,7 @@ class PushedDocument:
     files: list[IncomingFile]
     id: str = ""
     meta: dict[str, Any] | None = None
+    serial: int = 0
 
 
 def _discard_all(env: Env, documents: list[PushedDocument]) -> None:
@@ -54,21 +65,31 @@ def _discard_all(env: Env, documents: list[PushedDocument]) -> None:
 
 
 def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
-                 documents: list[PushedDocument]) -> dict[str, Any]:
-    """Receive a whole case; returns the receipt."""
+                 documents: list[PushedDocument], *,
+                 add_to_existing: bool = False) -> dict[str, Any]:
+    """Receive a whole case; returns the receipt.
+
+    With `add_to_existing`, a case already received (same external_ref, dossier still open)
+    gets the pushed documents as its next ones — the sender's explicit new version of the
+    case — instead of a 409."""
     try:
         if not dossier_data.get("external_ref"):
             raise ValidationFailed({"dossier.external_ref": [
                 "A pushed dossier needs the sender's case number (external_ref)."]})
         new = prepare_dossier(env, dossier_data)
-        data = new.data
+        existing = _existing_case(env, actor, new) if add_to_existing else None
+        defaults = from_json_dict(existing.meta) if existing is not None else new.data
+        if existing is not None:
+            defaults = {**defaults, "retention": existing.retention,
+                        "retention_years": existing.retention_years,
+                        "access_mode": existing.access_mode}
         errors: dict[str, list[str]] = {}
         for i, doc in enumerate(documents):
             try:
-                doc.meta = document_meta(env, doc.data, retention=data["retention"],
-                                         retention_years=data.get("retention_years"),
-                                         access_mode=data["access_mode"],
-                                         languages=data.get("languages"))
+                doc.meta = document_meta(env, doc.data, retention=defaults["retention"],
+                                         retention_years=defaults.get("retention_years"),
+                                         access_mode=defaults["access_mode"],
+                                         languages=defaults.get("languages"))
                 prepare_files(env, doc.files)
             except ValidationFailed as exc:
                 for field, messages in (exc.errors or {}).items():
@@ -78,15 +99,32 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
     except BaseException:
         _discard_all(env, documents)
         raise
+    if existing is not None:
+        new.record_id, new.meta = existing.id, {**from_json_dict(existing.meta)}
     group = new_id()
     for doc in documents:
         doc.id = new_id()
     now = env.now()
-    with_pending = [(new.record_id, "dossier")] + [(d.id, "document") for d in documents]
+    with_pending = ([] if existing is not None else [(new.record_id, "dossier")]) + \
+        [(d.id, "document") for d in documents]
     try:
         with env.db.write() as session:
-            reserve_dossier(session, env, actor, new, doc_count=len(documents))
-            for serial, doc in enumerate(documents, 1):
+            if existing is None:
+                reserve_dossier(session, env, actor, new, doc_count=len(documents))
+                first = 1
+            else:
+                current = session.get(Dossier, existing.id)
+                ensure_not_held(session, current.id, current.file_code)
+                if current.state != "open":
+                    raise Conflict(f"Case {current.external_ref} ({current.file_code}) is "
+                                   f"{current.state}; documents can only be added while it "
+                                   "is open.", existing_id=current.id, state=current.state)
+                first = session.execute(
+                    update(Dossier).where(Dossier.id == current.id)
+                    .values(doc_seq=Dossier.doc_seq + len(documents))
+                    .returning(Dossier.doc_seq)).scalar_one() - len(documents) + 1
+            for serial, doc in enumerate(documents, first):
+                doc.serial = serial
                 session.execute(insert(Document), [{
                     "id": doc.id, "dossier_id": new.record_id, "fonds_code": new.fonds_code,
                     "doc_code": f"{new.meta['file_code']}.{serial:07d}", "serial": serial,
@@ -101,31 +139,38 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
     written: list[str] = []
     versions: dict[str, VersionInfo] = {}
     try:
-        versions[new.record_id] = _write(env, actor, new.record_id,
-                                         {DOSSIER_FILE: dossier_file(new)},
-                                         f"Receive dossier {data['external_ref']} (push)")
-        written.append(new.record_id)
+        if existing is None:
+            versions[new.record_id] = _write(env, actor, new.record_id,
+                                             {DOSSIER_FILE: dossier_file(new)},
+                                             f"Receive dossier {new.data['external_ref']} (push)")
+            written.append(new.record_id)
         holder = SimpleNamespace(id=new.record_id, fonds_code=new.fonds_code)
-        for serial, doc in enumerate(documents, 1):
+        for doc in documents:
             media = {f.name: {"media_type": f.media_type} for f in doc.files}
-            record = _record(doc.id, holder, serial, f"{new.meta['file_code']}.{serial:07d}",
-                             doc.meta, media)
+            record = _record(doc.id, holder, doc.serial,
+                             f"{new.meta['file_code']}.{doc.serial:07d}", doc.meta, media)
             add = {DOCUMENT_FILE: dump(record), **{FILES_DIR + f.name: f.staged
                                                   for f in doc.files}}
-            versions[doc.id] = _write(env, actor, doc.id, add,
-                                      f"Receive document {serial} of {data['external_ref']}")
+            versions[doc.id] = _write(env, actor, doc.id, add, f"Receive document {doc.serial} "
+                                                               f"of {new.data['external_ref']}")
             written.append(doc.id)
     except BaseException:
         undo_push(env, written, [rid for rid, _ in with_pending])
         _discard_all(env, documents)
         raise
-    receipt = _receipt(env, new, documents, versions)
+    received = versions[new.record_id if existing is None else documents[0].id].created \
+        if versions else now
+    receipt = _receipt(new, documents, versions, received, existing)
     with env.db.write() as session:
-        dv = versions[new.record_id]
-        session.execute(update(Dossier).where(Dossier.id == new.record_id).values(
-            head_version=dv.number, created_at=dv.created, updated_at=dv.created,
-            doc_total=len(documents)))
-        add_outbox(session, env, new.record_id, "dossier", "index")
+        if existing is None:
+            dv = versions[new.record_id]
+            session.execute(update(Dossier).where(Dossier.id == new.record_id).values(
+                head_version=dv.number, created_at=dv.created, updated_at=dv.created,
+                doc_total=len(documents)))
+            add_outbox(session, env, new.record_id, "dossier", "index")
+        else:
+            session.execute(update(Dossier).where(Dossier.id == new.record_id).values(
+                doc_total=Dossier.doc_total + len(documents)))
         for doc in documents:
             v = versions[doc.id]
             session.execute(update(Document).where(Document.id == doc.id).values(
@@ -138,9 +183,20 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
         session.execute(delete(PendingWrite).where(
             PendingWrite.object_kind.like(f"{PUSH_KIND}{group}:%")))
         audit.log_in(session, env, actor, "dossier.push", new.record_id,
-                     {"external_ref": data["external_ref"], "documents": len(documents),
+                     {"external_ref": new.data["external_ref"], "documents": len(documents),
+                      "added_to_existing": existing is not None,
                       "receipt_sha256": receipt["receipt_sha256"]})
     return receipt
+
+
+def _existing_case(env: Env, actor: Actor, new) -> Dossier | None:  # noqa: ANN001
+    with env.db.read() as session:
+        row = session.scalar(select(Dossier).where(
+            Dossier.fonds_code == new.fonds_code,
+            Dossier.external_ref == new.data["external_ref"], Dossier.head_version > 0))
+        if row is not None and not can_see_dossier(session, env, actor, row):
+            return None
+        return row
 
 
 def _write(env: Env, actor: Actor, rid: str, add: dict, message: str) -> VersionInfo:
@@ -164,19 +220,20 @@ def undo_push(env: Env, written: list[str], reserved: list[str]) -> None:
         session.execute(delete(PendingWrite).where(PendingWrite.object_id.in_(reserved)))
 
 
-def _receipt(env: Env, new, documents: list[PushedDocument],  # noqa: ANN001
-             versions: dict[str, VersionInfo]) -> dict[str, Any]:
+def _receipt(new, documents: list[PushedDocument], versions: dict[str, VersionInfo],  # noqa: ANN001
+             received, existing: Dossier | None) -> dict[str, Any]:  # noqa: ANN001
     body = {
         "dossier_id": new.record_id, "fonds_code": new.fonds_code,
         "file_code": new.meta["file_code"], "external_ref": new.data["external_ref"],
-        "archive_code": None, "received_at": versions[new.record_id].created.isoformat(),
+        "archive_code": existing.archive_code if existing is not None else None,
+        "received_at": received.isoformat(),
         "documents": [{
-            "id": doc.id, "doc_code": f"{new.meta['file_code']}.{serial:07d}",
+            "id": doc.id, "doc_code": f"{new.meta['file_code']}.{doc.serial:07d}",
             "files": [{"name": path.removeprefix(FILES_DIR), "sha256": fi.sha256,
                        "size": fi.size}
                       for path, fi in sorted(versions[doc.id].state.items())
                       if path.startswith(FILES_DIR)]}
-            for serial, doc in enumerate(documents, 1)],
+            for doc in documents],
     }
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return {**body, "receipt_sha256": hashlib.sha256(canonical.encode()).hexdigest()}
