@@ -102,10 +102,10 @@ def render_pdf(body: dict[str, Any], font: str) -> bytes:
     pdf.ln(3)
     pdf.set_font("vn", size=9)
     for n, d in enumerate(body["destroyed"], 1):
+        years = f" / {d['retention_years']} năm" if d["retention_years"] else ""
         pdf.multi_cell(0, 5, f"{n}. {d['file_code']} — {d['title']} "
                              f"({d['start_date'] or '?'} – {d['end_date'] or '?'}; thời hạn "
-                             f"{d['retention']}{' / ' + str(d['retention_years']) + ' năm' if d['retention_years'] else ''};"
-                             f" {len(d['documents'])} văn bản)")
+                             f"{d['retention']}{years}; {len(d['documents'])} văn bản)", **_LINE)
     for title, items in (("Giữ lại", body["kept"]), ("Không hủy (phong tỏa)", body["skipped"])):
         if items:
             pdf.ln(2)

@@ -13,7 +13,7 @@ from collections import Counter as Tally
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, literal, select, update
 
 from ..catalog import (
     DisposalReview,
@@ -25,6 +25,7 @@ from ..catalog import (
     ReviewOpinion,
     Tombstone,
 )
+from ..catalog.models import UTCDateTime
 from ..storage import ObjectNotFound
 from . import audit
 from .access import can_see_dossier, in_scope
@@ -65,16 +66,17 @@ def _create_review(session, env: Env, actor: Actor, title: str, fonds_code: str,
 
 
 def _queue_index(session, env: Env, dossier_ids: list[str]) -> None:  # noqa: ANN001
-    """The index shows each record's state: requeue the dossiers and their documents."""
+    """The index shows each record's state: requeue the dossiers and their documents
+    (one INSERT … SELECT for the documents, however many there are)."""
     now = env.now()
     session.execute(insert(OutboxEvent), [
         {"object_id": d, "object_kind": "dossier", "action": "index", "created_at": now,
          "attempts": 0} for d in dossier_ids])
-    docs = session.scalars(select(Document.id).where(Document.dossier_id.in_(dossier_ids))).all()
-    if docs:
-        session.execute(insert(OutboxEvent), [
-            {"object_id": d, "object_kind": "document", "action": "index", "created_at": now,
-             "attempts": 0} for d in docs])
+    session.execute(insert(OutboxEvent).from_select(
+        ["object_id", "object_kind", "action", "created_at", "attempts"],
+        select(Document.id, literal("document"), literal("index"),
+               literal(now, UTCDateTime()), literal(0))
+        .where(Document.dossier_id.in_(dossier_ids))))
 
 
 def _chunks(items: list, size: int):  # noqa: ANN202
