@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -74,6 +76,13 @@ class Export(MethodView):
                                  "Cache-Control": "no-store"})
 
 
+def _body():  # noqa: ANN202
+    """The raw body; werkzeug's own way when it was read already (an Idempotency-Key's
+    fingerprint reads small bodies before the view runs)."""
+    cached = getattr(request, "_cached_data", None)
+    return io.BytesIO(cached) if cached is not None else request.stream
+
+
 @blp.route("/import")
 class Import(MethodView):
     @blp.doc(requestBody={"required": True, "description": "A package made by an export "
@@ -93,7 +102,7 @@ class Import(MethodView):
         """
         limit = env().config["MAX_UPLOAD_BYTES"]
         try:
-            staged = env().store.stage(request.stream, max_bytes=limit)
+            staged = env().store.stage(_body(), max_bytes=limit)
         except ContentTooLarge as exc:
             raise PayloadTooLarge(f"The package is larger than {limit // (1024 * 1024)} MiB; "
                                   "import it with `repo-server import` instead.") from exc

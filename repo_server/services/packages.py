@@ -25,6 +25,7 @@ rename on the same file system) and mirrors them in the catalog, dossier by doss
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -41,7 +42,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -63,18 +64,16 @@ from .context import Actor, Env
 from .dossiers import visible_row
 from .errors import Conflict, Forbidden, ServiceError, ValidationFailed
 from .fonds import get_fonds_row
-from .holds import active_holds
+from .holds import held_dossier_ids
 from .rebuild import import_object
 from .records import (
     DOCUMENT_FILE,
     DOSSIER_FILE,
     FONDS_FILE,
-    from_json_dict,
     new_id,
     object_id,
     record_id,
 )
-from .retention import due_on, years_of
 from .tt05_xml import doc_xml, file_xml
 from .writes import add_outbox
 
@@ -591,7 +590,11 @@ def _import_lock(env: Env) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict("Another package is being imported into this repository; try again "
+                           "when it has finished.") from None
         yield
     finally:
         os.close(fd)
@@ -633,7 +636,8 @@ def _report(info: dict[str, Any], plan: _Plan) -> dict[str, Any]:
             "bagging_date": first("Bagging-Date"), "objects": objects,
             "imported": _counts(), "updated": _counts(), "skipped": _counts(),
             "catalog_repaired": 0, "history_events": 0,
-            "bytes": int(str(first("Payload-Oxum") or "0.0").split(".")[0] or 0),
+            "bytes": int(oxum) if (oxum := str(first("Payload-Oxum") or "").split(".")[0])
+            .isdigit() else 0,
             "notes": plan.notes, "problems": plan.problems, "conflicts": plan.conflicts}
 
 
@@ -646,7 +650,8 @@ def _keepalive(work: Path) -> None:
 
 
 def _unpack(env: Env, package: Path, work: Path) -> Path:
-    """Extract the ZIP into `work/bag` (fsynced when the store fsyncs); refuse unsafe names."""
+    """Extract the ZIP into `work/bag` (flushed to disk when the store fsyncs); refuse unsafe
+    names, duplicates and damaged entries."""
     bag = work / "bag"
     bag.mkdir()
     try:
@@ -681,9 +686,6 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
             try:
                 with zf.open(info) as src, open(dest, "xb") as out:
                     shutil.copyfileobj(src, out, CHUNK)
-                    if env.store.fsync:
-                        out.flush()
-                        os.fsync(out.fileno())
             except FileExistsError:
                 problems.append(f"{rel}: appears twice in the ZIP")
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
@@ -694,16 +696,32 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
         raise PackageRejected(f"The ZIP file is damaged or unsafe ({len(problems)} problem(s)); "
                               "nothing was imported.", errors={"package": problems[:200]},
                               report={"problems": problems[:200]})
-    if env.store.fsync:
-        for folder in reversed(made):
-            _fsync_dir(folder)
+    if env.store.fsync:  # one flush for every file and folder, before any is moved in
+        _syncfs(work)
     return bag
 
 
+def _syncfs(path: Path) -> None:
+    """Flush the file system holding `path` (syncfs(2)): one call instead of an fsync per
+    unpacked file and folder, which cost ~8 ms each here."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is None:
+            os.sync()
+        elif syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs failed: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+_BAD_MEMBER = re.compile(r"[\x00-\x1f\x7f\\]|^/|(?:^|/)\.{0,2}(?:/|$)")
+
+
 def _safe_member(rel: str) -> bool:
-    if rel.startswith("/") or "\\" in rel or any(ord(c) < 32 or ord(c) == 127 for c in rel):
-        return False
-    return all(part not in ("", ".", "..") for part in rel.split("/"))
+    """No absolute path, backslash, control character, or empty, '.' or '..' segment."""
+    return _BAD_MEMBER.search(rel) is None
 
 
 def _make_dirs(folder: Path, stop: Path, made: list[Path]) -> None:
@@ -874,12 +892,56 @@ def _plan(env: Env, actor: Actor, bag: Path, source: ObjectStore, work: Path) ->
                                      "the package nor in this repository; create it first")
         if plan.problems:
             return plan
-        for item in plan.items.values():
-            _decide(env, session, source, item, plan)
+        taken = _taken(session, plan)
+    for item in plan.items.values():
+        _decide(env, taken, source, item, plan)
     return plan
 
 
-def _decide(env: Env, session, source: ObjectStore, item: _Item, plan: _Plan) -> None:  # noqa: ANN001
+@dataclass
+class _Taken:
+    """What this repository already has of the package's codes (a few queries, not one per
+    record): code -> the id that holds it here."""
+
+    fonds: dict[str, str]
+    file_codes: dict[str, str]
+    archive_codes: dict[str, str]
+    refs: dict[tuple[str, str], str]
+    doc_codes: dict[str, str]
+    tombstones: dict[str, Tombstone]
+    held: set[str]
+
+
+def _in_chunks(session, stmt_of, values: list[Any]) -> list[Any]:  # noqa: ANN001
+    out: list[Any] = []
+    for i in range(0, len(values), 500):
+        out += session.execute(stmt_of(values[i:i + 500])).all()
+    return out
+
+
+def _taken(session, plan: _Plan) -> _Taken:  # noqa: ANN001
+    dossiers, docs = plan.of("dossier"), plan.of("document")
+    refs = [i.record["external_ref"] for i in dossiers if i.record.get("external_ref")]
+    archive = [i.record["archive_code"] for i in dossiers if i.record.get("archive_code")]
+    return _Taken(
+        fonds=dict(_in_chunks(session, lambda v: select(Fonds.code, Fonds.id).where(
+            Fonds.code.in_(v)), [i.code for i in plan.of("fonds")])),
+        file_codes=dict(_in_chunks(session, lambda v: select(Dossier.file_code, Dossier.id)
+                                   .where(Dossier.file_code.in_(v)), [i.code for i in dossiers])),
+        archive_codes=dict(_in_chunks(session, lambda v: select(
+            Dossier.archive_code, Dossier.id).where(Dossier.archive_code.in_(v)), archive)),
+        refs={(f, r): i for f, r, i in _in_chunks(session, lambda v: select(
+            Dossier.fonds_code, Dossier.external_ref, Dossier.id).where(
+            Dossier.external_ref.in_(v)), refs)},
+        doc_codes=dict(_in_chunks(session, lambda v: select(Document.doc_code, Document.id)
+                                  .where(Document.doc_code.in_(v)), [i.code for i in docs])),
+        tombstones={t.dossier_id: t for t in session.scalars(select(Tombstone).where(
+            Tombstone.dossier_id.in_([i.rid for i in dossiers])))},
+        held=held_dossier_ids(session),
+    )
+
+
+def _decide(env: Env, taken: _Taken, source: ObjectStore, item: _Item, plan: _Plan) -> None:
     """new, update or skip, or a conflict; checks the catalog's unique codes too."""
     oid = object_id(item.rid)
     label = f"{item.kind} {item.code} ({item.rid})"
@@ -906,47 +968,41 @@ def _decide(env: Env, session, source: ObjectStore, item: _Item, plan: _Plan) ->
                                   f"{target_head} on")
             return
     if item.kind == "fonds":
-        other = session.scalar(select(Fonds.id).where(Fonds.code == item.code,
-                                                      Fonds.id != item.rid))
-        if other:
+        other = taken.fonds.get(item.code)
+        if other and other != item.rid:
             item.action = "skip"
             item.note = (f"fonds {item.code}: already registered here (as {other}); the "
                          "package's dossiers join it")
     elif item.kind == "dossier" and item.action != "skip":
-        _dossier_clashes(session, item, label, plan)
+        _dossier_clashes(taken, item, label, plan)
     elif item.kind == "document" and item.action != "skip":
-        other = session.scalar(select(Document.id).where(Document.doc_code == item.code,
-                                                         Document.id != item.rid))
-        if other:
+        other = taken.doc_codes.get(item.code)
+        if other and other != item.rid:
             plan.conflicts.append(f"{label}: document code already used here by {other}")
-        if active_holds(session, item.dossier_id):
+        if item.dossier_id in taken.held:
             plan.conflicts.append(f"{label}: its dossier is under a legal hold here; nothing "
                                   "can be added to it or changed in it")
     if item.note:
         plan.notes.append(item.note)
 
 
-def _dossier_clashes(session, item: _Item, label: str, plan: _Plan) -> None:  # noqa: ANN001
-    tomb = session.get(Tombstone, item.rid)
+def _dossier_clashes(taken: _Taken, item: _Item, label: str, plan: _Plan) -> None:
+    tomb = taken.tombstones.get(item.rid)
     if tomb is not None:
         plan.conflicts.append(f"{label}: was destroyed here on "
                               f"{tomb.destroyed_at.date().isoformat()} (review {tomb.review_id})")
         return
-    checks = [(Dossier.file_code, item.code, "file code")]
-    if item.record.get("archive_code"):
-        checks.append((Dossier.archive_code, item.record["archive_code"], "archive code"))
-    for column, value, what in checks:
-        other = session.scalar(select(Dossier.id).where(column == value, Dossier.id != item.rid))
-        if other:
-            plan.conflicts.append(f"{label}: {what} {value} is already used here by {other}")
+    checks = [(taken.file_codes.get(item.code), f"file code {item.code}")]
+    archive_code = item.record.get("archive_code")
+    if archive_code:
+        checks.append((taken.archive_codes.get(archive_code), f"archive code {archive_code}"))
     ref = item.record.get("external_ref")
     if ref:
-        other = session.scalar(select(Dossier.id).where(
-            Dossier.fonds_code == item.fonds_code, Dossier.external_ref == ref,
-            Dossier.id != item.rid))
-        if other:
-            plan.conflicts.append(f"{label}: case number {ref} is already dossier {other} here")
-    if item.action == "update" and active_holds(session, item.rid):
+        checks.append((taken.refs.get((item.fonds_code, ref)), f"case number {ref}"))
+    for other, what in checks:
+        if other and other != item.rid:
+            plan.conflicts.append(f"{label}: {what} is already used here by dossier {other}")
+    if item.action == "update" and item.rid in taken.held:
         plan.conflicts.append(f"{label}: is under a legal hold here; it cannot change")
 
 
@@ -964,10 +1020,7 @@ def _place(env: Env, item: _Item, objects: Path) -> None:
         except OSError as exc:
             raise Conflict(f"{item.kind} {item.code} ({item.rid}) appeared in this repository "
                            "while the package was imported; import it again.") from exc
-        if store.fsync:
-            for folder in {dest.parent, *(c.parent for c in created)}:
-                _fsync_dir(folder)
-        return
+        return  # made durable with the whole group (`_import_group`)
     # update: the new versions first (each rename commits one), then the root inventory,
     # as the store itself writes; a crash in between is rolled forward by `recover`.
     with store._locked(oid):  # noqa: SLF001 - the store's own per-object lock
@@ -992,6 +1045,8 @@ def _execute(env: Env, actor: Actor, plan: _Plan, bag: Path, report: dict[str, A
     for item in plan.of("fonds"):
         if item.action in ("new", "update"):
             _place(env, item, objects)
+            if env.store.fsync:
+                _syncfs(env.store.root)
         with env.db.write() as session:
             other = session.scalar(select(Fonds.id).where(Fonds.code == item.code,
                                                           Fonds.id != item.rid))
@@ -1045,6 +1100,8 @@ def _import_group(env: Env, actor: Actor, group: list[_Item], objects: Path, bag
             for item in moving:
                 _place(env, item, objects)
                 placed += 1
+            if env.store.fsync:  # every new folder and rename of the group, in one flush
+                _syncfs(env.store.root)
         except BaseException:
             # what was placed stays guarded by its pending row (start-up imports it)
             with env.db.write() as session:
@@ -1080,17 +1137,7 @@ def _import_group(env: Env, actor: Actor, group: list[_Item], objects: Path, bag
 
 def _derive(session, env: Env, dossier_id: str) -> None:  # noqa: ANN001
     """Catalog fields the object mirror leaves out: due date, archive code, counts, counters."""
-    row = session.get(Dossier, dossier_id)
-    meta = from_json_dict(row.meta)
-    row.retention_rule = meta.get("retention_rule")
-    try:
-        years = years_of(env, row.retention, row.retention_years)
-    except ValueError:
-        years = None
-    row.retention_due_on = due_on(row.end_date, years)
-    row.archive_code = meta.get("archive_code")
-    handed = (meta.get("handover") or {}).get("on")
-    row.archived_on = date.fromisoformat(handed) if isinstance(handed, str) else None
+    row = session.get(Dossier, dossier_id)  # due date and archive code: import_object
     row.doc_total = session.scalar(select(func.count()).select_from(Document).where(
         Document.dossier_id == dossier_id, Document.head_version > 0)) or 0
     row.doc_seq = max(row.doc_seq or 0, session.scalar(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -21,6 +21,7 @@ from .records import (
     record_id,
     to_json_dict,
 )
+from .retention import due_on, years_of
 from .writes import add_outbox
 
 RECORD_KEYS = ("type", "schema_version", "id", "state")
@@ -60,6 +61,15 @@ def import_object(session, env: Env, rid: str) -> str | None:  # noqa: ANN001
         row.year = (meta.get("start_date") or first.created).year
         row.retention, row.retention_years = meta["retention"], meta.get("retention_years")
         row.access_mode, row.external_ref = meta.get("access_mode", "01"), meta.get("external_ref")
+        row.retention_rule = meta.get("retention_rule")
+        try:
+            years = years_of(env, row.retention, row.retention_years)
+        except ValueError:
+            years = None
+        row.retention_due_on = due_on(row.end_date, years)
+        row.archive_code = meta.get("archive_code")
+        handed = (meta.get("handover") or {}).get("on")
+        row.archived_on = date.fromisoformat(handed) if isinstance(handed, str) else None
         row.meta, row.head_version = to_json_dict(meta), head.number
         row.created_at, row.updated_at = first.created, head.created
         session.merge(row)
