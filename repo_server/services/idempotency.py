@@ -64,12 +64,13 @@ def begin(env: Env, actor: str, key: str, method: str, path: str,
 
 def finish(env: Env, claim_id: int, status: int, body: str | None,
            headers: dict[str, Any]) -> None:
-    """Store the answer; a server error frees the key so that a retry runs again."""
+    """Store a successful answer. A refused or failed request changed nothing, so its key is
+    freed: a retry (after a dropped upload, or with the error corrected) runs again."""
     with env.db.write() as session:
         row = session.get(IdempotencyKey, claim_id)
         if row is None:
             return
-        if status >= 500:
+        if status >= 400:
             session.delete(row)
             return
         row.state, row.status_code, row.body, row.headers = "done", status, body, headers
