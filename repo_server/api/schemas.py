@@ -34,6 +34,17 @@ def _control_chars(value: Any, path: str = "") -> str | None:
     return None
 
 
+class VersionedFields(Schema):
+    """What every versioned record's answer carries besides its own fields."""
+
+    version = fields.Integer(metadata={"description": "Current version (the ETag is \"v<n>\")."})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version_created = fields.DateTime(metadata={"description": "When viewing one version."})
+    version_user = fields.String()
+    version_message = fields.String()
+
+
 class StrictSchema(Schema):
     """Unknown fields are an error (422), so a typo never silently drops data; text with
     control characters (NUL and the like) is refused before it reaches a database."""
@@ -192,7 +203,7 @@ class DossierUpdateSchema(DossierFields):
     """Send only the fields to change; null clears an optional field."""
 
 
-class DossierSchema(DossierCreateSchema):
+class DossierSchema(DossierCreateSchema, VersionedFields):
     class Meta:
         unknown = EXCLUDE
 
@@ -210,12 +221,6 @@ class DossierSchema(DossierCreateSchema):
     transfer = fields.Dict(metadata={"description": "Transfer to the historical archive."})
     appraisals = fields.List(fields.Dict(), metadata={"description": "Disposal reviews that "
                                                                      "kept it."})
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    version_created = fields.DateTime()
-    version_user = fields.String()
-    version_message = fields.String()
 
 
 class DossierPageSchema(PageSchema):
@@ -277,7 +282,7 @@ class FileSchema(Schema):
     version = fields.Integer(metadata={"description": "Version in which these bytes were stored."})
 
 
-class DocumentSchema(DocumentCreateSchema):
+class DocumentSchema(DocumentCreateSchema, VersionedFields):
     class Meta:
         unknown = EXCLUDE
 
@@ -288,12 +293,6 @@ class DocumentSchema(DocumentCreateSchema):
     serial = fields.Integer()
     text_status = fields.String()
     files = fields.List(fields.Nested(FileSchema))
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    version_created = fields.DateTime()
-    version_user = fields.String()
-    version_message = fields.String()
     warnings = fields.List(fields.String())
 
 

@@ -19,7 +19,15 @@ from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
 from .holds import ensure_not_held
 from .metadata import check_document
-from .records import DOCUMENT_FILE, dump, from_json_dict, new_id, object_id, to_json_dict
+from .records import (
+    DOCUMENT_FILE,
+    dump,
+    from_json_dict,
+    new_id,
+    object_id,
+    to_json_dict,
+    version_at,
+)
 from .writes import WritePlan, write_object
 
 FILES_DIR = "files/"
@@ -112,10 +120,8 @@ def get_document(env: Env, document_id: str, viewer: Actor, *,
         current = view(row, _files(session, document_id))
     if as_of is None:
         return current
-    earlier = [v for v in env.store.versions(object_id(document_id)) if v.created <= as_of]
-    if not earlier:
-        raise NotFound(f"The document did not exist yet at {as_of.isoformat()}.")
-    return version_view(env, document_id, earlier[-1].number, viewer)
+    return version_view(env, document_id,
+                        version_at(env.store, document_id, as_of, "document"), viewer)
 
 
 def version_view(env: Env, document_id: str, number: int, viewer: Actor) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from .records import (
     next_in_sequence,
     object_id,
     to_json_dict,
+    version_at,
 )
 from .retention import due_on, resolve, years_of
 from .writes import WritePlan, add_outbox, write_object
@@ -100,11 +101,8 @@ def get_dossier(env: Env, dossier_id: str, viewer: Actor, *,
         current = _views(session, env, viewer, [row])[0]
     if as_of is None:
         return current
-    versions = env.store.versions(object_id(dossier_id))
-    earlier = [v for v in versions if v.created <= as_of]
-    if not earlier:
-        raise NotFound(f"The dossier did not exist yet at {as_of.isoformat()}.")
-    return version_view(env, dossier_id, earlier[-1].number, viewer)
+    return version_view(env, dossier_id, version_at(env.store, dossier_id, as_of, "dossier"),
+                        viewer)
 
 
 def version_view(env: Env, dossier_id: str, number: int, viewer: Actor) -> dict[str, Any]:

@@ -77,3 +77,13 @@ def from_json_dict(meta: dict[str, Any]) -> dict[str, Any]:
 def dump(record: dict[str, Any]) -> bytes:
     """Serialise a record for storage: stable key order, UTF-8, readable."""
     return json.dumps(to_json_dict(record), ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+
+def version_at(store, record_id: str, as_of, what: str) -> int:  # noqa: ANN001
+    """The number of the version that was current at `as_of` (NotFound before the first)."""
+    from .errors import NotFound
+
+    earlier = [v for v in store.versions(object_id(record_id)) if v.created <= as_of]
+    if not earlier:
+        raise NotFound(f"The {what} did not exist yet at {as_of.isoformat()}.")
+    return earlier[-1].number
