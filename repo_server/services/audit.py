@@ -119,18 +119,25 @@ class Buffer:
                                                 daemon=True)
                 self._thread.start()
 
-    def flush(self) -> None:
-        with self._lock:
-            events, self._events = self._events, []
-        if not events:
-            return
+    def flush(self, batch: int = 1000) -> None:
+        """Write what is buffered, `batch` events per transaction (so a burst of reads never
+        holds the database's write lock for long)."""
+        while True:
+            with self._lock:
+                events, self._events = self._events[:batch], self._events[batch:]
+            if not events or not self._write(events):
+                return
+
+    def _write(self, events: list[dict[str, Any]]) -> bool:
         try:
             with self.env.db.write() as session:
                 append(session, events)
+            return True
         except Exception:  # noqa: BLE001 - keep them for the next try rather than lose them
             log.exception("writing %d audit events failed; will retry", len(events))
             with self._lock:
                 self._events[:0] = events
+            return False
 
     def _run(self) -> None:
         while True:

@@ -428,17 +428,17 @@ def destroy_dossier(env: Env, backend: Any, dossier_id: str, review_id: str,
         except ObjectNotFound:
             pass
     if backend is not None:
-        backend.delete_dossier(dossier_id)
-        backend.delete([dossier_id, *doc_ids])
+        backend.delete_dossier(dossier_id)  # the dossier's record and all its documents
     with env.db.write() as session:
         if doc_ids:
             session.execute(delete(DocumentFile).where(DocumentFile.document_id.in_(doc_ids)))
             session.execute(delete(Document).where(Document.id.in_(doc_ids)))
         session.execute(delete(OutboxEvent).where(OutboxEvent.object_id.in_([*doc_ids,
                                                                                dossier_id])))
-        session.execute(insert(OutboxEvent), [{
-            "object_id": dossier_id, "object_kind": "dossier", "action": "delete",
-            "created_at": env.now(), "attempts": 0}])
+        if backend is None:  # no index at hand: the worker removes the records later
+            session.execute(insert(OutboxEvent), [{
+                "object_id": dossier_id, "object_kind": "dossier", "action": "delete",
+                "created_at": env.now(), "attempts": 0}])
         session.execute(delete(Dossier).where(Dossier.id == dossier_id))
         audit.log_in(session, env, SYSTEM, "dossier.destroy", dossier_id,
                      {"review": review_id, "documents": doc_ids, **decided_by})

@@ -92,9 +92,15 @@ def get_run(env: Env, run_id: int) -> dict[str, Any]:
         return _run_view(run)
 
 
+def _known(name: str) -> bool:
+    if name not in REGISTRY:
+        import repo_server.jobs  # noqa: F401 - registers the built-in jobs when not yet loaded
+    return name in REGISTRY
+
+
 def request_run(env: Env, actor: Actor, name: str) -> dict[str, Any]:
     """Ask the worker to run a job now (once; a pending request is not doubled)."""
-    if name not in REGISTRY:
+    if not _known(name):
         raise NotFound(f"There is no job {name!r}.")
     with env.db.write() as session:
         pending = session.scalar(select(JobRun).where(
