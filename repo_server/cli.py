@@ -378,8 +378,9 @@ def import_cmd(config: dict, package: str) -> None:
     except ServiceError as exc:
         click.echo(f"REFUSED: {exc.message}", err=True)
         report = exc.details.get("report") or {}
-        for line in [*(report.get("problems") or []), *(report.get("conflicts") or []),
-                     *((exc.errors or {}).get("package") or [])][:100]:
+        lines = [*((exc.errors or {}).get("package") or []), *(report.get("problems") or []),
+                 *(report.get("conflicts") or [])]
+        for line in list(dict.fromkeys(lines))[:100]:
             click.echo(f"  {line}", err=True)
         sys.exit(1)
     click.echo(json.dumps(report, ensure_ascii=False, indent=1))

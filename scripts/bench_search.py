@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -162,6 +163,7 @@ def compare_writers(records, workdir: Path) -> dict:
     ]
     for name, kwargs in variants:
         path = workdir / f"writer-{len(out)}"
+        shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         ix = windex.create_in(str(path), make_schema())
         t0 = time.perf_counter()
@@ -216,7 +218,11 @@ def _stats(times: list[float]) -> dict:
     return {"median_ms": round(statistics.median(times), 2), "p95_ms": round(_pct(times, 0.95), 2)}
 
 
-def run(docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3000) -> dict:
+def run(
+    docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3000, reuse: bool = False
+) -> dict:
+    """Build both indexes under ``workdir`` (replacing earlier ones, unless ``reuse`` and they
+    exist: then only the queries run) and measure; returns the results."""
     workdir = Path(workdir)
     rng = random.Random(7)
     t0 = time.perf_counter()
@@ -229,14 +235,22 @@ def run(docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3
         "corpus_seconds": round(gen_s, 1),
     }
     print(f"corpus: {len(records)} records in {gen_s:.1f}s", flush=True)
-    result["ours_build"] = build_ours(records, workdir / "ours")
-    print(f"ours built: {result['ours_build']}", flush=True)
-    if naive:
-        result["naive_build"] = build_naive(records, workdir / "naive")
-        print(f"naive built: {result['naive_build']}", flush=True)
-    if writers_sample:
-        result["writers_docs_per_s"] = compare_writers(records[:writers_sample], workdir)
-        print(f"writers: {result['writers_docs_per_s']}", flush=True)
+    built = (workdir / "ours").is_dir() and (not naive or (workdir / "naive").is_dir())
+    if reuse and built:
+        print("reusing the indexes in", workdir, flush=True)
+    else:
+        for name in ("ours", "naive", "writers"):
+            shutil.rmtree(workdir / name, ignore_errors=True)
+        result["ours_build"] = build_ours(records, workdir / "ours")
+        print(f"ours built: {result['ours_build']}", flush=True)
+        if naive:
+            result["naive_build"] = build_naive(records, workdir / "naive")
+            print(f"naive built: {result['naive_build']}", flush=True)
+        if writers_sample:
+            result["writers_docs_per_s"] = compare_writers(
+                records[:writers_sample], workdir / "writers"
+            )
+            print(f"writers: {result['writers_docs_per_s']}", flush=True)
 
     classes = make_queries(records, rng)
     fonds = [FONDS[0][0]]
@@ -292,6 +306,8 @@ def run(docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3
         "2-syllable common, page 10": [SearchRequest(q=q, page=10) for q in common2],
         "2-syllable common, kind=dossier": [SearchRequest(q=q, kind="dossier") for q in common2],
     }.items():
+        for req in reqs:  # warm: these rows show what each feature costs, not cold reads
+            backend.search(req)
         times = []
         for req in reqs:
             t0 = time.perf_counter()
@@ -300,6 +316,7 @@ def run(docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3
         extra[name] = _stats(times)
     result["ours_other"] = extra
 
+    result["load_average"] = os.getloadavg()  # other work on the machine skews the times
     worst_median = max(r["ours_warm"]["median_ms"] for r in rows)
     worst_p95 = max(r["ours_warm"]["p95_ms"] for r in rows)
     worst_cold_p95 = max(r["ours_cold"]["p95_ms"] for r in rows)
@@ -307,19 +324,25 @@ def run(docs: int, workdir: Path, *, naive: bool = True, writers_sample: int = 3
         "median_ms<=10 (warm)": worst_median <= TARGET_MEDIAN_MS,
         "p95_ms<=50 (warm)": worst_p95 <= TARGET_P95_MS,
         "p95_ms<=50 (cold)": worst_cold_p95 <= TARGET_P95_MS,
-        "reindex>=500 docs/s": result["ours_build"]["records_per_s"] >= TARGET_DOCS_PER_S,
     }
+    if "ours_build" in result:
+        result["targets"]["reindex>=500 docs/s"] = (
+            result["ours_build"]["records_per_s"] >= TARGET_DOCS_PER_S
+        )
     return result
 
 
 def print_table(result: dict) -> None:
     print()
     print(f"corpus: {result['docs']} documents ({result['records']} records incl. dossiers)")
-    ob = result["ours_build"]
-    print(
-        f"ours:  reindex {ob['records_per_s']} records/s ({ob['seconds']} s), "
-        f"{ob['size_mb']} MB, {ob['segments']} segment(s), open {result['ours_open_ms']} ms"
-    )
+    print(f"load average during the queries: {result.get('load_average')}")
+    ob = result.get("ours_build")
+    if ob:
+        print(
+            f"ours:  reindex {ob['records_per_s']} records/s ({ob['seconds']} s), "
+            f"{ob['size_mb']} MB, {ob['segments']} segment(s)"
+        )
+    print(f"ours:  open {result['ours_open_ms']} ms")
     if "naive_build" in result:
         nb = result["naive_build"]
         print(
@@ -355,11 +378,16 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, help="keep the indexes here (default: a temp dir)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive index")
     ap.add_argument("--writers-sample", type=int, default=3000)
+    ap.add_argument("--reuse", action="store_true", help="reuse the indexes in --workdir")
     args = ap.parse_args()
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
         result = run(
-            args.docs, args.workdir, naive=not args.no_naive, writers_sample=args.writers_sample
+            args.docs,
+            args.workdir,
+            naive=not args.no_naive,
+            writers_sample=args.writers_sample,
+            reuse=args.reuse,
         )
     else:
         with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:

@@ -143,7 +143,10 @@ class Stack:
     def stop(self) -> None:
         for p in self.procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         for p in self.procs:
             try:
                 p.wait(timeout=30)
@@ -387,9 +390,9 @@ def run(seconds: float = 60, clients: int = 8, workdir: str | Path | None = None
     stack = Stack(workdir, web_workers=web_workers,
                   database_url=database_url or os.environ.get("DATABASE_URL"))
     key = stack.init()
-    stack.start()
     stats, lock = Stats(), threading.Lock()
     try:
+        stack.start()
         admin = requests.Session()
         admin.headers["Authorization"] = f"Bearer {key}"
         r = admin.post(f"{stack.base}/fonds", json={"code": FONDS, "name": "UBND phường An Cựu"},

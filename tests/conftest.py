@@ -115,6 +115,20 @@ def env(config: dict):  # noqa: ANN201
     e = build_env(config)
     seed_default_schedule(e)
     yield e
+    close_env(e)
+
+
+def close_env(e) -> None:  # noqa: ANN001
+    """Flush and drop the env's buffered audit events, then close its connections (on
+    PostgreSQL a buffer left retrying against the next test's emptied schema would keep a
+    connection open for the rest of the run, until the server refuses new clients)."""
+    buf = getattr(e, "_audit_buffer", None)
+    if buf is not None:
+        try:
+            buf.flush()
+        finally:
+            with buf._lock:
+                buf._events.clear()
     e.db.dispose()
 
 

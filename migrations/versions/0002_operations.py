@@ -67,8 +67,17 @@ def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_open", ["resolved_at", "kind"], unique=False)
 
+    # A dossier push marks its pending writes "push:<uuid>:<kind>": too long for 20 characters
+    # on PostgreSQL (SQLite does not enforce the length).
+    with op.batch_alter_table("pending_writes", schema=None) as batch_op:
+        batch_op.alter_column("object_kind", existing_type=sa.String(length=20),
+                              type_=sa.String(length=100), existing_nullable=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("pending_writes", schema=None) as batch_op:
+        batch_op.alter_column("object_kind", existing_type=sa.String(length=100),
+                              type_=sa.String(length=20), existing_nullable=False)
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_open")
     op.drop_table("alerts")

@@ -200,7 +200,8 @@ class PendingWrite(Base):
 
     token: Mapped[str] = mapped_column(String(36), primary_key=True)
     object_id: Mapped[str] = mapped_column(String(36))
-    object_kind: Mapped[str] = mapped_column(String(20))
+    # "push:<group uuid>:<kind>" for the writes of one dossier push (services/push.py)
+    object_kind: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -3,18 +3,17 @@
     uy ban nhan dan            words: every word must match (AND is the default)
     "phê duyệt kế hoạch"       a phrase: the syllables in this order, next to each other
     -"dự thảo"  -nháp           exclusions (a word or a phrase)
-    quyết định OR chỉ thị      OR between two single terms (a word, a phrase or a number);
-                               to OR longer expressions, quote them: "ủy ban" OR "hội đồng"
+    quyết định OR công văn     either word (OR joins the words on each side of it)
     15/QĐ-UBND  123/2024/NĐ-CP document numbers: the whole number or any run of its parts
 
-OR binds tighter than the implicit AND: ``a b OR c d`` is a AND (b OR c) AND d. Parentheses
-and other punctuation are not operators: they separate syllables like a space does. A "-"
-only excludes when it starts a term ("Lao động - Thương binh" is three words and a dash).
-
 Vietnamese writes one syllable per space, and most words have two syllables. A run of plain
-words is therefore split into words by ``segment``: two neighbouring syllables are read as one
-word when the index says they mostly occur together (``quyet dinh``, ``phe duyet``); such a
-word must appear as written, its syllables adjacent. Other syllables must appear anywhere.
+syllables is therefore split into words by ``segment``: two neighbouring syllables are read as
+one word when the index says they mostly occur together (``quyet dinh``, ``phe duyet``); such
+a word must appear as written, its syllables adjacent; the other syllables must each appear
+anywhere. OR joins the word just before it and the word just after it (a word, a phrase or a
+number): ``quyết định OR công văn năm 2024`` is (quyết định OR công văn) AND năm AND 2024.
+Parentheses and other punctuation are not operators: they separate syllables like a space.
+A "-" only excludes when it starts a term ("Lao động - Thương binh" is three words and a dash).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .analysis import NUMBER_RE, SYLLABLE_RE, canonical
+from .analysis import NUMBER_RE, SYLLABLE_RE, canonical, token_syllables
 from .backend import QuerySyntaxError
 
 MAX_TERMS = 64  # more syllables than this is not a search but a pasted document
@@ -48,22 +47,62 @@ class Number:
     syllables: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class AnyOf:
-    options: tuple[Run | Phrase | Number, ...]
+OR = "OR"  # between two items of ParsedQuery.items
 
-
-Clause = Run | Phrase | Number | AnyOf
+Item = Run | Phrase | Number
 
 
 @dataclass
 class ParsedQuery:
-    required: list[Clause] = field(default_factory=list)
-    excluded: list[Clause] = field(default_factory=list)
+    """What was typed: plain runs, phrases and numbers in order, with OR markers between some
+    of them; and what is excluded. ``words()`` turns the items into required word groups."""
+
+    items: list[Item | str] = field(default_factory=list)
+    excluded: list[Item] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not self.required and not self.excluded
+        return not self.items and not self.excluded
+
+    def words(
+        self, cohesion: Callable[[str, str], float]
+    ) -> tuple[list[list[Word | Phrase | Number]], list[tuple[str, str]]]:
+        """(groups, neighbours): every group must match (any one of its alternatives);
+        ``neighbours`` are the syllable pairs typed next to each other that were not made a
+        word (worth a ranking bonus when found next to each other)."""
+        flat: list[Word | Phrase | Number | str] = []
+        neighbours: list[tuple[str, str]] = []
+        for item in self.items:
+            if isinstance(item, Run):
+                words = segment(item.syllables, cohesion)
+                flat += [Word(w) for w in words]
+                paired = {w for w in words if len(w) == 2}
+                neighbours += [
+                    p
+                    for p in zip(item.syllables, item.syllables[1:], strict=False)
+                    if p not in paired
+                ]
+            else:
+                flat.append(item)
+        groups: list[list[Word | Phrase | Number]] = []
+        joined = False
+        for x in flat:
+            if x == OR:
+                joined = True
+            elif joined and groups:
+                if x not in groups[-1]:
+                    groups[-1].append(x)
+                joined = False
+            else:
+                groups.append([x])
+        return groups, neighbours
+
+
+@dataclass(frozen=True)
+class Word:
+    """One syllable, or two that must be adjacent."""
+
+    syllables: tuple[str, ...]
 
 
 # --- lexer ----------------------------------------------------------------------------------
@@ -111,7 +150,7 @@ def _lex(q: str) -> list[_Token]:
 
 
 def _term(token: _Token) -> Run | Phrase | Number | None:
-    """A word or phrase token as a clause; None if it holds no syllable (punctuation)."""
+    """A phrase or an excluded token as one item; None if it holds no syllable."""
     text = canonical(token.text)
     if token.kind == "word":
         stripped = text.strip("()[]{},;:.!?'`*")
@@ -123,62 +162,60 @@ def _term(token: _Token) -> Run | Phrase | Number | None:
     return Phrase(sylls) if token.kind == "phrase" else Run(sylls)
 
 
+def _word_items(token: _Token) -> list[Run | Number | None]:
+    """A plain word token as items; None where punctuation cuts (as in the index)."""
+    stripped = canonical(token.text).strip("()[]{},;:.!?'`*")
+    if NUMBER_RE.fullmatch(stripped):
+        number = Number(stripped, tuple(SYLLABLE_RE.findall(stripped)))
+        return [None, number, None] if stripped != canonical(token.text) else [number]
+    out: list[Run | Number | None] = []
+    for s in token_syllables(token.text):
+        if s is None:
+            out.append(None)
+        elif out and isinstance(out[-1], Run):
+            out[-1] = Run((*out[-1].syllables, s))
+        else:
+            out.append(Run((s,)))
+    return out
+
+
 def parse(q: str) -> ParsedQuery:
     """Parse a query; raises QuerySyntaxError with a message for the person who typed it."""
     tokens = _lex(q or "")
     parsed = ParsedQuery()
-    pending: list[Clause] = []  # plain terms in order; adjacent Runs are merged at the end
-
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
+    items = parsed.items
+    joinable = False  # the last item is a run the next plain word may continue
+    for i, tok in enumerate(tokens):
         if tok.kind == "or":
-            raise QuerySyntaxError(f"OR needs a term before it in: {q.strip()}")
-        term = _term(tok)
-        if tok.negated:
+            before = tokens[i - 1] if i else None
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            if before is None or before.kind == "or":
+                raise QuerySyntaxError(f"OR needs a term before it in: {q.strip()}")
+            if after is None or after.kind == "or":
+                raise QuerySyntaxError(f"OR needs a term after it in: {q.strip()}")
+            if before.negated or after.negated:
+                raise QuerySyntaxError(f"Cannot exclude a term inside OR in: {q.strip()}")
+            if items and items[-1] != OR:
+                items.append(OR)
+            joinable = False
+            continue
+        if tok.negated or tok.kind == "phrase":
+            term = _term(tok)
             if term is not None:
-                parsed.excluded.append(term)
-            i += 1
+                (parsed.excluded if tok.negated else items).append(term)
+            joinable = False
             continue
-        if i + 1 < len(tokens) and tokens[i + 1].kind == "or":
-            options = [term] if term is not None else []
-            while i + 1 < len(tokens) and tokens[i + 1].kind == "or":
-                if i + 2 >= len(tokens) or tokens[i + 2].kind == "or":
-                    raise QuerySyntaxError(f"OR needs a term after it in: {q.strip()}")
-                nxt = tokens[i + 2]
-                if nxt.negated:
-                    raise QuerySyntaxError(f"Cannot exclude a term inside OR in: {q.strip()}")
-                opt = _term(nxt)
-                if opt is not None:
-                    options.append(opt)
-                i += 2
-            if len(options) == 1:
-                pending.append(options[0])
-            elif options:
-                pending.append(AnyOf(tuple(dict.fromkeys(options))))
-            pending.append(None)  # an OR group ends a run of plain words
-            i += 1
-            continue
-        if term is not None:
-            pending.append(term)
-        i += 1
-
-    run: list[str] = []
-    for clause in [*pending, None]:
-        if isinstance(clause, Run):
-            run.extend(clause.syllables)
-            continue
-        if run:
-            parsed.required.append(Run(tuple(run)))
-            run = []
-        if clause is not None:
-            parsed.required.append(clause)
-
-    count = sum(
-        len(o.syllables)
-        for c in parsed.required + parsed.excluded
-        for o in (c.options if isinstance(c, AnyOf) else (c,))
-    )
+        for part in _word_items(tok):
+            if part is None:  # punctuation: the run of plain syllables ends here
+                joinable = False
+            elif isinstance(part, Run) and joinable:
+                items[-1] = Run(items[-1].syllables + part.syllables)
+            else:
+                items.append(part)
+                joinable = isinstance(part, Run)
+    if items and items[-1] == OR:
+        items.pop()
+    count = sum(len(x.syllables) for x in [*items, *parsed.excluded] if x != OR)
     if count > MAX_TERMS:
         raise QuerySyntaxError(f"Too many words ({count}); at most {MAX_TERMS}")
     return parsed

@@ -277,10 +277,35 @@ def _write_postings(fieldwriter, schema, pool: _InvertedPool, doc_lengths) -> No
         fieldwriter.finish_field()
 
 
+def merge_tiers(writer, segments):
+    """Merge policy: when ten segments have sizes of the same order of magnitude (by live
+    documents: <10, <100, <1000, ...), merge them into one. Each merge is bounded by its
+    tier, segments stay few (about ten per tier), and deleted documents are dropped as the
+    segments holding them are merged. (whoosh's MERGE_SMALL would, once there are about 25
+    segments, merge everything, a 100k-document segment included, inside a worker commit.)"""
+    tiers: dict[int, list] = defaultdict(list)
+    for segment in segments:
+        live = segment.doc_count_all() - segment.deleted_count()
+        tiers[len(str(max(live, 1)))].append(segment)
+    keep = []
+    for group in tiers.values():
+        if len(group) < 10:
+            keep += group
+            continue
+        for segment in group:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+    return keep
+
+
 class FastSegmentWriter(SegmentWriter):
     """A whoosh SegmentWriter with an in-memory pool and block-at-a-time posting output."""
 
     def __init__(self, ix, analyzer: DocumentAnalyzer | None = None, **kwargs):
+        # no compound file: whoosh reads a compound segment through io.BytesIO, which copies
+        # every part of it into memory (500 MB for each reading process at 100k documents)
+        kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
         self.analyzer = analyzer or DocumentAnalyzer()
         self.pool = _InvertedPool(self.schema, self.analyzer)
@@ -379,7 +404,11 @@ class _Postings:
 
     @property
     def nbytes(self) -> int:
-        return 64 + self.bits.bit_length() // 8 + (len(self.tf) if self.tf is not None else 0)
+        """Memory, counting the frequency tiers it may build (one bitset each)."""
+        bitset = self.bits.bit_length() // 8
+        if self.tf is None:
+            return 64 + bitset
+        return 64 + len(self.tf) + (1 + len(_TIERS)) * (len(self.tf) // 8)
 
     def tier(self, threshold: int) -> int:
         """Documents where the term occurs at least ``threshold`` times."""
@@ -543,7 +572,10 @@ class _Segment:
             offset, length = ti.extent()
             if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves it a 1-tuple
                 (length,) = length
-            return terms._postfile.get(offset, length)
+            raw = terms._postfile.get(offset, length)
+        if len(raw) != length:
+            raise EOFError(f"posting list of {fieldname}:{text} cut short")
+        return raw
 
     def ids(self, fieldname: str, text: str) -> list[int]:
         raw = self._raw(fieldname, text)
@@ -556,11 +588,15 @@ class _Segment:
             out.extend(accumulate(deltas))
         return out
 
-    def postings(self, fieldname: str, text: str) -> _Postings:
+    def postings(
+        self, fieldname: str, text: str, alias: tuple[str, str] | None = None
+    ) -> _Postings:
         key = (self.segid, fieldname, text)
         p = self.cache.get(key)
         if p is not None:
             return p
+        if alias is not None and self.doc_frequency(fieldname, text) == self.doc_frequency(*alias):
+            return self.postings(*alias)
         raw = self._raw(fieldname, text)
         if raw is None:
             return _NO_POSTINGS
@@ -650,6 +686,8 @@ class _Segment:
             with self.lock:
                 col = self.reader._perdoc._cached_reader("_tf_len", LENGTHS_COLUMN)
                 raw = col._dbfile.get(col._basepos, col._count) if col is not None else b""
+                if col is not None and len(raw) != col._count:
+                    raise EOFError("field lengths cut short")
                 total = self.reader._perdoc.field_length("tf")
             lb = bytes(raw) + bytes(self.n - len(raw))
             avg = max(1.0, total / max(1, self.n))
@@ -694,10 +732,13 @@ class _Expr:
     fieldname: str = ""
     text: str = ""
     children: tuple[_Expr, ...] = ()
+    # an exact-spelling term's folded form: where both have as many documents, the sets are
+    # the same (exact ⊆ folded), and the folded one (read anyway) stands in for it
+    alias: tuple[str, str] | None = None
 
 
-def _term(fieldname: str, text: str) -> _Expr:
-    return _Expr("term", fieldname, text)
+def _term(fieldname: str, text: str, alias: tuple[str, str] | None = None) -> _Expr:
+    return _Expr("term", fieldname, text, alias=alias)
 
 
 def _all(children) -> _Expr:
@@ -716,7 +757,7 @@ class _Unit:
 
     match: _Expr
     exact: _Expr | None  # default mode: the same with exact spelling (for ranking)
-    scoring: list[tuple[str, str, float]]  # (field, term, weight) BM25 terms
+    scoring: list[tuple[str, str, float, tuple | None]]  # (field, term, weight, alias) BM25
     main: list[tuple[str, str]]  # the terms whose high frequencies choose candidates
     words: list[tuple[str, ...]]  # what to highlight
 
@@ -725,7 +766,7 @@ class _Unit:
 class _Plan:
     units: list[_Unit] = field(default_factory=list)
     excluded: list[_Expr] = field(default_factory=list)
-    bonus: list[tuple[str, str, float]] = field(default_factory=list)
+    bonus: list[tuple[str, str, float, tuple | None]] = field(default_factory=list)
     words: list[tuple[str, ...]] = field(default_factory=list)  # for highlighting
     has_pairs: bool = False
 
@@ -762,11 +803,11 @@ class _Planner:
             ]
             match = _all(_term(*t) for t in terms)
             exact_terms = [("bx", f"{a} {b}") for a, b in zip(sylls, sylls[1:], strict=False)]
-        scoring = [(f, t, 1.0) for f, t in terms]
+        scoring = [(f, t, 1.0, None) for f, t in terms]
         exact = None
         if not self.exact:
-            exact = _all(_term(*t) for t in exact_terms)
-            scoring += [(f, t, EXACT_BOOST) for f, t in exact_terms]
+            exact = _all(_term(*x, alias=t) for x, t in zip(exact_terms, terms, strict=True))
+            scoring += [(*x, EXACT_BOOST, t) for x, t in zip(exact_terms, terms, strict=True)]
         return _Unit(match, exact, scoring, terms, [sylls])
 
     def number(self, num: ql.Number) -> _Unit:
@@ -777,54 +818,49 @@ class _Planner:
         if not self.exact:
             own_x = _term("nx", num.text)
             exact = _any([own_x, parts.exact]) if parts else own_x
-        scoring = [(self.num, self._f(num.text), NUMBER_BOOST)] + (parts.scoring if parts else [])
+        scoring = [(self.num, self._f(num.text), NUMBER_BOOST, None)]
+        scoring += parts.scoring if parts else []
         return _Unit(match, exact, scoring, parts.main if parts else [], [num.syllables])
 
-    def clause(self, clause, split_pairs: bool) -> tuple[list[_Unit], list]:
-        """Units for a clause, plus adjacency bonus terms (for runs)."""
-        if isinstance(clause, ql.Phrase):
-            return [self.word(clause.syllables)], []
-        if isinstance(clause, ql.Number):
-            return [self.number(clause)], []
-        if isinstance(clause, ql.AnyOf):
-            units = [u for opt in clause.options for u in self.clause(opt, split_pairs)[0]]
-            merged = _Unit(
-                _any(u.match for u in units),
-                None if self.exact else _any(u.exact for u in units),
-                [t for u in units for t in u.scoring],
-                [t for u in units for t in u.main],
-                [w for u in units for w in u.words],
-            )
-            return [merged], []
-        sylls = clause.syllables
-        words = [(s,) for s in sylls] if split_pairs else ql.segment(sylls, self.cohesion)
-        units = [self.word(w) for w in words]
-        chosen = {w for w in words if len(w) == 2}
-        bonus = [
-            (self.bi, f"{self._f(a)} {self._f(b)}", ADJACENT_BOOST)
-            for a, b in zip(sylls, sylls[1:], strict=False)
-            if (a, b) not in chosen
-        ]
-        return units, bonus
+    def alternative(self, item: ql.Word | ql.Phrase | ql.Number | ql.Run) -> _Unit:
+        if isinstance(item, ql.Number):
+            return self.number(item)
+        return self.word(item.syllables)  # a word, a phrase, an excluded run: adjacent
 
     def plan(self, parsed: ql.ParsedQuery, split_pairs: bool = False) -> _Plan:
+        """``split_pairs``: every syllable on its own (the retry when words found nothing)."""
+        cohesion = (lambda a, b: 0.0) if split_pairs else self.cohesion
+        groups, neighbours = parsed.words(cohesion)
         plan = _Plan()
-        for clause in parsed.required:
-            units, bonus = self.clause(clause, split_pairs)
-            plan.units += units
-            plan.words += [w for u in units for w in u.words]
-            plan.bonus += bonus
-            plan.has_pairs |= isinstance(clause, ql.Run) and any(
-                u.match.op == "term" and u.match.fieldname == self.bi for u in units
-            )
-        for clause in parsed.excluded:
-            plan.excluded += [u.match for u in self.clause(clause, split_pairs=True)[0]]
+        for group in groups:
+            units = [self.alternative(x) for x in group]
+            if len(units) == 1:
+                unit = units[0]
+            else:
+                unit = _Unit(
+                    _any(u.match for u in units),
+                    None if self.exact else _any(u.exact for u in units),
+                    [t for u in units for t in u.scoring],
+                    [t for u in units for t in u.main],
+                    [w for u in units for w in u.words],
+                )
+            plan.units.append(unit)
+            plan.words += unit.words
+            plan.has_pairs |= any(isinstance(x, ql.Word) and len(x.syllables) > 1 for x in group)
+        # a neighbour pair in most documents says little and costs a long posting list
+        common = self.state.doc_count // 5
+        plan.bonus = [
+            (self.bi, pair, ADJACENT_BOOST, None)
+            for pair in (f"{self._f(a)} {self._f(b)}" for a, b in neighbours)
+            if 0 < self.state.doc_frequency(self.bi, pair) <= common
+        ]
+        plan.excluded = [self.alternative(x).match for x in parsed.excluded]
         return plan
 
 
 def _eval(seg: _Segment, expr: _Expr) -> int:
     if expr.op == "term":
-        return seg.postings(expr.fieldname, expr.text).bits
+        return seg.postings(expr.fieldname, expr.text, expr.alias).bits
     if expr.op == "and":
         bits = seg.full
         for child in expr.children:
@@ -1022,8 +1058,17 @@ class WhooshBackend:
             raise
         if self._state is None or version != self._state.version:
             with self._state_lock:
-                if self._state is None or self._version() != self._state.version:
-                    self._state = self._load_state()
+                for attempt in range(3):
+                    if self._state is not None and self._version() == self._state.version:
+                        break
+                    try:
+                        self._state = self._load_state()
+                        break
+                    except (FileNotFoundError, TypeError):
+                        # a merge removed a segment meanwhile (whoosh then fails on a file it
+                        # could not open, with a TypeError): read the new TOC again
+                        if attempt == 2:
+                            raise
         self._checked_at = time.monotonic()
 
     def _current(self) -> _State:
@@ -1092,10 +1137,12 @@ class WhooshBackend:
                 reader = SegmentReader(ix.storage, toc.schema, segment)
                 try:
                     seg = _Segment(reader, _SegmentData(), _TermCache(0))
-                    for fieldname in ("id", "tf", "bf"):
-                        first = next(iter(reader.lexicon(fieldname)), None)
-                        if first is not None:
-                            seg.ids(fieldname, first.decode("utf-8"))
+                    # posting lists are written field by field in name order: the first
+                    # terms, and the last term of the last field, sit at both ends of the file
+                    for fieldname in ("access_mode", "id", "tf", "bf", "year"):
+                        terms = [t.decode("utf-8") for t in reader.lexicon(fieldname)]
+                        for text in terms[:1] + terms[-1:] if fieldname == "year" else terms[:1]:
+                            seg.ids(fieldname, text)
                     seg.norms()
                     for docnum in {0, seg.n - 1} if seg.n else ():
                         reader.stored_fields(docnum)
@@ -1121,19 +1168,37 @@ class WhooshBackend:
         ix = self._require_writer()
         w = FastSegmentWriter(ix, timeout=self.lock_timeout)
         try:
-            searcher = w.searcher()
-            try:
-                for fieldname, text in delete_terms:
-                    w.delete_by_term(fieldname, text, searcher=searcher)
-            finally:
-                searcher.close()
+            for docnum in self._docnums(w, delete_terms):
+                w.delete_document(docnum)
             for r in records:
                 w.add_record(r)
-            w.commit()
+            w.commit(mergetype=merge_tiers)
         except BaseException:
             w.cancel()
             raise
         self._checked_at = 0.0
+
+    def _docnums(self, w: FastSegmentWriter, terms: Sequence[tuple[str, str]]) -> list[int]:
+        """Live documents holding any of the terms, numbered as the writer numbers them.
+
+        Uses this instance's readers (refreshed to the commit the writer has locked) rather
+        than opening a searcher over every segment for each commit.
+        """
+        if not terms or not w.segments:
+            return []
+        self.refresh()
+        state = self._state
+        if [s.segid for s in state.segments] != [s.segment_id() for s in w.segments]:
+            raise RuntimeError("index changed while its write lock was held")
+        found = []
+        offset = 0
+        for seg, segment in zip(state.segments, w.segments, strict=True):
+            for fieldname, text in terms:
+                for d in seg.ids(fieldname, text):
+                    if not segment.is_deleted(d):
+                        found.append(offset + d)
+            offset += segment.doc_count_all()
+        return found
 
     def upsert(self, records: Sequence[IndexRecord]) -> None:
         """Add or replace records (by id) in one commit."""
@@ -1148,6 +1213,16 @@ class WhooshBackend:
     def delete_dossier(self, dossier_id: str) -> None:
         """Remove a dossier record and every document in it."""
         self._write([], [("dossier_id", dossier_id), ("id", dossier_id)])
+
+    def optimize(self) -> None:
+        """Merge every segment into one (drops deleted documents; can take minutes)."""
+        w = FastSegmentWriter(self._require_writer(), timeout=self.lock_timeout)
+        try:
+            w.commit(optimize=True)
+        except BaseException:
+            w.cancel()
+            raise
+        self._checked_at = 0.0
 
     def clear(self) -> None:
         """Remove everything (before a full reindex); recreates a missing or corrupt index."""
@@ -1272,15 +1347,17 @@ class WhooshBackend:
                 candidates = list(dict.fromkeys(forced + candidates))
         lb, norm = seg.norms()
         terms = []
-        for fieldname, text, weight in [t for u in plan.units for t in u.scoring] + plan.bonus:
-            p = seg.postings(fieldname, text)
+        for fieldname, text, weight, alias in [
+            t for u in plan.units for t in u.scoring
+        ] + plan.bonus:
+            p = seg.postings(fieldname, text, alias)
             if p.tf is not None or p.df:
                 w = weight * state.idf(fieldname, text) * (_K1 + 1)
                 terms.append((p.tf if p.tf is not None else seg.bytemap(p.bits), w))
         exact_maps = []
         for u in exact_units:
             if u.exact.op == "term":
-                p = seg.postings(u.exact.fieldname, u.exact.text)
+                p = seg.postings(u.exact.fieldname, u.exact.text, u.exact.alias)
                 exact_maps.append(p.tf if p.tf is not None else seg.bytemap(p.bits))
             else:
                 exact_maps.append(seg.bytemap(_eval(seg, u.exact)))

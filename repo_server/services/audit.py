@@ -47,14 +47,26 @@ def chain(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
+def _no_nul(value: Any) -> Any:  # noqa: ANN401
+    """PostgreSQL refuses NUL in text and JSONB (a request for `/files/%00` would otherwise
+    make the whole batch of buffered events fail, again and again): U+FFFD instead."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def make_event(env: Env, actor: Actor | str, action: str, target: str | None,
                outcome: str = "ok", details: dict[str, Any] | None = None,
                at: datetime | None = None) -> dict[str, Any]:
     ctx = request_context.get() or {}
     # Round-trip the details through JSON now so that what is hashed is what is stored.
-    details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    details = _no_nul(json.loads(json.dumps(details or {}, ensure_ascii=False, default=str)))
     return {"at": (at or env.now()).astimezone(UTC), "actor": actor if isinstance(actor, str) else actor.name,
-            "action": action, "target": target, "outcome": outcome,
+            "action": action, "target": _no_nul(target), "outcome": outcome,
             "client_addr": ctx.get("client_addr"), "request_id": ctx.get("request_id"),
             "details": details}
 

@@ -483,6 +483,8 @@ def open_file(env: Env, document_id: str, name: str, viewer: Actor,
     name = unicodedata.normalize("NFC", name)
     with env.db.read() as session:
         row = visible_doc(session, env, viewer, document_id)
+        if "\x00" in name:  # no file has one (PostgreSQL refuses it in a query, too)
+            raise NotFound(f"Document {row.doc_code} has no file named {name!r}.")
         if version is None:
             current = session.get(DocumentFile, (document_id, name))
             if current is None:

@@ -234,12 +234,18 @@ def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
     failures: list[dict[str, Any]] = []
     error = None
     try:
-        synced = sync(env)
-        counts["objects_total"] = synced["total"]
-        kinds = synced["kinds"]
-        if object_ids is not None:
+        if object_ids is not None:  # a check on request: no walk of the whole root
+            with env.db.read() as session:
+                kinds = dict(session.execute(
+                    select(FixityObject.object_id, FixityObject.kind)
+                    .where(FixityObject.object_id.in_(object_ids))).all())
+                counts["objects_total"] = session.scalar(
+                    select(func.count()).select_from(FixityObject)) or 0
             todo = [(oid, kinds.get(oid)) for oid in object_ids]
         else:
+            synced = sync(env)
+            counts["objects_total"] = synced["total"]
+            kinds = synced["kinds"]
             todo = _due(env, synced["total"], limit)
         seen: set[str] = set()
         for oid, kind in todo:

@@ -99,8 +99,6 @@ def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
     outbox backlog, fixity. Ready = the database and the storage root can serve requests."""
     from pathlib import Path
 
-    from alembic.runtime.migration import MigrationContext
-
     from ..jobs.lease import Lease
 
     report = health_report(env)
@@ -108,8 +106,9 @@ def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
     details: dict[str, Any] = {}
     if checks["database"] == "ok":
         try:
-            with env.db.engine.connect() as conn:
-                heads = set(MigrationContext.configure(conn).get_current_heads())
+            with env.db.read() as session:
+                heads = set(session.execute(text("SELECT version_num FROM alembic_version"))
+                            .scalars())
             missing = _code_heads() - heads
             checks["migrations"] = "ok" if not missing else (
                 f"behind: run `repo-server init` (missing {', '.join(sorted(missing))})")

@@ -876,6 +876,28 @@ class ObjectStore:
             except FileNotFoundError:
                 continue  # a running writer just moved it into place
             removed += 1
+        return removed + self._clean_locks()
+
+    def _clean_locks(self) -> int:
+        """Remove lock files a killed process left (a live holder's flock keeps its file).
+
+        Same protocol as a release: unlink only while holding the flock, so a locker that
+        opened the file meanwhile sees the inode change and starts again."""
+        removed = 0
+        for entry in os.scandir(self._locks):
+            try:
+                fd = os.open(entry.path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.fstat(fd).st_ino == os.stat(entry.path).st_ino:
+                    os.unlink(entry.path)
+                    removed += 1
+            except (BlockingIOError, FileNotFoundError):
+                pass  # held by a live writer, or released meanwhile
+            finally:
+                os.close(fd)
         return removed
 
     @contextmanager

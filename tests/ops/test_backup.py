@@ -19,7 +19,7 @@ from repo_server.catalog import Dossier
 from repo_server.services import backup as bk
 from repo_server.services.keys import create_key
 from repo_server.services.records import object_id
-from tests.conftest import Client, drain
+from tests.conftest import Client, close_env, drain
 from tests.ops.helpers import MIRROR, assert_catalog_matches_storage, assert_same_tables, table_rows
 from tests.test_system import _snapshot, _workload
 
@@ -101,7 +101,7 @@ def test_full_backup_restores_every_table_row_for_row(client, app, env, config, 
     expected = client.get("/api/v1/search", query_string=query).json["total"]
     assert expected > 0
     assert client2.get("/api/v1/search", query_string=query).json["total"] == expected
-    env2.db.dispose()
+    close_env(env2)
 
 
 def test_backup_during_writes_restores_everything_acknowledged(client, app, env, config,
@@ -176,7 +176,7 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
         snap = table_rows(f"sqlite:///{Path(m['path']) / 'catalog.sqlite'}")
         restored = table_rows(restore_config["DATABASE_URL"])
         assert_same_tables(snap, restored, skip=MIRROR | {"job_runs"})
-    env2.db.dispose()
+    close_env(env2)
 
     # 2. the quiescent incremental set: identical to the source, table by table
     import shutil
@@ -189,7 +189,7 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
     assert_same_tables(source, table_rows(restore_config["DATABASE_URL"]))
     env3 = build_env(restore_config)
     assert_catalog_matches_storage(env3)
-    env3.db.dispose()
+    close_env(env3)
 
 
 def test_incremental_set_does_not_resurrect_a_destroyed_dossier(client, app, env, worker,
@@ -215,7 +215,7 @@ def test_incremental_set_does_not_resurrect_a_destroyed_dossier(client, app, env
         assert not env2.store.exists(object_id(rid))
     assert client2.get(f"/api/v1/dossiers/{keep['id']}").status_code == 200
     assert_catalog_matches_storage(env2)
-    env2.db.dispose()
+    close_env(env2)
 
 
 def test_destruction_half_done_in_the_snapshot_is_finished_on_restore(client, app, env, worker,
@@ -245,7 +245,7 @@ def test_destruction_half_done_in_the_snapshot_is_finished_on_restore(client, ap
     assert client2.get(f"/api/v1/dossiers/{dup}").status_code == 410
     assert not env2.store.exists(object_id(dup))
     assert_catalog_matches_storage(env2)
-    env2.db.dispose()
+    close_env(env2)
 
 
 def test_versions_written_after_the_snapshot_are_imported_on_restore(client, dossier, env,
@@ -273,7 +273,7 @@ def test_versions_written_after_the_snapshot_are_imported_on_restore(client, dos
     titles = [d["title"] for d in client2.get("/api/v1/dossiers").json["items"]]
     assert "Hồ sơ mới sau ảnh chụp" in titles
     assert_catalog_matches_storage(env2)
-    env2.db.dispose()
+    close_env(env2)
 
 
 def test_verify_backup_finds_a_damaged_or_extra_file(client, dossier, env, tmp_path):
@@ -401,8 +401,8 @@ def test_sqlite_backup_restores_into_postgresql(client, dossier, env, tmp_path):
     c2.make_dossier(title="Sau khi chuyển")  # sequences continue after the copied rows
     assert c2.post("/api/v1/holds", json={"reason": "r2", "authority_ref": "A 2",
                                           "dossier_ids": []}).status_code == 201
-    e.db.dispose()
-    e2.db.dispose()
+    close_env(e)
+    close_env(e2)
 
 
 def _normalise(tables: dict) -> dict:

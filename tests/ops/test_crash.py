@@ -19,7 +19,7 @@ import requests
 
 from repo_server import build_env
 from repo_server.services.records import object_id
-from tests.conftest import make_config
+from tests.conftest import close_env, make_config
 from tests.ops.helpers import assert_catalog_matches_storage
 from tests.ops.stack import database_url, loadtest
 
@@ -92,7 +92,7 @@ class Writer(threading.Thread):
                                   headers={"If-Match": f'"v{head}"'})
                     new = {"subject": subject, "files": state["files"]}
                 else:
-                    name = f"b{i}.txt"
+                    name = f"b{i}.bin"
                     body = os.urandom(self.rng.randint(100, 200_000))
                     r = self.call("POST", f"/documents/{doc_id}/files", params={"name": name},
                                   data=body, headers={"Content-Type": "application/octet-stream",
@@ -118,6 +118,13 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     url = database_url()
     stack = lt.Stack(tmp_path, mode="embedded", database_url=url)
     key = stack.init()
+    try:
+        _run(lt, stack, key, url)
+    finally:
+        stack.kill()  # whatever happened: no server left running
+
+
+def _run(lt, stack, key: str, url: str | None) -> None:  # noqa: ANN001
     stack.start()
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
@@ -178,6 +185,6 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
                      for p in env.store.tmp_dir.rglob("*") if p.name != "locks"]
         assert leftovers == [], leftovers
     finally:
-        env.db.dispose()
+        close_env(env)
     print(f"\n{KILLS} kills, {sum(w.acked for w in writers)} acknowledged writes, "
           f"{sum(w.unknown for w in writers)} requests cut off by a kill, {len(docs)} documents")

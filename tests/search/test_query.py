@@ -6,35 +6,62 @@ import pytest
 
 from repo_server.search.analysis import Highlighter, number_parts, phrases, text_terms
 from repo_server.search.backend import QuerySyntaxError
-from repo_server.search.query import AnyOf, Number, Phrase, Run, parse, segment
+from repo_server.search.query import OR, Number, Phrase, Run, Word, parse, segment
+
+WORDS = {("ủy", "ban"), ("quyết", "định"), ("chỉ", "thị"), ("công", "văn")}
+
+
+def cohesion(a, b):
+    return 0.9 if (a, b) in WORDS else 0.0
 
 
 def test_plain_words_phrases_exclusions_and_or():
     p = parse('Ủy ban "phê duyệt" -nháp -"dự thảo" quyết định OR chỉ thị 15/QĐ-UBND')
-    assert p.required == [
+    number = Number("15/qđ-ubnd", ("15", "qđ", "ubnd"))
+    assert p.items == [
         Run(("ủy", "ban")),
         Phrase(("phê", "duyệt")),
-        Run(("quyết",)),
-        AnyOf((Run(("định",)), Run(("chỉ",)))),
-        Run(("thị",)),
-        Number("15/qđ-ubnd", ("15", "qđ", "ubnd")),
+        Run(("quyết", "định")),
+        OR,
+        Run(("chỉ", "thị")),
+        number,
     ]
     assert p.excluded == [Run(("nháp",)), Phrase(("dự", "thảo"))]
+    groups, neighbours = p.words(cohesion)
+    assert groups == [
+        [Word(("ủy", "ban"))],
+        [Phrase(("phê", "duyệt"))],
+        [Word(("quyết", "định")), Word(("chỉ", "thị"))],
+        [number],
+    ]
+    assert neighbours == []
 
 
-def test_or_chains_and_quoted_alternatives():
-    p = parse('"ủy ban" OR "hội đồng" OR sở')
-    assert p.required == [AnyOf((Phrase(("ủy", "ban")), Phrase(("hội", "đồng")), Run(("sở",))))]
+def test_or_joins_the_words_next_to_it():
+    groups, neighbours = parse("quyết định OR công văn năm 2024").words(cohesion)
+    assert groups == [
+        [Word(("quyết", "định")), Word(("công", "văn"))],
+        [Word(("năm",))],
+        [Word(("2024",))],
+    ]
+    assert neighbours == [("văn", "năm"), ("năm", "2024")]
+    groups, _ = parse('"ủy ban" OR "hội đồng" OR sở').words(cohesion)
+    assert groups == [[Phrase(("ủy", "ban")), Phrase(("hội", "đồng")), Word(("sở",))]]
+
+
+def test_an_exclusion_or_punctuation_ends_a_run():
+    assert parse("ủy -x ban").items == [Run(("ủy",)), Run(("ban",))]
+    assert parse("ủy, ban").items == [Run(("ủy",)), Run(("ban",))]
 
 
 def test_a_dash_only_excludes_at_the_start_of_a_term():
     p = parse("Sở Lao động - Thương binh và Xã hội")
     assert p.excluded == []
-    assert p.required == [Run(("sở", "lao", "động", "thương", "binh", "và", "xã", "hội"))]
+    assert p.items == [Run(("sở", "lao", "động")), Run(("thương", "binh", "và", "xã", "hội"))]
 
 
 def test_typographic_quotes_work_and_empty_input_is_empty():
-    assert parse("“bàn giao”").required == [Phrase(("bàn", "giao"))]
+    assert parse("“bàn giao”").items == [Phrase(("bàn", "giao"))]
     assert parse("").is_empty and parse("  ,;( ) ").is_empty
 
 

@@ -132,11 +132,12 @@ def test_exclusions(office):
     assert ids(office, "ho so -tuyen") == ["cv7"]
 
 
-def test_or_between_terms(office):
-    assert set(ids(office, "thong bao OR giay moi")) == set()  # "thong" AND (bao OR giay) AND moi
+def test_or_joins_the_words_on_each_side(office):
+    assert set(ids(office, "thong bao OR giay moi")) == {"tb9", "gm2"}
     assert set(ids(office, '"thong bao" OR "giay moi"')) == {"tb9", "gm2"}
-    assert set(ids(office, "ban giao OR tuyen dung")) == set()
-    assert set(ids(office, "hồ sơ bàn OR tuyển")) == {"cv7", "tb9"}
+    assert set(ids(office, "ban giao OR tuyen dung")) == {"cv7", "tb9"}
+    assert set(ids(office, "ho so ban giao OR tuyen dung")) == {"cv7", "tb9"}
+    assert ids(office, "giay moi OR 15/QĐ-UBND", sort="date_asc") == ["gm2", "qd15"]
 
 
 def test_words_split_wrongly_are_retried_as_separate_syllables(office):
