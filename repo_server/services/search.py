@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..catalog import Document, Dossier
-from ..search.backend import QuerySyntaxError, SearchBackend, SearchRequest
+from ..search.backend import IndexUnavailable, QuerySyntaxError, SearchBackend, SearchRequest
 from .access import modes, sees_everything
 from .context import Actor, Env
 from .errors import ServiceError
@@ -71,6 +71,9 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
         result = backend.search(request)
     except QuerySyntaxError as exc:
         raise BadQuery(str(exc)) from exc
+    except IndexUnavailable as exc:  # damaged after the check: the worker rebuilds it
+        raise SearchUnavailable("The search index is being rebuilt; everything else works. "
+                                "Try the search again in a few minutes.") from exc
     items = _describe(env, result.hits)
     return {"items": items, "total": result.total, "total_is_estimate": result.total_is_estimate,
             "page": request.page, "page_size": request.page_size, "facets": result.facets}
