@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -45,8 +44,10 @@ def _first_admin_key(env) -> str | None:  # noqa: ANN001
 @click.pass_context
 def main(ctx: click.Context, instance: str | None) -> None:
     """repo-server: electronic dossiers and documents of Vietnamese agencies."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .logs import setup_logging
+
     ctx.obj = _config(instance)
+    setup_logging(ctx.obj["LOG_LEVEL"], ctx.obj["LOG_FORMAT"])
 
 
 @main.command()

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8080,
     "EMBEDDED_WORKER": True,  # `repo-server serve` runs the worker in a background thread
     "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",  # json (one object per line, with the request id) or text
     # Records management
     "ARCHIVE_CODE_FORMAT": "{fonds_code}.LT.{year}.{serial:06d}",
     "ARCHIVE_MIN_RETENTION_YEARS": 5,  # NĐ 30/2020 Art. 30: shorter-lived files stay with the unit
