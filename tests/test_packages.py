@@ -395,7 +395,7 @@ def test_command_line_export_and_import(records, tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     package = tmp_path / "package.zip"
     package.write_bytes(exported(client, fonds_code=FONDS))
-    runner = CliRunner()
+    runner = CliRunner(env={"REPO_LOG_LEVEL": "WARNING"})  # keep log lines out of the report
     instance = tmp_path / "cli-instance"
     result = runner.invoke(main, ["--instance", str(instance), "import", str(package)])
     assert result.exit_code == 0, result.output
