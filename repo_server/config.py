@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_DIR": None,  # default: <instance>/index
     "CODES_DIR": None,  # default: <instance>/codes (agency overrides of the code lists)
     "FSYNC": True,  # fsync every storage write; only tests may turn it off
+    # How storage writes are made durable: "syncfs" (one call per commit, Linux), "fsync"
+    # (every file and folder), "auto" = syncfs where available.
+    "FSYNC_METHOD": "auto",
     "SQLITE_SYNCHRONOUS": "FULL",  # FULL: a committed transaction survives a power cut
     "MAX_UPLOAD_BYTES": 512 * 1024 * 1024,
     "MAX_JSON_BYTES": 1024 * 1024,

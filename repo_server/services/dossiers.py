@@ -331,8 +331,12 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
     return get_dossier(env, dossier_id, actor)
 
 
-def claim_document_serial(session, dossier_id: str) -> int:  # noqa: ANN001
-    """The next document serial in a dossier (its doc_code suffix)."""
-    return session.execute(update(Dossier).where(Dossier.id == dossier_id)
-                           .values(doc_seq=Dossier.doc_seq + 1)
-                           .returning(Dossier.doc_seq)).scalar_one()
+def claim_document_serial(session, dossier_id: str):  # noqa: ANN001, ANN201
+    """Claim the next document serial in a dossier (its doc_code suffix), in one statement
+    that also returns what the caller must check under the write lock: a row with
+    doc_seq, id, fonds_code, file_code, state and head_version (None: no such dossier)."""
+    t = Dossier.__table__
+    return session.connection().execute(
+        update(t).where(t.c.id == dossier_id).values(doc_seq=t.c.doc_seq + 1)
+        .returning(t.c.doc_seq, t.c.id, t.c.fonds_code, t.c.file_code, t.c.state,
+                   t.c.head_version)).first()

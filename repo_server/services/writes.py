@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
@@ -21,6 +21,14 @@ from . import audit
 from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
 from .records import new_id, object_id
+
+
+# The statements every write runs, built once on the tables and executed on the session's
+# connection: the ORM's bulk paths cost several times more per statement (see decision 0006).
+_PENDING = PendingWrite.__table__
+_ADD_PENDING = insert(_PENDING)
+_DROP_PENDING = delete(_PENDING).where(_PENDING.c.token == bindparam("token"))
+_ADD_OUTBOX = insert(OutboxEvent.__table__)
 
 
 @dataclass
@@ -52,15 +60,16 @@ def write_object(
     with env.db.write() as session:
         if reserve is not None:
             reserve(session)
-        session.execute(insert(PendingWrite).values(token=token, object_id=plan.record_id,
-                                                    object_kind=plan.kind, started_at=env.now()))
+        session.connection().execute(_ADD_PENDING, {
+            "token": token, "object_id": plan.record_id, "object_kind": plan.kind,
+            "started_at": env.now()})
     try:
         version = _write_rebasing(env, actor, plan)
     except BaseException as exc:
         with env.db.write() as session:
             if unreserve is not None:
                 unreserve(session)
-            session.execute(delete(PendingWrite).where(PendingWrite.token == token))
+            session.connection().execute(_DROP_PENDING, {"token": token})
         if isinstance(exc, StaleVersion):
             raise PreconditionFailed(
                 f"This record was changed by someone else (now version {exc.actual}); "
@@ -72,7 +81,7 @@ def write_object(
         apply(session, version)
         if outbox:
             add_outbox(session, env, plan.record_id, plan.kind, "index")
-        session.execute(delete(PendingWrite).where(PendingWrite.token == token))
+        session.connection().execute(_DROP_PENDING, {"token": token})
         audit.log_in(session, env, actor, f"{plan.kind}.version", plan.record_id,
                      {"version": version.number, "message": version.message})
     return version
@@ -106,5 +115,6 @@ def is_system_text_version(version: VersionInfo) -> bool:
 
 
 def add_outbox(session: Session, env: Env, record_id: str, kind: str, action: str) -> None:
-    session.execute(insert(OutboxEvent).values(object_id=record_id, object_kind=kind,
-                                               action=action, created_at=env.now(), attempts=0))
+    session.connection().execute(_ADD_OUTBOX, {
+        "object_id": record_id, "object_kind": kind, "action": action,
+        "created_at": env.now(), "attempts": 0})

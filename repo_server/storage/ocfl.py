@@ -14,6 +14,7 @@ inside the storage root, so it always validates as OCFL.
 from __future__ import annotations
 
 import copy
+import ctypes
 import errno
 import fcntl
 import hashlib
@@ -235,6 +236,41 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _load_syncfs():  # noqa: ANN202
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+SYNC_METHODS = ("auto", "syncfs", "fsync")
+
+
+def _syncfs(path: Path) -> None:
+    """syncfs(2): write back every dirty page and inode of ``path``'s file system and commit
+    its journal, in one call. Linux >= 5.8 reports write-back errors here."""
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        if _SYNCFS(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs failed: {os.strerror(err)}", str(path))
+    finally:
+        os.close(fd)
+
+
+def resolve_sync_method(method: str) -> str:
+    """'auto' is syncfs where the C library has it (Linux), else one fsync per file."""
+    if method not in SYNC_METHODS:
+        raise ValueError(f"sync method must be one of {', '.join(SYNC_METHODS)}, not {method!r}")
+    if method == "auto":
+        return "syncfs" if _SYNCFS is not None else "fsync"
+    if method == "syncfs" and _SYNCFS is None:
+        raise ValueError("syncfs is not available on this system; use 'fsync'")
+    return method
+
+
 def _version_number(name: str) -> int:
     return int(name[1:])
 
@@ -243,20 +279,25 @@ def _version_number(name: str) -> int:
 
 
 class _Build:
-    """Files and folders written for one commit, so they can be fsynced together at the end.
+    """Files and folders written for one commit, so they can be made durable together.
 
-    All writes happen first and all fsyncs after: on ext4 the first fsync commits the journal
-    with every create and mkdir in it, so the later directory fsyncs are nearly free.
+    All writes happen first and the syncing after. With ``syncfs`` (the default on Linux) one
+    syncfs call makes everything durable: a new object is some ten files and folders, and one
+    call costs about what one fsync does. With ``fsync`` every file, then every folder, is
+    fsynced; on ext4 the first fsync commits the journal with every create and mkdir in it.
     """
 
-    def __init__(self, fsync: bool) -> None:
+    def __init__(self, fsync: bool, syncfs_on: Path | None = None) -> None:
         self.fsync = fsync
+        # syncfs mode: nothing to track, one call on any path of the file system at the end.
+        self.syncfs_on = syncfs_on if fsync else None
+        self.track = fsync and syncfs_on is None
         self.fds: list[int] = []
         self.dirs: list[Path] = []
 
     def mkdir(self, path: Path) -> None:
         os.mkdir(path)
-        if self.fsync:
+        if self.track:
             self.dirs.append(path)
 
     def write(self, path: Path, data: bytes | memoryview) -> None:
@@ -266,13 +307,15 @@ class _Build:
         except BaseException:
             os.close(fd)
             raise
-        if self.fsync:
+        if self.track:
             self.fds.append(fd)
         else:
             os.close(fd)
 
     def sync(self) -> None:
         try:
+            if self.syncfs_on is not None:
+                _syncfs(self.syncfs_on)
             for fd in self.fds:
                 os.fsync(fd)
             for path in reversed(self.dirs):
@@ -304,11 +347,16 @@ class ObjectStore:
     CACHE_SIZE = 1024  # parsed root inventories kept in memory
 
     def __init__(
-        self, root: str | Path, tmp_dir: str | Path | None = None, fsync: bool = True
+        self,
+        root: str | Path,
+        tmp_dir: str | Path | None = None,
+        fsync: bool = True,
+        sync_method: str = "auto",
     ) -> None:
         self.root = Path(root).absolute()
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir else Path(f"{self.root}.tmp")
         self.fsync = fsync
+        self.sync_method = resolve_sync_method(sync_method) if fsync else "none"
         self._locks = self.tmp_dir / LOCKS_DIR
         self._cache: OrderedDict[str, tuple[tuple[int, int, int], dict[str, Any]]] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -353,7 +401,7 @@ class ObjectStore:
         """Atomically replace ``dest`` (temp file in tmp_dir, fsync, rename)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp_name("file")
-        build = _Build(self.fsync)
+        build = self._build()
         try:
             build.write(tmp, data)
             build.sync()
@@ -363,6 +411,17 @@ class ObjectStore:
             raise
         if self.fsync:
             _fsync_dir(dest.parent)
+
+    def _build(self) -> _Build:
+        return _Build(self.fsync, self.tmp_dir if self.sync_method == "syncfs" else None)
+
+    def _sync_folders(self, folders: Iterable[Path]) -> None:
+        """Make changes to these folders' entries durable (one syncfs, or fsync each)."""
+        if self.sync_method == "syncfs":
+            _syncfs(self.tmp_dir)
+        elif self.fsync:
+            for folder in folders:
+                _fsync_dir(folder)
 
     def _tmp_name(self, kind: str) -> Path:
         return self.tmp_dir / f"{kind}-{uuid.uuid4().hex}"
@@ -433,8 +492,9 @@ class ObjectStore:
                     h512.update(chunk)
                     fh.write(chunk)
                 fh.flush()
-                # fsync here, outside the object lock, while the fd is still open.
-                if self.fsync:
+                # fsync here, outside the object lock, while the fd is still open. With
+                # syncfs the commit's one call covers this file too.
+                if self.sync_method == "fsync":
                     os.fsync(fh.fileno())
         except BaseException:
             path.unlink(missing_ok=True)
@@ -444,7 +504,7 @@ class ObjectStore:
     def stage_bytes(self, data: bytes) -> StagedFile:
         """Stage an in-memory value (same as ``stage`` on a BytesIO)."""
         path = self._tmp_name("stage")
-        build = _Build(self.fsync)
+        build = self._build()
         try:
             build.write(path, data)
             build.sync()
@@ -676,7 +736,7 @@ class ObjectStore:
     def _create_object(self, object_id: str, inv: dict[str, Any], plan: _Plan) -> None:
         """Build the whole object in tmp_dir, then rename it into place in one go."""
         tmp = self._tmp_name("build")
-        build = _Build(self.fsync)
+        build = self._build()
         moved: list[tuple[Path, Path]] = []
         try:
             build.mkdir(tmp)
@@ -696,7 +756,7 @@ class ObjectStore:
         inventory."""
         objdir = self.object_path(object_id)
         tmp = self._tmp_name("build")
-        build = _Build(self.fsync)
+        build = self._build()
         moved: list[tuple[Path, Path]] = []
         root_inv, root_sidecar = self._tmp_name("inv"), self._tmp_name("inv")
         try:
@@ -770,9 +830,7 @@ class ObjectStore:
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                     raise StorageError(f"{objdir} already exists") from exc
                 raise
-        if self.fsync:
-            for folder in changed:
-                _fsync_dir(folder)
+        self._sync_folders(changed)
 
     def _make_parents(self, parent: Path) -> list[Path]:
         """mkdir the missing tuple folders; return the folders whose entries changed."""
