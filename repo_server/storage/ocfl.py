@@ -356,7 +356,8 @@ class ObjectStore:
         self.root = Path(root).absolute()
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir else Path(f"{self.root}.tmp")
         self.fsync = fsync
-        self.sync_method = resolve_sync_method(sync_method) if fsync else "none"
+        method = resolve_sync_method(sync_method)  # checked even when unused: a typo is a typo
+        self.sync_method = method if fsync else "none"
         self._locks = self.tmp_dir / LOCKS_DIR
         self._cache: OrderedDict[str, tuple[tuple[int, int, int], dict[str, Any]]] = OrderedDict()
         self._cache_lock = threading.Lock()

@@ -496,9 +496,34 @@ def test_verify_object_finds_damage(store: ObjectStore) -> None:
     assert len(problems) == 5
 
 
-def test_fsync_on_path_writes_valid_objects(tmp_path: Path) -> None:
-    store = ObjectStore(tmp_path / "root")  # fsync=True: exercise the real code path once
+@pytest.mark.parametrize("method", ["syncfs", "fsync"])
+def test_fsync_on_path_writes_valid_objects(tmp_path: Path, monkeypatch, method: str) -> None:
+    import repo_server.storage.ocfl as ocfl
+
+    calls = {"syncfs": 0, "fsync": 0}
+    real_syncfs, real_fsync = ocfl._syncfs, os.fsync
+
+    def counting_syncfs(path: Path) -> None:
+        calls["syncfs"] += 1
+        real_syncfs(path)
+
+    def counting_fsync(fd: int) -> None:
+        calls["fsync"] += 1
+        real_fsync(fd)
+
+    monkeypatch.setattr(ocfl, "_syncfs", counting_syncfs)
+    monkeypatch.setattr(ocfl.os, "fsync", counting_fsync)
+    # fsync=True: exercise the real code path of each method
+    store = ObjectStore(tmp_path / "root", sync_method=method)
+    assert store.sync_method == method
+    before = dict(calls)
     object_id = new_id()
+    write(store, object_id, add={"f": store.stage(io.BytesIO(b"x" * 5000)), "m": b"{}"})
+    made = {k: calls[k] - before[k] for k in calls}
+    if method == "syncfs":  # the build, then the folders the rename changed; nothing else
+        assert made == {"syncfs": 2, "fsync": 0}
+    else:  # the staged file, four files and three folders of the object, the tuple folders
+        assert made["syncfs"] == 0 and made["fsync"] >= 8
     write(store, object_id, add={"f": store.stage(io.BytesIO(b"x" * 5000)), "m": b"{}"})
     write(store, object_id, add={"m": b"[]"})
     other = new_id()
@@ -506,6 +531,14 @@ def test_fsync_on_path_writes_valid_objects(tmp_path: Path) -> None:
     store.purge(other)
     assert_root_valid(store.root)
     assert list(store.iter_object_ids()) == [object_id]
+
+
+def test_sync_method_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="syncfs, fsync"):
+        ObjectStore(tmp_path / "root", sync_method="sometimes")
+    with pytest.raises(ValueError, match="syncfs, fsync"):
+        ObjectStore(tmp_path / "other", fsync=False, sync_method="sometimes")
+    assert ObjectStore(tmp_path / "third", fsync=False).sync_method == "none"
 
 
 # --- micro-benchmark: python tests/storage/test_ocfl.py ----------------------------------------
