@@ -24,9 +24,15 @@ selected section needs it:
               the buffered request events (Buffer.add cost, events flushed per second)
   search    - scripts/bench_search.py run(--search-docs): query latency per class, reindex
               rate, ratio to a naive whoosh index
+scripts/bench_integration.py adds push and visibility (over HTTP, to the server) and packages
+(CLI export/import in child processes):
+  push       - whole dossiers pushed by a desk system, 1 then 2 clients: dossiers/s, MB/s
+  packages   - export and import of a fonds (--package-docs): MB/s, peak RSS of each process
+  visibility - time from a create to the document being found by search, under steady ingest
 
     .venv/bin/python scripts/bench.py --only retention,audit
     .venv/bin/python scripts/bench.py --only search --search-docs 20000
+    .venv/bin/python scripts/bench.py --only push,visibility
 
 Output: a table (measure | value | target | ok?) on stdout and a JSON file (--out, default
 bench-results/bench-<timestamp>.json; bench-results/ is git-ignored). Exit status 0 even
@@ -962,19 +968,21 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
 SECTIONS: dict[str, Callable[[Bench], tuple[list[Row], dict[str, Any]]]] = {
     "core": section_core,
 }
-# The in-process sections live in scripts/bench_sections.py; it imports its helpers from this
-# module by the name `bench`, which must then be this very module even when run as a script.
+# The other sections live in scripts/bench_sections.py and scripts/bench_integration.py; they
+# import their helpers from this module by the name `bench`, which must then be this very
+# module even when run as a script.
 sys.modules.setdefault("bench", sys.modules[__name__])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_integration  # noqa: E402
 import bench_sections  # noqa: E402
 
 SECTIONS.update(bench_sections.SECTIONS)  # retention (issue 4), audit (issue 5), search (issue 3)
+SECTIONS.update(bench_integration.SECTIONS)  # push, packages (issue 7), visibility (issue 3)
 # Sections that need the server (gunicorn on a fresh instance); the others make their own
 # instances and call the services in this process.
-SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS
-# Sections to come, each a function of the same shape registered in SECTIONS:
-#   push     - push / export to the national archive
-PLANNED = ("push",)
+SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS
+# Sections to come, each a function of the same shape registered in SECTIONS.
+PLANNED: tuple[str, ...] = ()
 
 
 # ============================================================================ main
@@ -1024,8 +1032,9 @@ def environment() -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="core",
-                   help=f"comma-separated sections: {', '.join(SECTIONS)} "
-                        f"(planned: {', '.join(PLANNED)}); default core")
+                   help=f"comma-separated sections: {', '.join(SECTIONS)}"
+                        + (f" (planned: {', '.join(PLANNED)})" if PLANNED else "")
+                        + "; default core")
     p.add_argument("--docs", type=int, default=10_000, help="documents created in total (default 10000)")
     p.add_argument("--single", type=int, default=None,
                    help="of which created by one client (default: docs / 5)")
@@ -1057,6 +1066,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default=None,
                    help="JSON results (default: bench-results/bench-<timestamp>.json)")
     bench_sections.add_arguments(p)
+    bench_integration.add_arguments(p)
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in args.sections:
@@ -1071,6 +1081,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.docs < 1 or args.clients < 1 or args.per_dossier < 1:
         p.error("--docs, --clients and --per-dossier must be at least 1")
     bench_sections.check_arguments(p, args)
+    bench_integration.check_arguments(p, args)
     return args
 
 

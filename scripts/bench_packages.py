@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ def _reset_peak() -> None:
         pass
 
 
-def _instance(path: Path, fsync: bool):  # noqa: ANN202
+def open_instance(path: Path, fsync: bool):  # noqa: ANN201
+    """The service env of a new instance folder (catalog migrated); fsync off for building."""
     from repo_server import build_env
     from repo_server.catalog.migrate import upgrade
     from repo_server.config import load_config
@@ -61,20 +63,23 @@ def _instance(path: Path, fsync: bool):  # noqa: ANN202
     return build_env(config)
 
 
-def build_fonds(env, docs: int, file_bytes: int) -> dict[str, int]:  # noqa: ANN001
-    """A fonds of `docs` documents (20 per dossier), one file each, every tenth replaced."""
+def build_fonds(env, docs: int, file_bytes: int, fonds_code: str = FONDS,  # noqa: ANN001
+                progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """A fonds of `docs` documents (20 per dossier), one file each, every tenth replaced.
+
+    `progress` is called with the number of documents made so far, every 1,000."""
     from repo_server.services import documents, dossiers, fonds
     from repo_server.services.context import Actor
     from repo_server.services.documents import IncomingFile
 
     actor = Actor(name="bench", roles=("admin",), conditional=True, clearance=True)
-    fonds.create_fonds(env, actor, {"code": FONDS, "name": "UBND xã Bình Minh (benchmark)"})
+    fonds.create_fonds(env, actor, {"code": fonds_code, "name": "UBND xã Bình Minh (benchmark)"})
     made = {"dossiers": 0, "documents": 0, "bytes": 0}
     dossier = None
     for i in range(docs):
         if i % DOCS_PER_DOSSIER == 0:
             dossier = dossiers.create_dossier(env, actor, {
-                "fonds_code": FONDS, "title": f"Hồ sơ giải quyết thủ tục hành chính số {i}",
+                "fonds_code": fonds_code, "title": f"Hồ sơ giải quyết thủ tục hành chính số {i}",
                 "retention": "05", "keywords": ["thủ tục", "một cửa"]})
             made["dossiers"] += 1
         body = os.urandom(file_bytes)
@@ -91,6 +96,8 @@ def build_fonds(env, docs: int, file_bytes: int) -> dict[str, int]:  # noqa: ANN
                                    IncomingFile(f"quyet-dinh-{i}.pdf", "application/pdf", signed),
                                    doc["version"])
             made["bytes"] += file_bytes
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(i + 1)
     return made
 
 
@@ -107,7 +114,7 @@ def run(docs: int = 2000, workdir: str | Path | None = None, *, file_bytes: int 
     work = Path(workdir)
     actor = Actor(name="bench", roles=("admin",), conditional=True, clearance=True)
     try:
-        source = _instance(work / "source", fsync=False)
+        source = open_instance(work / "source", fsync=False)
         started = time.perf_counter()
         made = build_fonds(source, docs, file_bytes)
         build_s = time.perf_counter() - started
@@ -121,7 +128,7 @@ def run(docs: int = 2000, workdir: str | Path | None = None, *, file_bytes: int 
         export_s = time.perf_counter() - started
         _, export_peak = _rss()
 
-        target = _instance(work / "target", fsync=fsync)
+        target = open_instance(work / "target", fsync=fsync)
         import_before, _ = _rss()
         _reset_peak()
         started = time.perf_counter()
