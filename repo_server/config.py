@@ -22,6 +22,11 @@ DEFAULTS: dict[str, Any] = {
     # How storage writes are made durable: "syncfs" (one call per commit, Linux), "fsync"
     # (every file and folder), "auto" = syncfs where available.
     "FSYNC_METHOD": "auto",
+    # The worker: wait this long after a turn that found less than a full batch, so that the
+    # index is committed in batches under steady ingest (new records stay searchable within
+    # about a second); and run at this nice(2) level so that requests get the CPU first.
+    "INDEX_INTERVAL_SECONDS": 0.5,
+    "WORKER_NICE": 10,
     "SQLITE_SYNCHRONOUS": "FULL",  # FULL: a committed transaction survives a power cut
     "MAX_UPLOAD_BYTES": 512 * 1024 * 1024,
     "MAX_JSON_BYTES": 1024 * 1024,
@@ -77,6 +82,11 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             return int(raw)
         except ValueError as exc:
             raise ValueError(f"REPO_{name} must be a whole number, not {raw!r}") from exc
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ValueError(f"REPO_{name} must be a number, not {raw!r}") from exc
     return raw
 
 

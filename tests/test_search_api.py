@@ -181,3 +181,41 @@ def test_one_worker_leads_another_stands_by(env):
     assert b.is_leader
     b.backend.close()
     _ = (io, threading)
+
+
+def test_worker_paces_small_batches_and_yields_the_cpu(env, monkeypatch):
+    """After a turn that found less than a full batch the worker waits INDEX_INTERVAL_SECONDS
+    (so the index is committed in batches), after a full one it goes on at once, after an
+    idle one it polls; and its thread runs at WORKER_NICE."""
+    import os
+    import threading
+
+    from repo_server.services.indexing import DRAIN_BATCH
+
+    monkeypatch.setitem(env.config, "INDEX_INTERVAL_SECONDS", 0.4)
+    monkeypatch.setitem(env.config, "WORKER_NICE", 3)
+    w = Worker(env, lambda: open_writer(env), use_scheduler=False, poll_seconds=0.9)
+    turns = iter([7, DRAIN_BATCH, 0])
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def step(now: float) -> int:
+        try:
+            return next(turns)
+        except StopIteration:
+            stop.set()
+            return 0
+
+    class Recorder:
+        def is_set(self) -> bool:
+            return stop.is_set()
+
+        def wait(self, seconds: float) -> None:
+            waits.append(seconds)
+
+    niced: list[int] = []
+    monkeypatch.setattr(w, "step", step)
+    monkeypatch.setattr(os, "nice", lambda inc: niced.append(inc) or 0)
+    w.run_forever(Recorder())  # type: ignore[arg-type]
+    assert waits == [0.4, 0.9] + waits[2:] and niced == [3]
+    assert w.index_interval == 0.4

@@ -7,6 +7,7 @@ same loop runs in a background thread of `repo-server serve`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from ..search.backend import SearchBackend
 from ..services import audit
 from ..services import jobs as job_service
 from ..services.context import SYSTEM, Env
-from ..services.indexing import drain_outbox
+from ..services.indexing import DRAIN_BATCH, drain_outbox
 from . import builtin  # noqa: F401 - registers the built-in jobs
 from .lease import Lease
 
@@ -36,6 +37,12 @@ class Worker:
         self.backend: SearchBackend | None = None
         self.lease = Lease(env, "worker", holder, lease_seconds)
         self.poll = poll_seconds
+        # A turn that found less than a full batch waits this long before the next one, so
+        # that under steady ingest the index is committed in batches (each commit makes a
+        # segment; many tiny ones cost more to write and merge than the documents in them).
+        self.index_interval = float(env.config.get("INDEX_INTERVAL_SECONDS", 0))
+        # Background work yields the CPU to requests (nice(2) of the worker's threads).
+        self.nice = int(env.config.get("WORKER_NICE", 0))
         self.renew_every = lease_seconds / 3
         self.use_scheduler = use_scheduler
         self.scheduler: BackgroundScheduler | None = None
@@ -101,6 +108,10 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         import time
 
+        if self.nice > 0:
+            # On Linux nice(2) applies to the calling thread and the threads it starts later
+            # (the scheduler's), not to the request threads of an embedding `serve`.
+            os.nice(self.nice)
         try:
             while not stop.is_set():
                 try:
@@ -110,6 +121,8 @@ class Worker:
                     busy = 0
                 if not busy:
                     stop.wait(self.poll)
+                elif busy < DRAIN_BATCH and self.index_interval > 0:
+                    stop.wait(self.index_interval)
         finally:
             if self.is_leader:
                 self._step_down("stopping")

@@ -109,7 +109,10 @@ def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = 
     return None
 
 
-def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = 200) -> int:
+DRAIN_BATCH = 200  # outbox events per index commit, at most
+
+
+def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) -> int:
     """Process pending outbox events: extract text, then update the index. Returns how many."""
     with env.db.read() as session:
         events = session.scalars(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
