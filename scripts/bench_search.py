@@ -254,7 +254,8 @@ def run(
 
     classes = make_queries(records, rng)
     fonds = [FONDS[0][0]]
-    backend = WhooshBackend(workdir / "ours", writer=False)
+    # no background preloading here: "cold" below means nothing of a query decoded yet
+    backend = WhooshBackend(workdir / "ours", writer=False, preload_min_docs=None)
     t0 = time.perf_counter()
     backend.refresh()
     backend.search(SearchRequest(q="", fonds_codes=fonds))  # derived per-segment data
@@ -275,12 +276,20 @@ def run(
             backend.drop_caches()  # cold: no posting list of these queries read yet
             cold = time_ours(backend, queries, fonds=f)
             warm = time_ours(backend, queries, fonds=f)
+            # what a web process does: a fresh reader, its background preload done, then
+            # these queries for the first time
+            fresh = WhooshBackend(workdir / "ours", writer=False)
+            fresh.refresh()
+            fresh.wait_preloaded(300)
+            preloaded = time_ours(fresh, queries, fonds=f)
+            fresh.close()
             unaccented = time_ours(backend, queries, fonds=f, fold_query=True)
             row = {
                 "class": f"{n}-syllable {kind}" + (" +filter" if filtered else ""),
                 "queries": len(queries),
                 "example": queries[0] if queries else "",
                 "ours_cold": _stats(cold),
+                "ours_preloaded": _stats(preloaded),
                 "ours_warm": _stats(warm),
                 "ours_unaccented": _stats(unaccented),
             }
@@ -319,11 +328,15 @@ def run(
     result["load_average"] = os.getloadavg()  # other work on the machine skews the times
     worst_median = max(r["ours_warm"]["median_ms"] for r in rows)
     worst_p95 = max(r["ours_warm"]["p95_ms"] for r in rows)
-    worst_cold_p95 = max(r["ours_cold"]["p95_ms"] for r in rows)
+    worst_first_median = max(r["ours_preloaded"]["median_ms"] for r in rows)
+    worst_first_p95 = max(r["ours_preloaded"]["p95_ms"] for r in rows)
     result["targets"] = {
         "median_ms<=10 (warm)": worst_median <= TARGET_MEDIAN_MS,
         "p95_ms<=50 (warm)": worst_p95 <= TARGET_P95_MS,
-        "p95_ms<=50 (cold)": worst_cold_p95 <= TARGET_P95_MS,
+        "median_ms<=10 (first queries, fresh reader after its preload)":
+            worst_first_median <= TARGET_MEDIAN_MS,
+        "p95_ms<=50 (first queries, fresh reader after its preload)":
+            worst_first_p95 <= TARGET_P95_MS,
     }
     if "ours_build" in result:
         result["targets"]["reindex>=500 docs/s"] = (

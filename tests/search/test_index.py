@@ -217,3 +217,39 @@ def test_concurrent_searches_while_the_writer_commits(tmp_path):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_a_reader_preloads_the_most_frequent_posting_lists_of_a_large_segment(tmp_path):
+    """After a start (or a merge) a reader decodes the posting lists of the most frequent
+    terms in the background, within its budget, so the first queries need not."""
+    from repo_server.search.whoosh_backend import TEXT_FIELDS
+
+    writer = WhooshBackend(tmp_path / "ix", writer=True)
+    with writer.bulk() as w:
+        for r in generate(300):
+            w.add(r)
+    writer.close()
+
+    def cached(backend: WhooshBackend) -> set[tuple[str, str]]:
+        return {(f, t) for (_, f, t) in backend._cache._items}
+
+    small = WhooshBackend(tmp_path / "ix", writer=False, preload_min_docs=10_000)
+    small.search(SearchRequest(q=""))
+    small.wait_preloaded()
+    assert not cached(small) & {(f, "uy") for f in TEXT_FIELDS}  # too small to bother
+
+    reader = WhooshBackend(tmp_path / "ix", writer=False, preload_min_docs=100)
+    reader.search(SearchRequest(q=""))
+    reader.wait_preloaded()
+    seg = reader._current().segments[0]
+    with seg.lock:
+        top = [t.decode() for _, t in seg.reader.most_frequent_terms("tf", 3)]
+    assert {("tf", t) for t in top} <= cached(reader)
+    budget = reader._cache.max_bytes // 8
+    assert 0 < reader._cache.size <= budget + seg.n * 2  # one list past the line at most
+    # an explicit budget is kept to as well, most frequent first
+    fresh = WhooshBackend(tmp_path / "ix", writer=False, preload_min_docs=None)
+    fresh.search(SearchRequest(q=""))
+    done = fresh.preload(fresh._current().segments, budget_bytes=1)
+    assert done["terms"] == 1 and len(cached(fresh) & {(f, t) for f in TEXT_FIELDS
+                                                      for t in top}) == 1
