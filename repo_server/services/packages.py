@@ -13,8 +13,9 @@ A package (BagIt 0.97, as the `bagit` tool writes; SHA-256 and SHA-512 manifests
                                     its documents
     manifest-sha256.txt  manifest-sha512.txt  bag-info.txt  tagmanifest-sha256.txt  ...
 
-Export streams the ZIP as it is built: files are read in chunks, manifest lines go to temporary
-files, and the digests of stored content are the ones the OCFL inventories already hold (each
+Export streams the ZIP as it is built: files are read in chunks, manifest lines and the ZIP's
+central-directory entries go to temporary files (so memory does not grow with the number of
+files), and the digests of stored content are the ones the OCFL inventories already hold (each
 file's sha512, and the sha256 of the fixity block), so nothing is read twice.
 
 Import unpacks into the storage's staging folder, validates the bag with the `bagit` package
@@ -30,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import marshal
 import os
 import re
 import shutil
@@ -146,33 +148,116 @@ def prepare_export(env: Env, actor: Actor, *, fonds_code: str | None = None,
 
 
 class _Sink:
-    """The write-only file the ZIP writer writes into; the generator hands its bytes on."""
+    """The write-only file the ZIP writer writes into; the generator hands its bytes on.
 
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
+    The writer hands bytes on after every chunk it writes, except when the ZIP is closed:
+    the central directory (~150 bytes per entry) is written in one go, so past `SPILL_AT`
+    what comes in goes to a temporary file, handed on in chunks."""
+
+    SPILL_AT = 2 * 1024 * 1024  # above what one chunk written in streaming leaves
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self._tmp_dir = tmp_dir
+        self._buffer = bytearray()
+        self._spill: BinaryIO | None = None
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
+        if self._spill is None and len(self._buffer) + len(data) > self.SPILL_AT:
+            self._spill = tempfile.TemporaryFile(dir=self._tmp_dir)
+            self._spill.write(self._buffer)
+            self._buffer = bytearray()
+        if self._spill is not None:
+            self._spill.write(data)
+        else:
+            self._buffer += data
         self.size += len(data)
         return len(data)
 
     def flush(self) -> None:
         pass
 
-    def take(self) -> bytes:
-        out = b"".join(self._parts)
-        self._parts.clear()
+    def take(self) -> Iterator[bytes]:
+        """What was written since the last call."""
         self.size = 0
-        return out
+        if self._spill is None:
+            out = bytes(self._buffer)
+            self._buffer.clear()
+            yield out
+            return
+        spill, self._spill = self._spill, None
+        with spill:
+            spill.seek(0)
+            while chunk := spill.read(CHUNK):
+                yield chunk
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+
+
+class _SpilledDirectory:
+    """The list of written entries a `zipfile.ZipFile` keeps for its central directory
+    (`filelist`), held in a temporary file instead of in memory.
+
+    A `ZipInfo` costs ~450 bytes with its name, and a fonds has ~9 entries per document. The
+    writer only appends to this list, counts it and, when closed, iterates it to write the
+    central directory (zip64 records where needed), so each entry is kept as one `marshal`
+    record of its slots and made into a `ZipInfo` again at the end, one at a time: the ZIP is
+    byte for byte what the stdlib writes from a list."""
+
+    _SLOTS = zipfile.ZipInfo.__slots__
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self._file = tempfile.TemporaryFile(dir=tmp_dir)
+        self._count = 0
+
+    def append(self, info: zipfile.ZipInfo) -> None:
+        # ... (Ellipsis) marks a slot the entry never set; marshal keeps it
+        record = marshal.dumps([getattr(info, slot, ...) for slot in self._SLOTS])
+        self._file.write(len(record).to_bytes(4, "little"))
+        self._file.write(record)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[zipfile.ZipInfo]:
+        self._file.seek(0)
+        while head := self._file.read(4):
+            values = marshal.loads(self._file.read(int.from_bytes(head, "little")))
+            info = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
+            for slot, value in zip(self._SLOTS, values, strict=True):
+                if value is not ...:
+                    setattr(info, slot, value)
+            yield info
+        self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _StreamZip(zipfile.ZipFile):
+    """A write-only ZIP (stored entries, zip64 allowed) whose central directory waits on disk
+    (`_SpilledDirectory`): its memory does not grow with the number of entries."""
+
+    def __init__(self, sink: _Sink, tmp_dir: Path) -> None:
+        super().__init__(sink, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self.directory = _SpilledDirectory(tmp_dir)
+        self.filelist = self.directory  # type: ignore[assignment]
+
+    def entry_done(self, name: str) -> None:
+        """Forget an entry's name: the name index only serves reading and duplicate
+        warnings, and would keep every entry's `ZipInfo` alive."""
+        self.NameToInfo.pop(name, None)
 
 
 class _BagWriter:
     """A BagIt bag written as a ZIP stream: payload first, tag files at the end."""
 
     def __init__(self, tmp_dir: Path, when: datetime) -> None:
-        self.sink = _Sink()
-        self.zip = zipfile.ZipFile(self.sink, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self.sink = _Sink(tmp_dir)
+        self.zip = _StreamZip(self.sink, tmp_dir)
         local = when.astimezone()
         self.date_time = (max(local.year, 1980), local.month, local.day, local.hour,
                           local.minute, local.second)  # one tuple shared by every entry
@@ -182,8 +267,13 @@ class _BagWriter:
         self.payload_files = 0
 
     def close(self) -> None:
+        """Release the temporary files, also when the stream stopped early (an error, a
+        client gone): that ZIP is then dropped without a central directory."""
         for fh in self.manifests.values():
             fh.close()
+        self.zip.fp = None  # closed already when finished; else `ZipFile.close` is a no-op
+        self.zip.directory.close()
+        self.sink.close()
 
     def _info(self, name: str, size: int) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, self.date_time)
@@ -194,11 +284,10 @@ class _BagWriter:
 
     def _ready(self, force: bool = False) -> Iterator[bytes]:
         if self.sink.size >= FLUSH_AT or (force and self.sink.size):
-            yield self.sink.take()
+            yield from self.sink.take()
 
     def _done(self, name: str, size: int, digests: dict[str, str], payload: bool) -> None:
-        # The central directory needs each entry's ZipInfo; the name index does not.
-        self.zip.NameToInfo.pop(name, None)
+        self.zip.entry_done(name)
         if payload:
             self.payload_bytes += size
             self.payload_files += 1
