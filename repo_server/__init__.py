@@ -20,6 +20,8 @@ def build_env(config: dict[str, Any]):  # noqa: ANN201
     db = Database(config["DATABASE_URL"], sqlite_synchronous=config["SQLITE_SYNCHRONOUS"])
     store = ObjectStore(config["STORAGE_ROOT"], tmp_dir=config["STORAGE_TMP"],
                         fsync=config["FSYNC"], sync_method=config["FSYNC_METHOD"])
+    if db.file is not None:
+        db.storage_syncs_commits = store.commit_syncs(db.file)
     codes = load_code_lists(config["CODES_DIR"])
     return Env(db=db, store=store, codes=codes, config=config)
 

@@ -1,7 +1,8 @@
 """The write path shared by every service: storage first, then the catalog and the outbox.
 
 1. a short transaction records a pending write (and, for a new record, reserves its row so
-   unique codes are claimed before any byte is written);
+   unique codes are claimed before any byte is written); it is on disk no later than the
+   storage's commit point (see `Database.write(synced_by_storage=...)`);
 2. the new OCFL version is written atomically;
 3. one transaction updates the mirror rows, adds an outbox event and clears the pending row.
 A crash between 2 and 3 leaves the pending row; `reconcile_pending` imports the object then.
@@ -56,7 +57,9 @@ def write_object(
 ) -> VersionInfo:
     """Write one object version and mirror it in the catalog (see the module docstring)."""
     token = new_id()
-    with env.db.write() as session:
+    # Durable once the storage commit below is (its first sync covers the database's file
+    # system where that holds): the pending row is on disk before the new version exists.
+    with env.db.write(synced_by_storage=True) as session:
         if reserve is not None:
             reserve(session)
         session.connection().execute(_ADD_PENDING, {

@@ -413,6 +413,20 @@ class ObjectStore:
         if self.fsync:
             _fsync_dir(dest.parent)
 
+    def commit_syncs(self, path: str | Path) -> bool:
+        """True if every version commit makes writes already made to ``path`` durable too.
+
+        With syncfs, the sync that precedes each commit point (the rename of a new version
+        or object) writes back the whole file system; anything on that file system written
+        before the commit is then on disk once the commit is.
+        """
+        if self.sync_method != "syncfs":
+            return False
+        target = Path(path)
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        return target.stat().st_dev == self.tmp_dir.stat().st_dev
+
     def _build(self) -> _Build:
         return _Build(self.fsync, self.tmp_dir if self.sync_method == "syncfs" else None)
 
