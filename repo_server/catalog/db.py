@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from typing import ContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,7 +141,7 @@ class Database:
         # by whoever pairs the two (build_env). See `write(synced_by_storage=...)`.
         self.storage_syncs_commits = False
 
-    def _gate(self) -> ContextManager[None]:
+    def _gate(self) -> AbstractContextManager[None]:
         return self.gate.hold() if self.gate is not None else nullcontext()
 
     @contextmanager

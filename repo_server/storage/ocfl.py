@@ -17,6 +17,7 @@ import copy
 import ctypes
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -149,6 +150,11 @@ def layout_path(object_id: str) -> str:
     """Path of an object relative to the storage root (extension 0003, sha256, 3 x 3)."""
     if not isinstance(object_id, str) or not object_id:
         raise ValueError("object id must be a non-empty string")
+    return _layout_path(object_id)
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and asked for several times per write
+def _layout_path(object_id: str) -> str:
     try:
         digest = hashlib.sha256(object_id.encode("utf-8")).hexdigest()
     except UnicodeEncodeError as exc:
