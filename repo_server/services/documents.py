@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from ..catalog import Document, DocumentFile, Dossier, Fonds
 from ..storage import FileInfo, ObjectNotFound, StagedFile
-from .access import can_see_document, filter_documents
+from .access import can_see_document, can_see_dossier, filter_documents
 from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row
 from .dossiers import get_row as get_dossier_row
@@ -180,6 +180,27 @@ _DOCS = Document.__table__
 _DOSSIERS = Dossier.__table__
 
 
+# What filing a document needs to know of its dossier, in one statement (create's hot path).
+_FILING = (
+    select(_DOSSIERS.c.id, _DOSSIERS.c.fonds_code, _DOSSIERS.c.file_code, _DOSSIERS.c.state,
+           _DOSSIERS.c.head_version, _DOSSIERS.c.access_mode, _DOSSIERS.c.retention,
+           _DOSSIERS.c.retention_years, _DOSSIERS.c.meta,
+           Fonds.__table__.c.status.label("fonds_status"))
+    .select_from(_DOSSIERS.outerjoin(Fonds.__table__,
+                                     Fonds.__table__.c.code == _DOSSIERS.c.fonds_code))
+    .where(_DOSSIERS.c.id == bindparam("id")))
+
+
+def _filing_target(session, env: Env, viewer: Actor, dossier_id: str):  # noqa: ANN001, ANN202
+    """The dossier's filing facts (a row with its fonds' status) if the viewer may see it;
+    otherwise the error `visible_row` gives (404, or 410 for a destroyed dossier)."""
+    row = session.connection().execute(_FILING, {"id": dossier_id}).first()
+    if row is None or row.head_version == 0 or not can_see_dossier(session, env, viewer, row):
+        visible_row(session, env, viewer, dossier_id)  # raises
+        raise NotFound(f"There is no dossier with id {dossier_id!r}.")
+    return row
+
+
 def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     dossier = get_dossier_row(session, dossier_id)
     ensure_not_held(session, dossier_id, dossier.file_code)
@@ -189,17 +210,21 @@ def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     return dossier
 
 
+# Same number, notation and issuer (none = none), built once: it runs on every create.
+_DUPLICATES = select(_DOCS.c.doc_code).where(
+    _DOCS.c.code_number == bindparam("number"),
+    _DOCS.c.code_notation == bindparam("notation"),
+    _DOCS.c.organ_name.is_not_distinct_from(bindparam("organ")),
+    _DOCS.c.head_version > 0, _DOCS.c.id != bindparam("exclude")).limit(5)
+
+
 def _duplicates(session, meta: dict[str, Any], exclude: str | None) -> list[str]:  # noqa: ANN001
     """NĐ 30 asks to warn when number + symbol + issuer is already registered."""
     if not (meta.get("code_number") and meta.get("code_notation")):
         return []
-    stmt = select(Document.doc_code).where(
-        Document.code_number == meta["code_number"],
-        Document.code_notation == meta["code_notation"],
-        Document.organ_name == meta.get("organ_name"), Document.head_version > 0)
-    if exclude:
-        stmt = stmt.where(Document.id != exclude)
-    codes = session.scalars(stmt.limit(5)).all()
+    codes = session.connection().execute(_DUPLICATES, {
+        "number": meta["code_number"], "notation": meta["code_notation"],
+        "organ": meta.get("organ_name"), "exclude": exclude or ""}).scalars().all()
     return [f"A document numbered {meta['code_number']}/{meta['code_notation']} from this issuer "
             f"is already registered as {code}." for code in codes]
 
@@ -285,10 +310,8 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     try:
         prepare_files(env, files)
         with env.db.read() as session:
-            dossier = visible_row(session, env, actor, dossier_id)
-            fonds_status = session.scalar(select(Fonds.status)
-                                          .where(Fonds.code == dossier.fonds_code))
-        if fonds_status == "closed":
+            dossier = _filing_target(session, env, actor, dossier_id)
+        if dossier.fonds_status == "closed":
             raise Conflict(f"Fonds {dossier.fonds_code} is closed: nothing new is issued or "
                            "filed in its name. File it in the successor's fonds.")
         if dossier.state != "open":  # checked again, with holds, when the serial is claimed

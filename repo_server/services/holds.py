@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..catalog import Dossier, Hold, HoldItem
 from . import audit
@@ -30,8 +30,21 @@ def active_holds(session, dossier_id: str) -> list[Hold]:  # noqa: ANN001
                Hold.released_at.is_(None))))
 
 
+_HOLDS, _HOLD_ITEMS = Hold.__table__, HoldItem.__table__
+# Asked on every write: one Core statement on the connection (the ORM query that names the
+# holds runs only when there is one).
+_ANY_ACTIVE_HOLD = (
+    select(_HOLD_ITEMS.c.hold_id)
+    .join(_HOLDS, _HOLDS.c.id == _HOLD_ITEMS.c.hold_id)
+    .where(_HOLD_ITEMS.c.dossier_id == bindparam("dossier_id"),
+           _HOLD_ITEMS.c.removed_at.is_(None), _HOLDS.c.released_at.is_(None))
+    .limit(1))
+
+
 def ensure_not_held(session, dossier_id: str, file_code: str | None = None) -> None:  # noqa: ANN001
     """Refuse (423) when the dossier is under any active hold, naming the hold(s)."""
+    if session.connection().execute(_ANY_ACTIVE_HOLD, {"dossier_id": dossier_id}).first() is None:
+        return
     holds = active_holds(session, dossier_id)
     if holds:
         names = "; ".join(f"{h.authority_ref} ({h.id})" for h in holds)

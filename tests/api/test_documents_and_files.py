@@ -61,6 +61,12 @@ def test_duplicate_number_symbol_issuer_is_warned(client, dossier):
     assert "warnings" not in first
     second = client.make_document(dossier["id"], **fields)
     assert first["doc_code"] in second["warnings"][0]
+    other_issuer = client.make_document(dossier["id"], **{**fields, "organ_name": "Sở Xây dựng"})
+    assert "warnings" not in other_issuer
+    no_issuer = {"code_number": "16", "code_notation": "QĐ-UBND"}
+    assert "warnings" not in client.make_document(dossier["id"], **no_issuer)
+    again = client.make_document(dossier["id"], **no_issuer)  # no issuer matches no issuer
+    assert len(again["warnings"]) == 1
 
 
 def test_raw_upload_replace_remove_and_old_versions_download(client, dossier):
