@@ -180,6 +180,13 @@ _DOCS = Document.__table__
 _DOSSIERS = Dossier.__table__
 
 
+# The statements of every create, built once (building and keying one costs ~0.1 ms).
+_INSERT_DOC = insert(_DOCS)
+_INSERT_FILES = insert(DocumentFile.__table__)
+_DOC_CREATED = update(_DOCS).where(_DOCS.c.id == bindparam("document_id"))
+_COUNT_DOC = (update(_DOSSIERS).where(_DOSSIERS.c.id == bindparam("dossier_id"))
+              .values(doc_total=_DOSSIERS.c.doc_total + 1))
+
 # What filing a document needs to know of its dossier, in one statement (create's hot path).
 _FILING = (
     select(_DOSSIERS.c.id, _DOSSIERS.c.fonds_code, _DOSSIERS.c.file_code, _DOSSIERS.c.state,
@@ -345,7 +352,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
                "meta": json_meta, "head_version": 0, "created_at": now, "updated_at": now,
                **_mirrored(meta)}
         claimed["row"] = row
-        session.connection().execute(insert(_DOCS), [row])
+        session.connection().execute(_INSERT_DOC, [row])
 
     def unreserve(session) -> None:  # noqa: ANN001
         session.connection().execute(delete(_DOCS).where(_DOCS.c.id == document_id,
@@ -354,14 +361,13 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     def apply(session, version) -> None:  # noqa: ANN001
         claimed["version"] = version
         conn = session.connection()
-        conn.execute(update(_DOCS).where(_DOCS.c.id == document_id).values(
-            head_version=version.number, created_at=version.created,
-            updated_at=version.created))
+        conn.execute(_DOC_CREATED, {"document_id": document_id, "head_version": version.number,
+                                    "created_at": version.created,
+                                    "updated_at": version.created})
         rows = _file_rows(document_id, version, media)
         if rows:
-            conn.execute(insert(DocumentFile.__table__), rows)
-        conn.execute(update(_DOSSIERS).where(_DOSSIERS.c.id == dossier_id)
-                     .values(doc_total=_DOSSIERS.c.doc_total + 1))
+            conn.execute(_INSERT_FILES, rows)
+        conn.execute(_COUNT_DOC, {"dossier_id": dossier_id})
 
     def build() -> dict[str, StagedFile | bytes]:
         record = _record(document_id, claimed["dossier"], claimed["serial"], claimed["doc_code"],

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Document, Dossier, Tombstone
@@ -335,8 +335,11 @@ def claim_document_serial(session, dossier_id: str):  # noqa: ANN001, ANN201
     """Claim the next document serial in a dossier (its doc_code suffix), in one statement
     that also returns what the caller must check under the write lock: a row with
     doc_seq, id, fonds_code, file_code, state and head_version (None: no such dossier)."""
-    t = Dossier.__table__
-    return session.connection().execute(
-        update(t).where(t.c.id == dossier_id).values(doc_seq=t.c.doc_seq + 1)
-        .returning(t.c.doc_seq, t.c.id, t.c.fonds_code, t.c.file_code, t.c.state,
-                   t.c.head_version)).first()
+    return session.connection().execute(_CLAIM_SERIAL, {"dossier_id": dossier_id}).first()
+
+
+_T = Dossier.__table__
+_CLAIM_SERIAL = (  # built once: it runs on every document create
+    update(_T).where(_T.c.id == bindparam("dossier_id")).values(doc_seq=_T.c.doc_seq + 1)
+    .returning(_T.c.doc_seq, _T.c.id, _T.c.fonds_code, _T.c.file_code, _T.c.state,
+               _T.c.head_version))
