@@ -83,11 +83,12 @@ def test_rebuild_from_storage_alone_gives_the_same_answers(client, env, config):
     _workload(client)
     before = _snapshot(client)
     # Lose the catalog: drop every table, recreate the schema, rebuild from the storage root.
-    Base.metadata.drop_all(env.db.engine)
     from sqlalchemy import text
 
-    with env.db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    with env.db.exclusive():  # the audit buffer's thread must not write in between
+        Base.metadata.drop_all(env.db.engine)
+        with env.db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     from repo_server.catalog.migrate import upgrade
 
     upgrade(config["DATABASE_URL"])

@@ -141,7 +141,9 @@ class Database:
         # by whoever pairs the two (build_env). See `write(synced_by_storage=...)`.
         self.storage_syncs_commits = False
 
-    def _gate(self) -> AbstractContextManager[None]:
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold off every writer that goes through `write()` (the SQLite write gate), e.g.
+        around schema changes made on the engine directly."""
         return self.gate.hold() if self.gate is not None else nullcontext()
 
     @contextmanager
@@ -164,7 +166,7 @@ class Database:
         first sync, which precedes its commit point, writes the WAL frames to disk as well.
         Everywhere else the transaction is as durable as any other.
         """
-        with self._gate():
+        with self.exclusive():
             session = self._factory()
             try:
                 if self.is_sqlite:

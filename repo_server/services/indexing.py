@@ -18,9 +18,8 @@ from ..catalog import Dossier, OutboxEvent
 from ..search.backend import IndexRecord, SearchBackend
 from ..storage import ObjectNotFound
 from .context import Env
-from .errors import PreconditionFailed
 from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id, record_id
-from .texts import extract_document_text, read_texts
+from .texts import TextPlan, plan_document_text, read_texts, write_texts
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +111,47 @@ def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = 
 DRAIN_BATCH = 200  # outbox events per index commit, at most
 
 
+# Extracted texts are stored in batches of at most this many documents or bytes: one storage
+# commit and two transactions per batch instead of per document (see write_system_versions).
+TEXT_BATCH = 64
+TEXT_BATCH_BYTES = 8 << 20
+
+
+def _store_texts(env: Env, document_ids: list[str], errors: dict[str, str]) -> None:
+    """Extract the documents' new texts and store them, batch by batch; a document that fails
+    gets its error in `errors` (a client's change racing with this one is not an error: its
+    own event follows)."""
+    pending: list[TextPlan] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        if pending:
+            try:
+                write_texts(env, pending)
+            except Exception as exc:  # noqa: BLE001 - recorded on each event; retried later
+                log.exception("storing the extracted text of %d documents failed", len(pending))
+                for text in pending:
+                    errors[text.plan.record_id] = f"{type(exc).__name__}: {exc}"
+        pending.clear()
+        size = 0
+
+    for rid in document_ids:
+        try:
+            text = plan_document_text(env, rid)
+        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
+            log.exception("extracting the text of %s failed", rid)
+            errors[rid] = f"{type(exc).__name__}: {exc}"
+            continue
+        if text is None:
+            continue
+        pending.append(text)
+        size += sum(len(v) for v in text.plan.add.values())  # type: ignore[union-attr]
+        if len(pending) >= TEXT_BATCH or size >= TEXT_BATCH_BYTES:
+            flush()
+    flush()
+
+
 def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) -> int:
     """Process pending outbox events: extract text, then update the index. Returns how many."""
     with env.db.read() as session:
@@ -123,18 +163,14 @@ def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) 
     for event in events:
         latest[event.object_id] = event
     upserts: list[IndexRecord] = []
-    deletes: list[str] = []
+    deletes: list[str] = [rid for rid, event in latest.items() if event.action == "delete"]
     errors: dict[str, str] = {}
+    _store_texts(env, [rid for rid, event in latest.items()
+                       if event.action != "delete" and event.object_kind == "document"], errors)
     for rid, event in latest.items():
+        if event.action == "delete" or rid in errors:
+            continue
         try:
-            if event.action == "delete":
-                deletes.append(rid)
-                continue
-            if event.object_kind == "document":
-                try:
-                    extract_document_text(env, rid)
-                except PreconditionFailed:
-                    pass  # a client changed it meanwhile; its own event follows
             record = build_record(env, rid)
             if record is not None:
                 upserts.append(record)

@@ -8,15 +8,16 @@ extracts again and a replaced file is read anew.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Document
 from ..extract import extract_text
 from ..storage import ObjectNotFound
-from .context import SYSTEM, Env
+from .context import Env
 from .documents import FILES_DIR
 from .records import DOCUMENT_FILE, object_id
-from .writes import SYSTEM_TEXT_MESSAGE, WritePlan, write_object
+from .writes import SYSTEM_TEXT_MESSAGE, WritePlan, write_system_versions
 
 TEXT_DIR = "text/"
 STATUS_FILE = TEXT_DIR + "status.json"
@@ -50,12 +51,18 @@ def read_texts(env: Env, document_id: str, version: int | None = None) -> dict[s
     return texts
 
 
-def extract_document_text(env: Env, document_id: str) -> str | None:
-    """Extract text from the files that have none (or stale text); returns the new status.
+@dataclass
+class TextPlan:
+    """A document's new text version, extracted and waiting to be written."""
 
-    Returns None when nothing needed doing. A user change racing with this one wins: the
-    system version is then simply not written (the user's change queued another run).
-    """
+    plan: WritePlan
+    status: str
+    reason: str | None
+
+
+def plan_document_text(env: Env, document_id: str) -> TextPlan | None:
+    """Extract text from the files that have none (or stale text); None when nothing needs
+    writing (the document's text status is then brought up to date here)."""
     oid = object_id(document_id)
     try:
         head = env.store.version(oid)
@@ -89,19 +96,27 @@ def extract_document_text(env: Env, document_id: str) -> str | None:
         return None
     add[STATUS_FILE] = json.dumps(statuses, ensure_ascii=False, sort_keys=True,
                                   indent=1).encode()
-    status, reason = summarise(statuses)
-
-    def apply(session, version) -> None:  # noqa: ANN001
-        row = session.get(Document, document_id)
-        if row is not None:
-            row.head_version = version.number
-            row.text_status, row.text_reason = status, reason
-
     names = ", ".join(sorted(n for n in files if text_path(n) in add)) or "cleanup"
     plan = WritePlan(document_id, "document", add, remove=remove,
                      message=f"{SYSTEM_TEXT_MESSAGE}: {names}", expected_head=head.number)
-    write_object(env, SYSTEM, plan, apply=apply, outbox=False)
-    return status
+    return TextPlan(plan, *summarise(statuses))
+
+
+def _apply_text(session, text: TextPlan, version) -> None:  # noqa: ANN001
+    row = session.get(Document, text.plan.record_id)
+    if row is not None:
+        row.head_version = version.number
+        row.text_status, row.text_reason = text.status, text.reason
+
+
+def write_texts(env: Env, texts: list[TextPlan]) -> list[str | None]:
+    """Store the texts of several documents in one batch (see `write_system_versions`); the
+    new status of each, or None for a document a client changed meanwhile."""
+    by_id = {t.plan.record_id: t for t in texts}
+    written = write_system_versions(
+        env, [t.plan for t in texts],
+        lambda session, plan, version: _apply_text(session, by_id[plan.record_id], version))
+    return [t.status if v is not None else None for t, v in zip(texts, written, strict=True)]
 
 
 def _set_status(env: Env, document_id: str, status: str, reason: str | None) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
-from ..storage import StagedFile, StaleVersion, VersionInfo
+from ..storage import StagedFile, StaleVersion, VersionInfo, VersionWrite
 from . import audit
 from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
@@ -87,6 +87,48 @@ def write_object(
         audit.log_in(session, env, actor, f"{plan.kind}.version", plan.record_id,
                      {"version": version.number, "message": version.message})
     return version
+
+
+def write_system_versions(
+    env: Env,
+    plans: list[WritePlan],
+    apply: Callable[[Session, WritePlan, VersionInfo], None],
+) -> list[VersionInfo | None]:
+    """New versions of several existing objects by the system, in one batch (the worker's
+    extracted texts): one pending transaction, one storage commit for all (three syncs), one
+    transaction for the mirror rows and audit events. An object a client changed meanwhile
+    (its head is no longer the plan's `expected_head`) is skipped: None in its slot."""
+    if not plans:
+        return []
+    tokens = [new_id() for _ in plans]
+    now = env.now()
+    with env.db.write(synced_by_storage=True) as session:
+        session.connection().execute(_ADD_PENDING, [
+            {"token": token, "object_id": plan.record_id, "object_kind": plan.kind,
+             "started_at": now} for token, plan in zip(tokens, plans, strict=True)])
+    try:
+        results = env.store.write_versions([
+            VersionWrite(object_id(plan.record_id), plan.add() if callable(plan.add) else plan.add,
+                         message=plan.message, user_name=SYSTEM.name,
+                         user_address=SYSTEM.address, remove=tuple(plan.remove),
+                         created=env.now(), expected_head=plan.expected_head)
+            for plan in plans])
+    except BaseException:
+        with env.db.write() as session:
+            session.connection().execute(_DROP_PENDING, [{"token": t} for t in tokens])
+        raise
+    written: list[VersionInfo | None] = []
+    with env.db.write() as session:
+        for plan, result in zip(plans, results, strict=True):
+            if isinstance(result, StaleVersion):
+                written.append(None)
+                continue
+            apply(session, plan, result)
+            audit.log_in(session, env, SYSTEM, f"{plan.kind}.version", plan.record_id,
+                         {"version": result.number, "message": result.message})
+            written.append(result)
+        session.connection().execute(_DROP_PENDING, [{"token": t} for t in tokens])
+    return written
 
 
 def _write_rebasing(env: Env, actor: Actor, plan: WritePlan) -> VersionInfo:

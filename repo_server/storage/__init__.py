@@ -11,6 +11,7 @@ from .ocfl import (
     StaleVersion,
     StorageError,
     VersionInfo,
+    VersionWrite,
     check_logical_path,
     layout_path,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "StaleVersion",
     "StorageError",
     "VersionInfo",
+    "VersionWrite",
     "check_logical_path",
     "layout_path",
 ]

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "StaleVersion",
     "StorageError",
     "VersionInfo",
+    "VersionWrite",
     "check_logical_path",
     "layout_path",
 ]
@@ -332,6 +333,35 @@ class _Build:
     def close(self) -> None:
         while self.fds:
             os.close(self.fds.pop())
+
+
+@dataclass(frozen=True)
+class VersionWrite:
+    """One object's new version in a ``write_versions`` batch (as ``write_version``'s
+    arguments)."""
+
+    object_id: str
+    add: Mapping[str, StagedFile | bytes]
+    message: str
+    user_name: str
+    remove: tuple[str, ...] = ()
+    user_address: str | None = None
+    created: datetime | None = None
+    expected_head: int | None = None
+
+
+@dataclass
+class _Prepared:
+    """A version written into tmp_dir, waiting for the batch's sync and commit."""
+
+    object_id: str
+    number: int
+    inv: dict[str, Any]
+    plan: _Plan
+    tmp: Path
+    moved: list[tuple[Path, Path]]
+    root_inv: Path
+    root_sidecar: Path
 
 
 @dataclass
@@ -775,31 +805,105 @@ class ObjectStore:
     def _add_version(self, object_id: str, number: int, inv: dict[str, Any], plan: _Plan) -> None:
         """Build vN in tmp_dir, rename it into the object (commit), then replace the root
         inventory."""
-        objdir = self.object_path(object_id)
-        tmp = self._tmp_name("build")
         build = self._build()
-        moved: list[tuple[Path, Path]] = []
-        root_inv, root_sidecar = self._tmp_name("inv"), self._tmp_name("inv")
+        self._commit_versions(build, [self._prepare_version(build, object_id, number, inv, plan)])
+
+    def _prepare_version(self, build: _Build, object_id: str, number: int,
+                         inv: dict[str, Any], plan: _Plan) -> _Prepared:
+        """Write vN and the new root inventory into tmp_dir (not yet synced or committed)."""
+        prepared = _Prepared(object_id, number, inv, plan, self._tmp_name("build"), [],
+                             self._tmp_name("inv"), self._tmp_name("inv"))
         try:
-            data, sidecar = self._build_version(build, tmp, inv, plan, moved)
-            # The root copies are written (and fsynced) in the same batch as the version.
-            build.write(root_inv, data)
-            build.write(root_sidecar, sidecar)
-            build.sync()
-            os.rename(tmp, objdir / f"v{number}")
+            data, sidecar = self._build_version(build, prepared.tmp, inv, plan, prepared.moved)
+            # The root copies are written (and synced) in the same batch as the version.
+            build.write(prepared.root_inv, data)
+            build.write(prepared.root_sidecar, sidecar)
         except BaseException:
-            self._abort(build, tmp, moved)
-            root_inv.unlink(missing_ok=True)
-            root_sidecar.unlink(missing_ok=True)
+            self._abort_prepared(build, [prepared])
             raise
+        return prepared
+
+    def _commit_versions(self, build: _Build, batch: list[_Prepared]) -> None:
+        """Sync the prepared versions, rename each into its object (its commit point), then
+        replace the root inventories: three syncs for the whole batch."""
+        try:
+            build.sync()
+        except BaseException:
+            self._abort_prepared(build, batch)
+            raise
+        objdirs = [self.object_path(p.object_id) for p in batch]
+        for i, (prepared, objdir) in enumerate(zip(batch, objdirs, strict=True)):
+            try:
+                os.rename(prepared.tmp, objdir / f"v{prepared.number}")
+            except BaseException:
+                self._abort_prepared(build, batch[i:])
+                raise
         # Committed. From here a crash is repaired by rolling forward.
-        if self.fsync:
-            _fsync_dir(objdir)
-        os.replace(root_inv, objdir / INVENTORY)
-        os.replace(root_sidecar, objdir / SIDECAR)
-        if self.fsync:
-            _fsync_dir(objdir)
-        self._remember_written(object_id, inv)
+        self._sync_folders(objdirs)
+        for prepared, objdir in zip(batch, objdirs, strict=True):
+            os.replace(prepared.root_inv, objdir / INVENTORY)
+            os.replace(prepared.root_sidecar, objdir / SIDECAR)
+        self._sync_folders(objdirs)
+        for prepared in batch:
+            self._remember_written(prepared.object_id, prepared.inv)
+
+    def _abort_prepared(self, build: _Build, batch: list[_Prepared]) -> None:
+        for prepared in batch:
+            self._abort(build, prepared.tmp, prepared.moved)
+            prepared.root_inv.unlink(missing_ok=True)
+            prepared.root_sidecar.unlink(missing_ok=True)
+
+    def write_versions(self, writes: list[VersionWrite]) -> list[VersionInfo | StaleVersion]:
+        """New versions of several existing objects, committed together.
+
+        The same as one ``write_version`` per object, but the batch shares its syncs: one
+        before the commit points (the renames of the new versions), one after them, one after
+        the root inventories, instead of three per object. Each object still commits on its
+        own: after a crash each is at its old or its new version (a version committed without
+        its root inventory is rolled forward on the next write). The objects are locked in id
+        order, so two batches cannot deadlock. An object whose head is not ``expected_head``
+        gets its StaleVersion in its slot of the answer; the others are written.
+        """
+        results: list[VersionInfo | StaleVersion | None] = [None] * len(writes)
+        for w in writes:
+            self.object_path(w.object_id)
+            for path in [*w.add, *w.remove]:
+                check_logical_path(path)
+            for value in w.add.values():
+                if isinstance(value, StagedFile):
+                    self._check_staged(value)
+        order = sorted(range(len(writes)), key=lambda i: writes[i].object_id)
+        if len({w.object_id for w in writes}) != len(writes):
+            raise ValueError("write_versions: one version per object in a batch")
+        build = self._build()
+        batch: list[tuple[int, _Prepared]] = []
+        with ExitStack() as locks:
+            try:
+                for i in order:
+                    w = writes[i]
+                    locks.enter_context(self._locked(w.object_id))
+                    inv = self._load_for_write(w.object_id)
+                    if inv is None:
+                        raise ObjectNotFound(w.object_id)
+                    head = _version_number(inv["head"])
+                    if w.expected_head is not None and w.expected_head != head:
+                        results[i] = StaleVersion(w.expected_head, head)
+                        continue
+                    plan = _plan(inv, dict(w.add), list(w.remove))
+                    block = _version_block(w.created, w.message, w.user_name, w.user_address)
+                    new_inv = _next_inventory(w.object_id, inv, head + 1, plan, block)
+                    batch.append((i, self._prepare_version(build, w.object_id, head + 1,
+                                                           new_inv, plan)))
+            except BaseException:
+                self._abort_prepared(build, [p for _, p in batch])
+                raise
+            if batch:
+                self._commit_versions(build, [p for _, p in batch])
+        for i, prepared in batch:
+            self._drop_unused(writes[i].add.values(), prepared.plan)
+            results[i] = self._result(prepared.object_id, prepared.inv, prepared.number,
+                                      prepared.plan)
+        return results  # type: ignore[return-value]
 
     def _build_version(
         self,
@@ -839,12 +943,13 @@ class ObjectStore:
     def _rename_new_object(self, tmp: Path, objdir: Path) -> None:
         """Create the tuple folders, rename the object in, fsync every changed folder."""
         for attempt in range(3):
-            changed = self._make_parents(objdir.parent)
             try:
+                changed = self._make_parents(objdir.parent)
                 os.rename(tmp, objdir)
                 break
             except FileNotFoundError:
-                # A purge pruned an empty tuple folder we had just created; make it again.
+                # A purge or a recovery pruned an empty tuple folder we had just created (or
+                # were about to fill); make it again.
                 if attempt == 2:
                     raise
             except OSError as exc:
@@ -940,7 +1045,55 @@ class ObjectStore:
                 # One damaged object must not stop start-up; the fixity job will report it.
                 log.error("cannot recover %s: %s", objdir, exc)
                 counts["errors"] += 1
+        counts["empty_folders_removed"] = self._prune_empty_tuples(
+            time.time() - older_than_seconds)
         return counts
+
+    def _prune_empty_tuples(self, cutoff: float) -> int:
+        """Remove tuple folders left empty by a writer killed between making them and renaming
+        its new object in (OCFL validators reject an empty folder in the hierarchy). Only
+        folders older than ``cutoff``: a younger one may be a live writer's, whose rename
+        would make it again anyway (see ``_rename_new_object``)."""
+        removed = 0
+
+        def subfolders(folder: str) -> list[os.DirEntry]:
+            try:
+                return [e for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+            except FileNotFoundError:
+                return []
+
+        def old(entry: os.DirEntry) -> bool:
+            # Taken before its children are pruned (removing one touches the folder).
+            try:
+                return entry.stat(follow_symlinks=False).st_mtime < cutoff
+            except OSError:
+                return False
+
+        def prune(entry: os.DirEntry, was_old: bool) -> None:
+            nonlocal removed
+            if was_old:
+                try:
+                    os.rmdir(entry.path)  # fails unless empty
+                    removed += 1
+                except OSError:
+                    pass
+
+        for first in subfolders(str(self.root)):
+            if first.name == "extensions":
+                continue
+            first_old = old(first)
+            for second in subfolders(first.path):
+                second_old = old(second)
+                for third in subfolders(second.path):
+                    try:
+                        holds_nothing = third.stat(follow_symlinks=False).st_nlink <= 2
+                    except OSError:
+                        continue
+                    if holds_nothing:  # no object folder inside
+                        prune(third, old(third))
+                prune(second, second_old)
+            prune(first, first_old)
+        return removed
 
     def _clean_tmp(self, cutoff: float) -> int:
         removed = 0

@@ -179,7 +179,7 @@ def _run(lt, stack, key: str, url: str | None) -> None:  # noqa: ANN001
         # the catalog agrees with the storage root; every object verifies
         assert_catalog_matches_storage(env)
         root = ocfl.StorageRoot(root=str(env.store.root))
-        assert root.validate(log_warnings=False), root.errors
+        assert root.validate(log_warnings=False), _object_problems(env.store)
         # no temporary file left behind (staging, half-built versions, lock files)
         leftovers = [p.relative_to(env.store.tmp_dir).as_posix()
                      for p in env.store.tmp_dir.rglob("*") if p.name != "locks"]
@@ -188,3 +188,15 @@ def _run(lt, stack, key: str, url: str | None) -> None:  # noqa: ANN001
         close_env(env)
     print(f"\n{KILLS} kills, {sum(w.acked for w in writers)} acknowledged writes, "
           f"{sum(w.unknown for w in writers)} requests cut off by a kill, {len(docs)} documents")
+
+
+def _object_problems(store) -> list[tuple[str, str]]:  # noqa: ANN001
+    """What ocfl-py finds wrong, object by object (the root validator only says "invalid")."""
+    from ocfl.validator import Validator
+
+    problems = []
+    for oid in store.iter_object_ids():
+        validator = Validator(log_warnings=False)
+        if not validator.validate_object(str(store.object_path(oid))):
+            problems.append((oid, validator.status_str()))
+    return problems

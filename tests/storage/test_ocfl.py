@@ -439,6 +439,8 @@ def test_recover_rolls_forward_and_cleans_tmp(tmp_path: Path) -> None:
     (store.object_path(other) / "inventory.json.sha512").write_text(
         "0" * 128 + "  inventory.json\n"
     )
+    # A writer killed after making the tuple folders of a new object, before its rename.
+    (store.root / "abc" / "def" / "012").mkdir(parents=True)
     fresh = ObjectStore(tmp_path / "root", fsync=False)  # a new process after the crash
     assert fresh.head(object_id) == 2
     counts = fresh.recover()
@@ -448,7 +450,9 @@ def test_recover_rolls_forward_and_cleans_tmp(tmp_path: Path) -> None:
         "sidecars_repaired": 1,
         "errors": 0,
         "temp_removed": 2,
+        "empty_folders_removed": 3,
     }
+    assert not (store.root / "abc").exists()
     assert fresh.head(object_id) == 3
     assert fresh.read_bytes(object_id, "m.json") == b"committed but root not updated"
     assert [p.name for p in store.tmp_dir.iterdir()] == ["locks"]
@@ -458,11 +462,17 @@ def test_recover_rolls_forward_and_cleans_tmp(tmp_path: Path) -> None:
 
 def test_recover_keeps_recent_temp_files(store: ObjectStore) -> None:
     staged = store.stage_bytes(b"upload in progress")
+    tuple_folder = store.object_path(new_id()).parent  # a live writer's, about to be used
+    tuple_folder.mkdir(parents=True)
     assert store.recover(older_than_seconds=3600)["temp_removed"] == 0
-    assert staged.path.exists()
+    assert staged.path.exists() and tuple_folder.exists()
     old = time.time() - 7200
     os.utime(staged.path, (old, old))
-    assert store.recover(older_than_seconds=3600)["temp_removed"] == 1
+    for folder in (tuple_folder, tuple_folder.parent, tuple_folder.parent.parent):
+        os.utime(folder, (old, old))
+    counts = store.recover(older_than_seconds=3600)
+    assert counts["temp_removed"] == 1 and counts["empty_folders_removed"] == 3
+    assert not tuple_folder.parent.parent.exists()
 
 
 def test_next_writer_rolls_forward_without_recover(store: ObjectStore) -> None:
@@ -602,3 +612,65 @@ if __name__ == "__main__":
         benchmark(folder / "root")
     finally:
         shutil.rmtree(folder)
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["syncfs", "fsync"])
+def test_write_versions_commits_a_batch_with_three_syncs(tmp_path: Path, monkeypatch,
+                                                         method: str) -> None:
+    import repo_server.storage.ocfl as ocfl
+
+    calls = {"syncfs": 0, "fsync": 0}
+    real_syncfs, real_fsync = ocfl._syncfs, os.fsync
+    monkeypatch.setattr(ocfl, "_syncfs", lambda p: (calls.__setitem__("syncfs", calls["syncfs"] + 1),
+                                                    real_syncfs(p))[1])
+    monkeypatch.setattr(ocfl.os, "fsync", lambda fd: (calls.__setitem__("fsync", calls["fsync"] + 1),
+                                                      real_fsync(fd))[1])
+    store = ObjectStore(tmp_path / "root", sync_method=method)
+    ids = [new_id() for _ in range(5)]
+    for object_id in ids:
+        write(store, object_id, add={"files/a.pdf": b"%PDF " + object_id.encode()})
+    write(store, ids[4], add={"metadata.json": b"{}"})  # v2: a batch expecting v1 is stale
+    before = dict(calls)
+    staged = store.stage(io.BytesIO(b"text of three"))
+    writes = [ocfl.VersionWrite(object_id, {"text/a.pdf.txt": f"text {n}".encode()},
+                                message="Extract text", **USER, expected_head=1)
+              for n, object_id in enumerate(ids)]
+    writes[3] = ocfl.VersionWrite(ids[3], {"text/a.pdf.txt": staged}, message="Extract text",
+                                  **USER, remove=("files/a.pdf",), expected_head=1)
+    results = store.write_versions(writes)
+    made = {k: calls[k] - before[k] for k in calls}
+    if method == "syncfs":  # before the renames, after them, after the root inventories
+        assert made == {"syncfs": 3, "fsync": 0}
+    else:  # per file and folder, but the object folders once per step for the whole batch
+        assert made["syncfs"] == 0 and made["fsync"] < 5 * 12
+    assert [r.number for r in results[:4]] == [2, 2, 2, 2]
+    assert isinstance(results[4], StaleVersion) and results[4].actual == 2
+    assert store.read_bytes(ids[0], "text/a.pdf.txt") == b"text 0"
+    assert store.read_bytes(ids[3], "text/a.pdf.txt") == b"text of three"
+    assert "files/a.pdf" not in store.version(ids[3]).state
+    assert store.read_bytes(ids[3], "files/a.pdf", 1).startswith(b"%PDF")
+    assert "text/a.pdf.txt" not in store.version(ids[4]).state  # the stale one is untouched
+    assert not staged.path.exists()  # moved into the object
+    assert_root_valid(store.root)
+    assert store.write_versions([]) == []
+
+
+def test_write_versions_leaves_nothing_when_it_fails(store: ObjectStore) -> None:
+    from repo_server.storage.ocfl import VersionWrite
+
+    a, b = new_id(), new_id()
+    write(store, a, add={"m": b"1"})
+    staged = store.stage(io.BytesIO(b"keep me"))
+    with pytest.raises(ObjectNotFound):  # b does not exist: nothing of the batch is written
+        store.write_versions([VersionWrite(a, {"t": staged}, message="x", **USER),
+                              VersionWrite(b, {"t": b"y"}, message="x", **USER)])
+    assert store.version(a).number == 1
+    assert staged.path.read_bytes() == b"keep me"  # back where the caller left it
+    with pytest.raises(ValueError):
+        store.write_versions([VersionWrite(a, {"t": b"1"}, message="x", **USER)] * 2)
+    assert sorted(p.name.split("-")[0] for p in store.tmp_dir.iterdir()
+                  if p.name != "locks") == ["stage"]
+    assert_root_valid(store.root)
