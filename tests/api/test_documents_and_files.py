@@ -175,3 +175,28 @@ def test_multipart_part_digest_is_checked(client, dossier):
                     content_type="multipart/form-data; boundary=B")
     assert r.status_code == 422
     assert client.get(f"/api/v1/dossiers/{dossier['id']}/documents").json["total"] == 0
+
+
+def test_the_answer_to_a_change_is_what_a_read_returns(client, dossier):
+    """Changes answer with the document as written, without reading it back: the answer
+    must be exactly what a GET returns afterwards, for each kind of change."""
+    doc = client.make_document(dossier["id"], files={"a.pdf": PDF_1})
+    url = _url(doc)
+    changes = [
+        lambda: client.patch(url, json={"subject": "Đính chính"}, headers={"If-Match": '"v1"'}),
+        lambda: client.post(_url(doc, "/files"), query_string={"name": "b.pdf"}, data=PDF_2,
+                            content_type="application/pdf", headers={"If-Match": '"v2"'}),
+        lambda: client.put(_url(doc, "/files/a.pdf"), data=PDF_2,
+                           content_type="application/pdf", headers={"If-Match": '"v3"'}),
+        lambda: client.delete(_url(doc, "/files/b.pdf"), headers={"If-Match": '"v4"'}),
+        lambda: client.patch(url, json={"page_count": 3}, headers={"If-Match": '"v5"'}),
+    ]
+    for n, change in enumerate(changes, start=2):
+        r = change()
+        assert r.status_code in (200, 201), r.json
+        got = client.get(url)
+        assert r.json == got.json and r.json["version"] == n
+        assert r.headers["ETag"] == got.headers["ETag"]
+    assert [f["name"] for f in got.json["files"]] == ["a.pdf"]
+    # the same bytes as b.pdf of v3: stored once, in v3
+    assert got.json["files"][0]["version"] == 3 and got.json["page_count"] == 3
