@@ -62,6 +62,20 @@ DEFAULTS: dict[str, Any] = {
     "BACKUP_FULL_EVERY_DAYS": 30,  # a new independent full copy after this many days
     "METRICS_PUBLIC": False,  # /api/v1/metrics without an API key (for a local Prometheus)
     "JOB_SCHEDULES": None,  # {job name: crontab}; None keeps the defaults, "" disables one
+    # Intake (README "Digitisation" and "Signatures")
+    "SIGNATURE_VALIDATION": True,  # validate PDF signatures at ingest (pyHanko)
+    "SIGNATURE_TRUST_ROOTS": "",  # folder of PEM/DER root CAs; "" = <instance>/trust-roots
+    "DIGITISATION_DIR": "",  # batch work folders; "" = <instance>/digitisation
+    "DIGITISATION_WORKERS": 0,  # conversion processes per batch; 0 = every core
+    "DIGITISATION_KEEP_ORIGINALS": True,  # store the original scans beside the PDF/A
+    "DIGITISATION_PDFA": "2",  # PDF/A part made by OCRmyPDF: 1, 2 or 3 (TCVN 14159-1 = 1)
+    "DIGITISATION_OCR_LANGUAGES": "vie",  # Tesseract languages, e.g. "vie+eng"
+    "SCAN_MIN_DPI": 200,  # TT 05/2025 Art. 8: administrative documents
+    "SCAN_MIN_DPI_BY_TYPE": "30=300,31=300",  # maps (30) and technical drawings (31)
+    "SCAN_MIN_COLOUR_BITS": 24,  # TT 05/2025: ≥ 24-bit colour
+    "SCAN_MAX_SKEW_DEGREES": 3.0,  # text lines tilted more than this are "strongly skewed"
+    "SCAN_BLANK_INK_RATIO": 0.001,  # a page with less ink than this share is blank
+    "SCAN_MIN_OCR_CONFIDENCE": 60,  # mean Tesseract word confidence (0-100) of a text page
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

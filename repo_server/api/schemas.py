@@ -263,6 +263,8 @@ class DocumentFields(ArchivalFields):
     urgency = code("Độ khẩn: khan, thuong_khan, hoa_toc.", allow_none=True)
     autograph = fields.String(validate=validate.Length(max=2000), allow_none=True)
     has_process_history = fields.Boolean(allow_none=True)
+    sheet_count = fields.Integer(validate=validate.Range(min=0, max=1000000), allow_none=True,
+                                 metadata={"description": "Paper sheets (digitised documents)."})
 
 
 class DocumentCreateSchema(DocumentFields):
@@ -282,6 +284,42 @@ class FileSchema(Schema):
     version = fields.Integer(metadata={"description": "Version in which these bytes were stored."})
 
 
+class SignatureSchema(Schema):
+    """One PDF signature as validated when the file was received (or last re-checked)."""
+
+    file = fields.String(metadata={"description": "The document's file that carries it."})
+    field = fields.String(allow_none=True, metadata={"description": "Signature field name."})
+    signer = fields.String(allow_none=True, metadata={"description": "Common name of the "
+                                                                     "signer's certificate."})
+    signer_certificate = fields.Dict(metadata={"description": "subject, issuer, serial, "
+                                                              "validity, SHA-256."})
+    signing_time = fields.String(allow_none=True, metadata={
+        "description": "Time the signer's software claims (not proven without a timestamp)."})
+    timestamp = fields.Dict(allow_none=True, metadata={"description": "A trusted timestamp, "
+                                                                      "if the signature has one."})
+    intact = fields.Boolean(metadata={"description": "The signed bytes match the signature."})
+    cryptographically_valid = fields.Boolean()
+    changed_after_signing = fields.Boolean(metadata={
+        "description": "Bytes were added after the signature (see modification_level)."})
+    coverage = fields.String(allow_none=True)
+    modification_level = fields.String(allow_none=True, metadata={
+        "description": "none, lta_updates, form_filling, annotations or other (not allowed)."})
+    trusted = fields.Boolean(metadata={"description": "The chain ends in a configured trust "
+                                                     "root."})
+    chain = fields.List(fields.String(), metadata={"description": "Root first."})
+    trust_root = fields.String(allow_none=True, metadata={"description": "SHA-256 of the root."})
+    revocation = fields.String(metadata={"description": "checked, not_checked (no revocation "
+                                                        "data available offline) or revoked."})
+    revocation_data = fields.Dict()
+    verdict = fields.String(metadata={"description": "valid, invalid or indeterminate."})
+    reason = fields.String(metadata={"description": "The verdict in plain words."})
+    reported = fields.Dict(metadata={"description": "Name, Reason, Location as the signer "
+                                                    "wrote them."})
+    evidence = fields.String(metadata={"description": "Evidence file in the version: the full "
+                                                      "report, certificates, revocation data."})
+    checked_at = fields.String()
+
+
 class DocumentSchema(DocumentCreateSchema, VersionedFields):
     class Meta:
         unknown = EXCLUDE
@@ -293,6 +331,12 @@ class DocumentSchema(DocumentCreateSchema, VersionedFields):
     serial = fields.Integer()
     text_status = fields.String()
     files = fields.List(fields.Nested(FileSchema))
+    signatures = fields.List(fields.Nested(SignatureSchema), metadata={
+        "description": "Signatures found in the PDF files, validated at ingest; a signature "
+                       "that does not verify is reported here, not refused."})
+    digitisation = fields.Dict(metadata={
+        "description": "For a digitised document: its batch, the archival PDF/A, the original "
+                       "scans, and the pages below the standard (see the batch report)."})
     warnings = fields.List(fields.String())
 
 

@@ -91,6 +91,9 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("audit.AuditVerify", "GET"): "audit.read",
     ("packages.Export", "GET"): "package.export",
     ("packages.Import", "POST"): "package.import",
+    ("signatures.Signatures", "GET"): "document.read",
+    ("signatures.SignatureCheck", "POST"): "signature.check",
+    ("signatures.SignatureEvidence", "GET"): "file.read",
 }
 
 SECURITY_HEADERS = {

@@ -28,6 +28,7 @@ from .records import (
     to_json_dict,
     version_at,
 )
+from .signatures import check_files, merge
 from .writes import WritePlan, write_object
 
 FILES_DIR = "files/"
@@ -334,6 +335,8 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
                              retention_years=dossier.retention_years,
                              access_mode=dossier.access_mode,
                              languages=from_json_dict(dossier.meta).get("languages"))
+        signed = check_files(env, files)
+        merge(meta, signed, set())
     except BaseException:
         _discard(env, files)
         raise
@@ -378,7 +381,8 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     def build() -> dict[str, StagedFile | bytes]:
         record = _record(document_id, claimed["dossier"], claimed["serial"], claimed["doc_code"],
                          meta, media)
-        return {DOCUMENT_FILE: dump(record), **{FILES_DIR + f.name: f.staged for f in files}}
+        return {DOCUMENT_FILE: dump(record), **signed.evidence,
+                **{FILES_DIR + f.name: f.staged for f in files}}
 
     plan = WritePlan(document_id, "document", build, expected_head=0,
                      message=f"Create document: {str(meta.get('subject', ''))[:80]}")
@@ -436,6 +440,9 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
                 raise ValidationFailed({k: ["This field is set by the system and cannot be "
                                             "changed."] for k in fixed})
             _validate(env, meta)
+        signed = check_files(env, add_files)
+        stale_evidence = merge(meta, signed, {f.name for f in add_files} | set(remove_names or [])) \
+            if add_files or remove_names else []
     except BaseException:
         _discard(env, add_files)
         raise
@@ -461,9 +468,9 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
                              _sync_files(session, document_id, version, media)]
 
     plan = WritePlan(document_id, "document",
-                     {DOCUMENT_FILE: dump(new_record),
+                     {DOCUMENT_FILE: dump(new_record), **signed.evidence,
                       **{FILES_DIR + f.name: f.staged for f in add_files}},
-                     remove=[FILES_DIR + n for n in remove_names or []],
+                     remove=[FILES_DIR + n for n in remove_names or []] + stale_evidence,
                      message=message, expected_head=expected_version)
     try:
         write_object(env, actor, plan, apply=apply)

@@ -44,6 +44,7 @@ from .records import (
     object_id,
     to_json_dict,
 )
+from .signatures import Findings, check_files, merge
 from .writes import add_outbox
 
 PUSH_KIND = "push:"  # pending rows of a push carry "push:<group>:<kind>"
@@ -56,6 +57,7 @@ class PushedDocument:
     id: str = ""
     meta: dict[str, Any] | None = None
     serial: int = 0
+    signed: Findings | None = None
 
 
 def _discard_all(env: Env, documents: list[PushedDocument]) -> None:
@@ -91,6 +93,8 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
                                          access_mode=defaults["access_mode"],
                                          languages=defaults.get("languages"))
                 prepare_files(env, doc.files)
+                doc.signed = check_files(env, doc.files)
+                merge(doc.meta, doc.signed, set())
             except ValidationFailed as exc:
                 for field, messages in (exc.errors or {}).items():
                     errors[f"documents.{i}.{field}"] = messages
@@ -149,8 +153,8 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
             media = {f.name: {"media_type": f.media_type} for f in doc.files}
             record = _record(doc.id, holder, doc.serial,
                              f"{new.meta['file_code']}.{doc.serial:07d}", doc.meta, media)
-            add = {DOCUMENT_FILE: dump(record), **{FILES_DIR + f.name: f.staged
-                                                  for f in doc.files}}
+            add = {DOCUMENT_FILE: dump(record), **(doc.signed.evidence if doc.signed else {}),
+                   **{FILES_DIR + f.name: f.staged for f in doc.files}}
             versions[doc.id] = _write(env, actor, doc.id, add, f"Receive document {doc.serial} "
                                                                f"of {new.data['external_ref']}")
             written.append(doc.id)
