@@ -10,6 +10,9 @@ from .models import (
     Base,
     Counter,
     DeadlineWarning,
+    DigitisationBatch,
+    DigitisationDossier,
+    DigitisationItem,
     DisposalReview,
     Document,
     DocumentFile,
@@ -32,6 +35,9 @@ from .models import (
 )
 
 __all__ = [
+    "DigitisationBatch",
+    "DigitisationDossier",
+    "DigitisationItem",
     "IdempotencyKey",
     "Alert",
     "FixityObject",

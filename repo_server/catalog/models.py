@@ -511,3 +511,72 @@ class IdempotencyKey(Base):
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigitisationBatch(Base):
+    """A digitisation batch: a finding aid and its scans, converted and filed (operational
+    state; the dossiers it makes are ordinary records in the storage root)."""
+
+    __tablename__ = "digitisation_batches"
+    __table_args__ = (Index("ix_digitisation_batches_state", "state", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fonds_code: Mapped[str] = mapped_column(String(13))
+    # queued | running | done | partial (some documents failed) | cancelled
+    state: Mapped[str] = mapped_column(String(20))
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(1000))  # the scans: a folder or a ZIP
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rejected: Mapped[list[Any] | None] = mapped_column(JSONType)  # rows left out (errors)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    runner: Mapped[str | None] = mapped_column(String(200))  # which process works on it
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pages_total: Mapped[int] = mapped_column(Integer, default=0)
+    cpu_seconds: Mapped[float] = mapped_column(default=0.0)
+    work_seconds: Mapped[float] = mapped_column(default=0.0)  # time spent running
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DigitisationDossier(Base):
+    """One dossier row of a batch's finding aid, and the dossier it became."""
+
+    __tablename__ = "digitisation_dossiers"
+    __table_args__ = (Index("ix_digitisation_dossiers_batch", "batch_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("digitisation_batches.id",
+                                                     ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    row: Mapped[int] = mapped_column(Integer)  # row of the dossier list
+    label: Mapped[str] = mapped_column(String(100))  # dossier number in the finding aid
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the dossier's metadata
+    dossier_id: Mapped[str] = mapped_column(String(36))  # chosen before it is written
+    file_code: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))  # pending | done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DigitisationItem(Base):
+    """One document of a batch: its scans, conversion and quality, and the document it became."""
+
+    __tablename__ = "digitisation_items"
+    __table_args__ = (Index("ix_digitisation_items_batch", "batch_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("digitisation_batches.id",
+                                                     ondelete="CASCADE"))
+    dossier_position: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)  # its number in the dossier (doc code)
+    row: Mapped[int] = mapped_column(Integer)  # row of the document list
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the document's metadata
+    scans: Mapped[list[Any]] = mapped_column(JSONType)  # scan names, in page order
+    pages: Mapped[int] = mapped_column(Integer)  # counted when the batch was checked
+    document_id: Mapped[str] = mapped_column(String(36))  # chosen before it is written
+    state: Mapped[str] = mapped_column(String(20))  # pending | converted | done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    quality: Mapped[list[Any] | None] = mapped_column(JSONType)  # per page
+    output_sha256: Mapped[str | None] = mapped_column(String(64))
+    cpu_seconds: Mapped[float] = mapped_column(default=0.0)

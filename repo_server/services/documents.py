@@ -45,6 +45,7 @@ class IncomingFile:
     media_type: str
     staged: StagedFile
     expected_sha256: str | None = None
+    role: str | None = None  # "original-scan": kept beside its PDF/A, not read for text
 
 
 def clean_file_name(name: str | None) -> str:

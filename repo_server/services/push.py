@@ -68,17 +68,24 @@ def _discard_all(env: Env, documents: list[PushedDocument]) -> None:
 
 def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
                  documents: list[PushedDocument], *,
-                 add_to_existing: bool = False) -> dict[str, Any]:
+                 add_to_existing: bool = False, dossier_id: str | None = None,
+                 source: str = "push") -> dict[str, Any]:
     """Receive a whole case; returns the receipt.
 
     With `add_to_existing`, a case already received (same external_ref, dossier still open)
     gets the pushed documents as its next ones — the sender's explicit new version of the
-    case — instead of a 409."""
+    case — instead of a 409.
+
+    A digitisation batch (`source="digitisation"`) pushes a whole paper dossier the same way:
+    it needs no case number, and gives the ids (`dossier_id`, each document's `id`) that it
+    recorded before, so that a batch resumed after a crash finds what it already wrote."""
     try:
-        if not dossier_data.get("external_ref"):
+        if source == "push" and not dossier_data.get("external_ref"):
             raise ValidationFailed({"dossier.external_ref": [
                 "A pushed dossier needs the sender's case number (external_ref)."]})
         new = prepare_dossier(env, dossier_data)
+        if dossier_id:
+            new.record_id = dossier_id
         existing = _existing_case(env, actor, new) if add_to_existing else None
         defaults = from_json_dict(existing.meta) if existing is not None else new.data
         if existing is not None:
@@ -107,7 +114,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
         new.record_id, new.meta = existing.id, {**from_json_dict(existing.meta)}
     group = new_id()
     for doc in documents:
-        doc.id = new_id()
+        doc.id = doc.id or new_id()
     now = env.now()
     with_pending = ([] if existing is not None else [(new.record_id, "dossier")]) + \
         [(d.id, "document") for d in documents]
@@ -146,17 +153,17 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
         if existing is None:
             versions[new.record_id] = _write(env, actor, new.record_id,
                                              {DOSSIER_FILE: dossier_file(new)},
-                                             f"Receive dossier {new.data['external_ref']} (push)")
+                                             f"Receive dossier {_label(new)} ({source})")
             written.append(new.record_id)
         holder = SimpleNamespace(id=new.record_id, fonds_code=new.fonds_code)
         for doc in documents:
-            media = {f.name: {"media_type": f.media_type} for f in doc.files}
+            media = _media(doc.files)
             record = _record(doc.id, holder, doc.serial,
                              f"{new.meta['file_code']}.{doc.serial:07d}", doc.meta, media)
             add = {DOCUMENT_FILE: dump(record), **(doc.signed.evidence if doc.signed else {}),
                    **{FILES_DIR + f.name: f.staged for f in doc.files}}
             versions[doc.id] = _write(env, actor, doc.id, add, f"Receive document {doc.serial} "
-                                                               f"of {new.data['external_ref']}")
+                                                               f"of {_label(new)}")
             written.append(doc.id)
     except BaseException:
         undo_push(env, written, [rid for rid, _ in with_pending])
@@ -179,18 +186,30 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
             v = versions[doc.id]
             session.execute(update(Document).where(Document.id == doc.id).values(
                 head_version=v.number, created_at=v.created, updated_at=v.created))
-            rows = _file_rows(doc.id, v, {f.name: {"media_type": f.media_type}
-                                          for f in doc.files})
+            rows = _file_rows(doc.id, v, _media(doc.files))
             if rows:
                 session.execute(insert(DocumentFile), rows)
             add_outbox(session, env, doc.id, "document", "index")
         session.execute(delete(PendingWrite).where(
             PendingWrite.object_kind.like(f"{PUSH_KIND}{group}:%")))
         audit.log_in(session, env, actor, "dossier.push", new.record_id,
-                     {"external_ref": new.data["external_ref"], "documents": len(documents),
+                     {"external_ref": new.data.get("external_ref"), "source": source,
+                      "documents": len(documents),
                       "added_to_existing": existing is not None,
                       "receipt_sha256": receipt["receipt_sha256"]})
     return receipt
+
+
+def _media(files: list[IncomingFile]) -> dict[str, dict[str, str]]:
+    """The `files` entry of a document's metadata: media type, and a role if any."""
+    return {f.name: {"media_type": f.media_type, **({"role": f.role} if f.role else {})}
+            for f in files}
+
+
+def _label(new) -> str:  # noqa: ANN001
+    """How version messages name the dossier: its case number, else its paper file code."""
+    return str(new.data.get("external_ref") or new.data.get("paper_file_code")
+               or new.meta.get("file_code"))
 
 
 def _existing_case(env: Env, actor: Actor, new) -> Dossier | None:  # noqa: ANN001
@@ -228,7 +247,7 @@ def _receipt(new, documents: list[PushedDocument], versions: dict[str, VersionIn
              received, existing: Dossier | None) -> dict[str, Any]:  # noqa: ANN001
     body = {
         "dossier_id": new.record_id, "fonds_code": new.fonds_code,
-        "file_code": new.meta["file_code"], "external_ref": new.data["external_ref"],
+        "file_code": new.meta["file_code"], "external_ref": new.data.get("external_ref"),
         "archive_code": existing.archive_code if existing is not None else None,
         "received_at": received.isoformat(),
         "documents": [{

@@ -143,17 +143,23 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
     return {k: len(v) for k, v in ids.items()}
 
 
-def reconcile_pending(env: Env, older_than_seconds: float = 0) -> int:
+def reconcile_pending(env: Env, older_than_seconds: float = 0,
+                      only: list[str] | None = None) -> int:
     """After a crash: import every object whose write was interrupted; drop empty reservations.
 
     Another process may be writing right now (gunicorn workers start one by one), so only
-    writes pending for longer than `older_than_seconds` are treated as interrupted.
+    writes pending for longer than `older_than_seconds` are treated as interrupted. With
+    `only`, just the writes of those records (a resumed digitisation batch finishing its own
+    interrupted dossier while the server runs).
     """
-    env.store.recover(older_than_seconds=older_than_seconds)
+    if only is None:
+        env.store.recover(older_than_seconds=older_than_seconds)
     cutoff = env.now() - timedelta(seconds=older_than_seconds)
     with env.db.write() as session:
-        pending = session.scalars(select(PendingWrite)
-                                  .where(PendingWrite.started_at <= cutoff)).all()
+        stmt = select(PendingWrite).where(PendingWrite.started_at <= cutoff)
+        if only is not None:
+            stmt = stmt.where(PendingWrite.object_id.in_(only))
+        pending = session.scalars(stmt).all()
         pushes: dict[str, list[PendingWrite]] = {}
         for p in pending:
             if p.object_kind.startswith("push:"):

@@ -20,6 +20,7 @@ from .records import DOCUMENT_FILE, object_id
 from .writes import SYSTEM_TEXT_MESSAGE, WritePlan, write_system_versions
 
 TEXT_DIR = "text/"
+ORIGINAL_SCAN = "original-scan"  # a file role: the scan a digitised PDF/A was made from
 STATUS_FILE = TEXT_DIR + "status.json"
 
 
@@ -84,6 +85,8 @@ def plan_document_text(env: Env, document_id: str) -> TextPlan | None:
     for name, fi in sorted(files.items()):
         if statuses.get(name, {}).get("sha256") == fi.sha256:
             continue
+        if media.get(name, {}).get("role") == ORIGINAL_SCAN:
+            continue  # its text is in the archival PDF/A beside it: never OCR'd twice
         path, _ = env.store.file_path(oid, FILES_DIR + name)
         result = extract_text(path, filename=name,
                               media_type=media.get(name, {}).get("media_type"),
