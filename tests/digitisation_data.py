@@ -34,9 +34,9 @@ def page_image(words: str, *, dpi: int = 200, kind: str | None = None) -> Image.
     img = Image.new("RGB", (width, height), "white")
     if kind != "blank":
         draw = ImageDraw.Draw(img)
-        font = ImageFont.truetype(FONT, int((14 if kind == "blur" else 11) * dpi / 72))
-        lines = [f"Ủy ban nhân dân phường {words}", "Quyết định về việc cấp giấy phép",
-                 f"Hồ sơ lưu trữ {words} trang này", "Chủ tịch ký tên đóng dấu"]
+        font = ImageFont.truetype(FONT, int(11 * dpi / 72))
+        lines = ["Ủy ban nhân dân phường An Cựu", "Quyết định về việc cấp giấy phép",
+                 f"Hồ sơ lưu trữ số {words}", "Chủ tịch ký tên đóng dấu"]
         for i, line in enumerate(lines):
             draw.text((int(dpi * 0.25), int(dpi * (0.25 + i * 0.45))), line, fill="black",
                       font=font)
@@ -80,7 +80,7 @@ class Batch:
     dossiers: int
     pages: int
     bad_pages: dict[tuple[str, int, int], str] = field(default_factory=dict)
-    words: dict[tuple[str, int], str] = field(default_factory=dict)  # a word on each doc
+    words: dict[tuple[str, int], str] = field(default_factory=dict)  # a number on each doc
 
 
 def make_batch(folder: Path, *, dossiers: int = 3, docs_per_dossier: int = 2,
@@ -103,12 +103,12 @@ def make_batch(folder: Path, *, dossiers: int = 3, docs_per_dossier: int = 2,
             doc_index += 1
             kind = bad_left.pop(0) if bad_left and s == docs_per_dossier else None
             type_code = "30" if kind == "map" else "02"
-            word = f"mãsố{d:02d}x{s:02d}"
-            batch.words[(label, s)] = f"{d:02d}x{s:02d}"
+            word = f"{7 + d % 2}{d:03d}{s:02d}"  # a number found on this document only
+            batch.words[(label, s)] = word
             images = []
             for p in range(1, pages_per_doc + 1):
                 page_kind = kind if (kind and p == pages_per_doc) else None
-                images.append(page_image(f"{word} p{p}",
+                images.append(page_image(f"{word} trang {p}",
                                          kind=None if page_kind == "map" else page_kind))
                 if page_kind or kind == "map":
                     batch.bad_pages[(label, s, p)] = EXPECTED_CHECK[kind]

@@ -14,6 +14,7 @@ from ..services.errors import ServiceError
 from ..storage import StorageError
 from . import (
     audit,
+    digitisation,
     disposal,
     documents,
     dossiers,
@@ -76,7 +77,7 @@ def init_api(app: Flask) -> Api:
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
-                packages.blp, signatures.blp):
+                packages.blp, signatures.blp, digitisation.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

@@ -94,6 +94,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("signatures.Signatures", "GET"): "document.read",
     ("signatures.SignatureCheck", "POST"): "signature.check",
     ("signatures.SignatureEvidence", "GET"): "file.read",
+    ("digitisation.Batches", "GET"): "digitisation.read",
+    ("digitisation.Batches", "POST"): "digitisation.run",
+    ("digitisation.Checks", "POST"): "digitisation.run",
+    ("digitisation.Batch", "GET"): "digitisation.read",
+    ("digitisation.Cancel", "POST"): "digitisation.run",
+    ("digitisation.Resume", "POST"): "digitisation.run",
+    ("digitisation.Report", "GET"): "digitisation.read",
 }
 
 SECURITY_HEADERS = {

@@ -23,6 +23,7 @@ from ..services import jobs as job_service
 from ..services.context import SYSTEM, Env
 from ..services.indexing import DRAIN_BATCH, drain_outbox
 from . import builtin  # noqa: F401 - registers the built-in jobs
+from .digitisation import BatchThread
 from .lease import Lease
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Worker:
         self._last_renew = 0.0
         self._last_check = 0.0
         self._lock = threading.Lock()  # one job or drain at a time
+        self.batches = BatchThread(env, self.lease.holder)  # digitisation, in its own thread
 
     # ------------------------------------------------------------------ leadership
     def _become_leader(self) -> None:
@@ -101,6 +103,7 @@ class Worker:
             self._last_check = now
             self.ensure_index()
         done = self.run_requested()
+        self.batches.tick()
         with self._lock:
             done += drain_outbox(self.env, self.backend)
         return done

@@ -330,3 +330,35 @@ def report_path(env: Env, actor: Actor, batch_id: str, fmt: str) -> Path:
     with env.db.read() as session:
         _batch_row(session, actor, batch_id)
     return write_report(env, batch_id, fmt, batch_dir(env, batch_id))
+
+
+def receive_upload(env: Env, folder: Path | None, stream, name: str,  # noqa: ANN001
+                   max_bytes: int) -> Path:
+    """Spool one uploaded file (finding aid or scans ZIP) into a fresh incoming folder of
+    the batch area (the same file system as the batch folders, so it is moved, not copied).
+    Returns its path; the caller removes `path.parent` if the batch is not made."""
+    from .errors import PayloadTooLarge
+
+    if folder is None:
+        folder = work_root(env) / "incoming" / new_id()
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = Path(name or "upload").name or "upload"
+    target = folder / safe
+    n = 1
+    while target.exists():  # two parts with one name
+        n += 1
+        target = folder / f"{n}-{safe}"
+    size = 0
+    with open(target, "xb") as out:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(
+                    f"{safe} is larger than the upload limit of {max_bytes // (1024 * 1024)} "
+                    "MiB; digitise large batches with `repo-server digitise start`.")
+            out.write(chunk)
+    return target
+
+
+def discard_upload(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

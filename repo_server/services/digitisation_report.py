@@ -59,7 +59,9 @@ def judge(pages: list[dict[str, Any]], type_code: str | None, rules: dict[str, A
             problems.append({"check": "colour_depth", "message": f"{_depth_words(bits)}, below "
                              f"{rules['min_colour_bits']}-bit colour."})
         ink = page.get("ink_ratio")
-        blank = ink is not None and ink < rules["blank_ink_ratio"]
+        # almost no ink and no word read: a page where OCR reads words (even poorly) is not
+        # blank, however faint
+        blank = ink is not None and ink < rules["blank_ink_ratio"] and not page.get("words")
         if blank:
             problems.append({"check": "blank", "message": "The page looks blank (check whether "
                              "it should be in the document, or was scanned wrongly)."})

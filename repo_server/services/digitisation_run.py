@@ -50,15 +50,25 @@ def workers_for(env: Env, requested: int | None = None) -> int:
     return max(1, n or (os.cpu_count() or 1))
 
 
+def _claimable(now):  # noqa: ANN001, ANN202
+    return or_(DigitisationBatch.state == "queued",
+               (DigitisationBatch.state == "running")
+               & ((DigitisationBatch.heartbeat_at.is_(None))
+                  | (DigitisationBatch.heartbeat_at < now - STALE_AFTER)))
+
+
+def has_work(env: Env) -> bool:
+    """A cheap read: is any batch waiting (or abandoned by a runner that stopped)?"""
+    with env.db.read() as session:
+        return session.scalar(select(DigitisationBatch.id).where(
+            _claimable(env.now())).limit(1)) is not None
+
+
 def claim_batch(env: Env, runner: str, batch_id: str | None = None) -> str | None:
     """Take a queued batch (or one whose runner stopped reporting); None if there is none."""
     now = env.now()
     with env.db.write() as session:
-        stmt = select(DigitisationBatch).where(or_(
-            DigitisationBatch.state == "queued",
-            (DigitisationBatch.state == "running")
-            & ((DigitisationBatch.heartbeat_at.is_(None))
-               | (DigitisationBatch.heartbeat_at < now - STALE_AFTER))))
+        stmt = select(DigitisationBatch).where(_claimable(now))
         if batch_id is not None:
             stmt = stmt.where(DigitisationBatch.id == batch_id)
         row = session.scalar(stmt.order_by(DigitisationBatch.created_at).limit(1)
@@ -143,6 +153,10 @@ class BatchRunner:
         try:
             if source is not None:
                 self._run(batch, dossiers, items, source)
+        except KeyboardInterrupt:  # Ctrl-C in the CLI: a cancel; `resume` goes on later
+            self.cancelled = True
+            self._finish(started, None)
+            raise
         except TakenOver:
             log.warning("batch %s: another runner took over; this one stops", self.batch_id)
             source.close()
