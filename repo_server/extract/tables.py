@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def _read_xlsx(path: Path, label: str) -> list[Sheet]:
                 if number > MAX_ROWS:
                     raise TableError(f"{label}, sheet {ws.title}: more than {MAX_ROWS:,} rows; "
                                      "split the finding aid into several batches.")
-                cells = [v.strip() if isinstance(v, str) else v for v in values]
+                cells = [unicodedata.normalize("NFC", v.strip()) if isinstance(v, str) else v
+                         for v in values]
                 if any(c not in (None, "") for c in cells):
                     sheet.rows.append((number, cells))
             sheets.append(sheet)
@@ -66,14 +68,15 @@ def _read_xlsx(path: Path, label: str) -> list[Sheet]:
 
 
 def _decode(data: bytes, label: str) -> str:
+    """The text in NFC (cp1258 writes tone marks as separate combining characters)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return unicodedata.normalize("NFC", data.decode("utf-16"))
     try:
-        return data.decode("utf-8-sig")
+        return unicodedata.normalize("NFC", data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         pass
     try:  # Excel's "CSV" on a Vietnamese Windows: the ANSI code page
-        return data.decode("cp1258")
+        return unicodedata.normalize("NFC", data.decode("cp1258"))
     except UnicodeDecodeError as exc:
         raise TableError(f"{label}: the text encoding is not recognised; save the file as "
                          "'CSV UTF-8' and send it again.") from exc

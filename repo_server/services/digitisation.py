@@ -117,6 +117,8 @@ def _check_records(env: Env, actor: Actor, aid: FindingAid, fonds_code: str) -> 
     with env.db.read() as session:
         fonds_rows = {f.code: f for f in session.scalars(select(Fonds))}
         for i, dossier in enumerate(aid.dossiers):
+            if dossier.problems:
+                continue  # one thing at a time: its own cells first
             fonds = dossier.data.get("fonds_code") or fonds_code
             row = fonds_rows.get(fonds)
             column = dossier.columns.get("fonds_code", "fonds")

@@ -347,8 +347,10 @@ def classify(sheet: Sheet) -> str | None:
     return None
 
 
-def _rows(sheet: Sheet, kind: str, problems: list[Problem]) -> list[tuple[int, dict]]:
-    """(row number, {column key: (cell, header shown)}) for every data row of a list."""
+def _rows(sheet: Sheet, kind: str, problems: list[Problem]
+          ) -> tuple[list[tuple[int, dict]], dict[str, str]]:
+    """(row number, {column key: (cell, header shown)}) for every data row of a list, and
+    the header shown for each column found ("C (Tiêu đề hồ sơ)")."""
     columns = COLUMNS[kind]
     index, found = _find_header(sheet, columns)
     keys = {c.key for c in found.values()}
@@ -366,6 +368,7 @@ def _rows(sheet: Sheet, kind: str, problems: list[Problem]) -> list[tuple[int, d
                                     f"{column_letter(seen[col.key])}); keep one."))
         seen[col.key] = j
     header_cells = sheet.rows[index][1] if index >= 0 else []
+    shown = {col.key: f"{column_letter(j)} ({header_cells[j]})" for j, col in found.items()}
     out = []
     for number, cells in sheet.rows[index + 1:]:
         values = {}
@@ -375,19 +378,19 @@ def _rows(sheet: Sheet, kind: str, problems: list[Problem]) -> list[tuple[int, d
                 values[col.key] = (cell, f"{column_letter(j)} ({header_cells[j]})")
         if values:
             out.append((number, values))
-    return out
+    return out, shown
 
 
-def _convert(codes: CodeLists, sheet: str, number: int, values: dict, kind: str
-             ) -> tuple[dict[str, Any], list[Problem]]:
+def _convert(codes: CodeLists, sheet: str, number: int, values: dict, kind: str,
+             shown: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
     """Typed metadata of one row, and its problems (one per bad cell)."""
     data: dict[str, Any] = {}
     problems: list[Problem] = []
     where: dict[str, str] = {}
     for col in COLUMNS[kind]:
         if col.key not in values:
-            if col.required:
-                problems.append(Problem(sheet, number, col.title,
+            if col.required and col.key in shown:  # a missing column is reported once
+                problems.append(Problem(sheet, number, shown[col.key],
                                         f"'{col.title}' is empty; fill it in."))
             continue
         cell, header = values[col.key]
@@ -485,8 +488,9 @@ def read_finding_aid(codes: CodeLists, files: list[tuple[Path, str]]) -> Finding
                                         "needs a sheet (or CSV file) with its columns."))
     by_label: dict[str, DossierRow] = {}
     for sheet in lists[DOSSIERS]:
-        for number, values in _rows(sheet, DOSSIERS, aid.problems):
-            data, problems = _convert(codes, sheet.name, number, values, DOSSIERS)
+        rows, shown = _rows(sheet, DOSSIERS, aid.problems)
+        for number, values in rows:
+            data, problems = _convert(codes, sheet.name, number, values, DOSSIERS, shown)
             label = str(data.get("label") or "")
             row = DossierRow(sheet.name, number, label, data, problems=problems,
                              columns={k: v[1] for k, v in values.items()})
@@ -509,8 +513,9 @@ def read_finding_aid(codes: CodeLists, files: list[tuple[Path, str]]) -> Finding
         elif code:
             papers[code] = d.row
     for sheet in lists[DOCUMENTS]:
-        for number, values in _rows(sheet, DOCUMENTS, aid.problems):
-            data, problems = _convert(codes, sheet.name, number, values, DOCUMENTS)
+        rows, shown = _rows(sheet, DOCUMENTS, aid.problems)
+        for number, values in rows:
+            data, problems = _convert(codes, sheet.name, number, values, DOCUMENTS, shown)
             label = str(data.pop("label", "") or "")
             doc = DocumentRow(sheet.name, number, label, data, data.pop("_scans", []),
                               columns={k: v[1] for k, v in values.items()},
