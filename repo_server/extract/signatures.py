@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import mmap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,21 +29,25 @@ SIGNATURE_MARK = b"/ByteRange"  # every PDF signature dictionary has it, uncompr
 VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
 
 
-def has_signatures(path: str | Path) -> bool:
+def has_signatures(path: str | Path, chunk_size: int = 1 << 20) -> bool:
     """True when the file is a PDF that contains a signature dictionary (a cheap byte scan:
     a signature dictionary is never inside a compressed object stream)."""
+    overlap = len(SIGNATURE_MARK) - 1
     try:
         with open(path, "rb") as fh:
-            if fh.read(1024).find(b"%PDF-") < 0:
+            head = fh.read(chunk_size)
+            if head[:1024].find(b"%PDF-") < 0:
                 return False
-            fh.seek(0)
-            try:
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    return data.find(SIGNATURE_MARK) >= 0
-            except ValueError:  # empty file
-                return False
+            tail = b""
+            block = head
+            while block:
+                if (tail + block).find(SIGNATURE_MARK) >= 0:
+                    return True
+                tail = block[-overlap:]
+                block = fh.read(chunk_size)
     except OSError:
         return False
+    return False
 
 
 def load_certificates(data: bytes) -> list[bytes]:

@@ -1,0 +1,105 @@
+"""The issue's acceptance run: a finding aid with 50 dossiers and 500 scanned pages (a few of
+them below the standard on purpose) through the API and through the CLI.
+
+About 2 × 500 pages of OCR: several minutes on two cores, so it runs only with
+REPO_TEST_HEAVY=1 (`.ci/run` sets it in its first leg); every run of the suite has the same
+checks on small batches (test_digitisation.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from repo_server import build_env, create_app
+from repo_server.catalog import DigitisationBatch
+from repo_server.services.keys import create_key
+
+from .conftest import Client, close_env, make_config
+from .digitisation_data import make_batch
+from .test_digitisation import assert_conforming, assert_exactly_the_bad_pages, upload, wait_done
+
+pytestmark = pytest.mark.skipif(os.environ.get("REPO_TEST_HEAVY") != "1",
+                                reason="the 500-page run: set REPO_TEST_HEAVY=1")
+DOSSIERS, DOCS, PAGES = 50, 2, 5
+
+
+def _cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _figures(path: str, pages: int, seconds: float, cpu: float, view: dict) -> None:
+    line = {"path": path, "pages": pages, "seconds": round(seconds, 1),
+            "pages_per_minute": round(pages / seconds * 60, 1),
+            "cpu_seconds_per_page_conversion": view["cpu_seconds_per_page"],
+            "cpu_seconds_per_page_process": round(cpu / pages, 3)}
+    print(f"\nDIGITISATION FIGURES {json.dumps(line)}")
+
+
+def test_500_pages_through_the_api(tmp_path: Path) -> None:
+    from repo_server.catalog.migrate import upgrade
+    from repo_server.jobs.worker import Worker
+    from repo_server.services.search import open_writer
+
+    config = make_config(tmp_path / "instance", MAX_UPLOAD_BYTES=256 * 1024 * 1024)
+    (tmp_path / "instance").mkdir()
+    upgrade(config["DATABASE_URL"])
+    env = build_env(config)
+    try:
+        client = Client(create_app(config, env=env), create_key(env, "t", ["admin"])[1])
+        client.make_fonds()
+        batch = make_batch(tmp_path / "in", dossiers=DOSSIERS, docs_per_dossier=DOCS,
+                           pages_per_doc=PAGES)
+        assert batch.pages == 500 and len(batch.bad_pages) >= 6
+        worker = Worker(env, lambda: open_writer(env), use_scheduler=False)
+        started, cpu = time.monotonic(), _cpu()
+        r = upload(client, batch)
+        assert r.status_code == 202, r.json
+        view = wait_done(client, worker, r.json["id"], timeout=3600)
+        _figures("api", batch.pages, time.monotonic() - started, _cpu() - cpu, view)
+        assert view["state"] == "done", view
+        report = client.get(f"/api/v1/digitisation/batches/{view['id']}/report").json
+        assert_exactly_the_bad_pages(report, batch)
+        assert_conforming(client, env, report, batch)
+        if worker.backend is not None:
+            worker.backend.close()
+    finally:
+        close_env(env)
+
+
+def test_500_pages_through_the_cli(tmp_path: Path) -> None:
+    from repo_server.catalog.migrate import upgrade
+    from repo_server.cli import main
+
+    config = make_config(tmp_path / "instance")
+    (tmp_path / "instance").mkdir()
+    upgrade(config["DATABASE_URL"])
+    env = build_env(config)
+    try:
+        client = Client(create_app(config, env=env), create_key(env, "t", ["admin"])[1])
+        client.make_fonds()
+        batch = make_batch(tmp_path / "in", dossiers=DOSSIERS, docs_per_dossier=DOCS,
+                           pages_per_doc=PAGES, zip_scans=False)
+        started, cpu = time.monotonic(), _cpu()
+        result = CliRunner().invoke(main, [
+            "--instance", config["INSTANCE_PATH"], "digitise", "start",
+            *map(str, batch.finding_aid), "--scans", str(batch.scans),
+            "--fonds", "000.00.00.H49"])
+        assert result.exit_code == 0, result.output
+        with env.db.read() as session:
+            batch_id = session.scalar(select(DigitisationBatch.id))
+        view = client.get(f"/api/v1/digitisation/batches/{batch_id}").json
+        _figures("cli", batch.pages, time.monotonic() - started, _cpu() - cpu, view)
+        report = client.get(f"/api/v1/digitisation/batches/{batch_id}/report").json
+        assert_exactly_the_bad_pages(report, batch)
+        assert_conforming(client, env, report, batch)
+    finally:
+        close_env(env)
