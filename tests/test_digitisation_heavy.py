@@ -44,18 +44,25 @@ def _figures(path: str, pages: int, seconds: float, cpu: float, view: dict) -> N
     print(f"\nDIGITISATION FIGURES {json.dumps(line)}")
 
 
-def test_500_pages_through_the_api(tmp_path: Path) -> None:
+def _instance(tmp_path: Path):  # noqa: ANN202
+    """A fresh instance of its own (uploads up to 256 MiB) with a fonds and an admin client."""
     from repo_server.catalog.migrate import upgrade
-    from repo_server.jobs.worker import Worker
-    from repo_server.services.search import open_writer
 
     config = make_config(tmp_path / "instance", MAX_UPLOAD_BYTES=256 * 1024 * 1024)
     (tmp_path / "instance").mkdir()
     upgrade(config["DATABASE_URL"])
     env = build_env(config)
+    client = Client(create_app(config, env=env), create_key(env, "t", ["admin"])[1])
+    client.make_fonds()
+    return config, env, client
+
+
+def test_500_pages_through_the_api(tmp_path: Path) -> None:
+    from repo_server.jobs.worker import Worker
+    from repo_server.services.search import open_writer
+
+    config, env, client = _instance(tmp_path)
     try:
-        client = Client(create_app(config, env=env), create_key(env, "t", ["admin"])[1])
-        client.make_fonds()
         batch = make_batch(tmp_path / "in", dossiers=DOSSIERS, docs_per_dossier=DOCS,
                            pages_per_doc=PAGES)
         assert batch.pages == 500 and len(batch.bad_pages) >= 6
@@ -76,16 +83,10 @@ def test_500_pages_through_the_api(tmp_path: Path) -> None:
 
 
 def test_500_pages_through_the_cli(tmp_path: Path) -> None:
-    from repo_server.catalog.migrate import upgrade
     from repo_server.cli import main
 
-    config = make_config(tmp_path / "instance")
-    (tmp_path / "instance").mkdir()
-    upgrade(config["DATABASE_URL"])
-    env = build_env(config)
+    config, env, client = _instance(tmp_path)
     try:
-        client = Client(create_app(config, env=env), create_key(env, "t", ["admin"])[1])
-        client.make_fonds()
         batch = make_batch(tmp_path / "in", dossiers=DOSSIERS, docs_per_dossier=DOCS,
                            pages_per_doc=PAGES, zip_scans=False)
         started, cpu = time.monotonic(), _cpu()
