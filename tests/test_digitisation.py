@@ -107,6 +107,11 @@ def test_a_batch_through_the_api_makes_conforming_searchable_dossiers(  # noqa: 
     report = client.get(f"/api/v1/digitisation/batches/{view['id']}/report").json
     assert_exactly_the_bad_pages(report, batch)
     assert_conforming(client, env, report, batch)
+    from repo_server.services.digitisation import batch_dir
+
+    folder = batch_dir(env, view["id"])  # the uploaded scans go once all is filed
+    assert not (folder / "scans.zip").exists()
+    assert list((folder / "out").glob("*.pdf")) == []
     # the OCR text is searchable; the original scans are not read a second time
     drain(worker)
     (label, serial), number = next(iter(batch.words.items()))
@@ -134,7 +139,7 @@ def test_the_same_batch_from_a_folder_through_the_cli(env, config, fonds, tmp_pa
     from repo_server.cli import main
 
     batch = make_batch(tmp_path / "in", dossiers=3, zip_scans=False, fmt="csv")
-    runner = CliRunner()
+    runner = CliRunner(env={"REPO_FSYNC": "false", "REPO_DATABASE_URL": config["DATABASE_URL"]})
     args = ["--instance", config["INSTANCE_PATH"], "digitise"]
     common = [*map(str, batch.finding_aid), "--scans", str(batch.scans),
               "--fonds", fonds["code"]]

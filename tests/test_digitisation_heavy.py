@@ -90,7 +90,7 @@ def test_500_pages_through_the_cli(tmp_path: Path) -> None:
         batch = make_batch(tmp_path / "in", dossiers=DOSSIERS, docs_per_dossier=DOCS,
                            pages_per_doc=PAGES, zip_scans=False)
         started, cpu = time.monotonic(), _cpu()
-        result = CliRunner().invoke(main, [
+        result = CliRunner(env={"REPO_DATABASE_URL": config["DATABASE_URL"]}).invoke(main, [
             "--instance", config["INSTANCE_PATH"], "digitise", "start",
             *map(str, batch.finding_aid), "--scans", str(batch.scans),
             "--fonds", "000.00.00.H49"])

@@ -381,10 +381,25 @@ class BatchRunner:
         except Exception:  # noqa: BLE001 - the report is made again on request
             log.exception("could not write the report of batch %s", self.batch_id)
         shutil.rmtree(self.folder / "tmp", ignore_errors=True)
+        if state == "done":
+            self._drop_uploaded_scans()
         from .digitisation_status import batch_view
 
         with self.env.db.read() as session:
             return batch_view(session, self.env, session.get(DigitisationBatch, self.batch_id))
+
+
+    def _drop_uploaded_scans(self) -> None:
+        """Once every dossier is filed, scans uploaded into the batch folder are no longer
+        needed (the originals are in the records, if kept); a clerk's own folder or ZIP
+        (CLI) is never touched."""
+        with self.env.db.read() as session:
+            source = Path(session.get(DigitisationBatch, self.batch_id).source)
+        if self.folder.resolve() in source.resolve().parents:
+            if source.is_dir():
+                shutil.rmtree(source, ignore_errors=True)
+            else:
+                source.unlink(missing_ok=True)
 
 
 def _media_type(name: str) -> str:
