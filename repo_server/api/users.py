@@ -98,7 +98,8 @@ class Users(MethodView):
     @blp.response(200, UserPageSchema)
     def get(self, args):
         """List users"""
-        items, total = service.list_users(env(), page=args["page"], page_size=args["page_size"])
+        items, total = service.list_users(env(), actor(), page=args["page"],
+                                          page_size=args["page_size"])
         return page(items, total, args)
 
     @blp.arguments(UserCreateSchema, example={"name": "motcua-ancuu", "roles": ["integration"],
@@ -114,7 +115,7 @@ class UserItem(MethodView):
     @blp.response(200, UserSchema)
     def get(self, user_id):
         """Get a user with keys (no secrets) and grants"""
-        return service.get_user(env(), user_id)
+        return service.get_user(env(), user_id, actor())
 
     @blp.arguments(UserFields, example={"roles": ["clerk"], "active": True})
     @blp.response(200, UserSchema)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Fonds
+from . import rights
 from .access import in_scope
 from .context import Actor, Env
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
@@ -34,12 +35,14 @@ def get_fonds_row(session, code: str, viewer: Actor | None = None) -> Fonds:  # 
 
 
 def get_fonds(env: Env, code: str, viewer: Actor) -> dict[str, Any]:
+    rights.require(viewer, "fonds.read")
     with env.db.read() as session:
         return _view(get_fonds_row(session, code, viewer))
 
 
 def list_fonds(env: Env, viewer: Actor, *, page: int, page_size: int
                ) -> tuple[list[dict[str, Any]], int]:
+    rights.require(viewer, "fonds.read")
     stmt = select(Fonds)
     if viewer.scope is not None:
         stmt = stmt.where(Fonds.code.in_(viewer.scope))
@@ -66,7 +69,10 @@ def _check(env: Env, data: dict[str, Any]) -> None:
 
 
 def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-    """Register a fonds; its code never changes afterwards."""
+    """Register a fonds; its code never changes afterwards. A user with some fonds only
+    registers one of those (a code in its scope not registered yet)."""
+    rights.require(actor, "fonds.write")
+    rights.reach_fonds(actor, data.get("code") or "")
     data = {k: v for k, v in data.items() if v is not None}
     data.setdefault("status", "open")
     _check(env, data)
@@ -106,6 +112,7 @@ def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]
 def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
                  expected_version: int | None) -> dict[str, Any]:
     """Change a fonds' name, status, history or successor (the code is fixed)."""
+    rights.require(actor, "fonds.write")
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the fonds' current ETag to update it.")
     with env.db.read() as session:
@@ -149,6 +156,7 @@ def close_fonds(env: Env, actor: Actor, code: str, *, closed_on, decision_ref: s
     It takes no new dossiers or documents; its records and codes stay exactly as they are,
     and the successor's users see them (custody) without anything being rewritten.
     """
+    rights.require(actor, "fonds.write")
     with env.db.read() as session:
         row = get_fonds_row(session, code, actor)
         if row.status == "closed":
