@@ -52,7 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_TTL_HOURS": 24,  # how long a POST's Idempotency-Key is remembered
     "IDEMPOTENCY_MAX_HASH_BYTES": 8 * 1024 * 1024,  # larger uploads: length + Content-Digest
     "AUTH_CACHE_SECONDS": 10,  # how long a process remembers a checked key at most (a
-    # revocation is effective at once anyway: each request checks the rights generation)
+    # revocation reaches every process within AUTH_REVOCATION_SECONDS anyway)
+    "AUTH_REVOCATION_SECONDS": 0.25,  # how often a process checks whether a key was revoked
+    # or a user's rights changed elsewhere (one small read; a revocation takes at most this)
     "AUTH_FAILURE_LIMIT": 20,  # failed sign-ins per presented key and client address ...
     "AUTH_FAILURE_WINDOW": 60,  # ... within this many seconds, then 429 until it clears
     "TRUSTED_PROXIES": 0,  # reverse proxies in front of the server whose X-Forwarded-For
