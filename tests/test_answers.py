@@ -17,7 +17,6 @@ from repo_server import create_app
 from repo_server.services import disposal, lifecycle
 from repo_server.services.context import SYSTEM, Actor
 from repo_server.services.keys import create_key
-from tests.conftest import Client
 
 
 def _closed(client, env, **kw) -> dict:  # noqa: ANN001, ANN003
