@@ -212,7 +212,7 @@ def reserve_dossier(session, env: Env, actor: Actor, new: NewDossier, *,  # noqa
     """Claim the file code and case number and add the (still invisible) catalog row."""
     fonds_code, data = new.fonds_code, new.data
     rights.require(actor, "dossier.create")
-    fonds = get_fonds_row(session, fonds_code, actor)
+    fonds = get_fonds_row(session, fonds_code, actor, "dossier.create")
     if fonds.status == "closed":
         raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
     ref = data.get("external_ref")

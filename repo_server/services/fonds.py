@@ -26,8 +26,12 @@ def _view(row: Fonds) -> dict[str, Any]:
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def get_fonds_row(session, code: str, viewer: Actor | None = None) -> Fonds:  # noqa: ANN001
-    """The fonds; NotFound also when it lies outside the viewer's scope."""
+def get_fonds_row(session, code: str, viewer: Actor | None = None,  # noqa: ANN001
+                  action: str = "fonds.read") -> Fonds:
+    """The fonds, for `action` by `viewer` (when given): 403 without the role; NotFound also
+    when it lies outside the viewer's scope."""
+    if viewer is not None:
+        rights.require(viewer, action)
     row = session.scalar(select(Fonds).where(Fonds.code == code))
     if row is None or (viewer is not None and not in_scope(viewer, code)):
         raise NotFound(f"There is no fonds with code {code!r}.")
@@ -116,7 +120,7 @@ def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the fonds' current ETag to update it.")
     with env.db.read() as session:
-        row = get_fonds_row(session, code, actor)
+        row = get_fonds_row(session, code, actor, "fonds.write")
     meta = {**from_json_dict(row.meta), **changes}
     meta = {k: v for k, v in meta.items() if v is not None}
     _check(env, meta)
@@ -158,7 +162,7 @@ def close_fonds(env: Env, actor: Actor, code: str, *, closed_on, decision_ref: s
     """
     rights.require(actor, "fonds.write")
     with env.db.read() as session:
-        row = get_fonds_row(session, code, actor)
+        row = get_fonds_row(session, code, actor, "fonds.write")
         if row.status == "closed":
             raise Conflict(f"Fonds {code} is already closed (on {row.closed_on}).")
         if successor_code:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..catalog import Document, Dossier
+from . import rights
 from .context import Actor, Env
 from .dossiers import _record, get_dossier, visible_row
 from .dossiers import get_row as get_dossier_row
@@ -180,7 +181,9 @@ def transfer_dossier(env: Env, actor: Actor, dossier_id: str, *, receiving_archi
 def keep_after_review(env: Env, actor: Actor, dossier_id: str, *, retention: str,
                       retention_years: int | None, reason: str, review_id: str,
                       back_to: str) -> dict[str, Any]:
-    """disposal_review -> archived (or closed): kept, with a new retention and a reason."""
+    """disposal_review -> archived (or closed): kept, with a new retention and a reason
+    (carrying out an approved review: the system does it)."""
+    rights.require(actor, "disposal.approve")
     with env.db.read() as session:
         row = get_dossier_row(session, dossier_id)
         check_transition(row, back_to)

@@ -142,7 +142,7 @@ def prepare_export(env: Env, actor: Actor, *, fonds_code: str | None = None,
             f"At most {MAX_DOSSIER_IDS} dossiers per package; export the fonds instead."]})
     with env.db.read() as session:
         if fonds_code:
-            get_fonds_row(session, fonds_code, actor)
+            get_fonds_row(session, fonds_code, actor, "package.export")
             return ExportSelection([fonds_code], fonds_code=fonds_code)
         codes = {visible_row(session, env, actor, d, "package.export").fonds_code
                  for d in dossier_ids}
@@ -597,6 +597,7 @@ def layout_extension(store: ObjectStore) -> str:
 def export_to_file(env: Env, actor: Actor, selection: ExportSelection, path: str | Path
                    ) -> dict[str, Any]:
     """Write a package to a file (the command line); returns the export's counts."""
+    rights.require(actor, "package.export")
     path = Path(path)
     part = path.with_name(path.name + ".part")
     export = PackageExport(env, actor, selection)
