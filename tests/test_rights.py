@@ -167,3 +167,23 @@ def test_deadline_warnings_do_not_show_secret_titles_to_the_uncleared(client, ap
     clerk = user(app, env, "vt", ["clerk"])
     listed = clerk.get("/api/v1/deadline-warnings").json
     assert listed["total"] == 0 and "TUYETMAT" not in json.dumps(listed)
+
+
+def test_a_council_member_not_cleared_sees_a_secret_dossier_s_code_not_its_title(
+        client, app, env, fonds):
+    from repo_server.services import disposal, lifecycle
+    from repo_server.services.context import SYSTEM
+
+    officer = user(app, env, "can-bo-mat", ["clerk"], clearance=True)
+    secret = officer.make_dossier(title="Hồ sơ mật TUYETMAT", access_mode="03", retention="06")
+    lifecycle.close_dossier(env, SYSTEM, secret["id"], end_date=None, note=None,
+                            expected_version=None)
+    review = disposal.propose_review(env, SYSTEM, "Trùng", [
+        {"dossier_id": secret["id"], "reason": "duplicate"}])
+    member = user(app, env, "hoi-dong", ["appraiser"])
+    shown = member.get(f"/api/v1/disposal-reviews/{review['id']}").json
+    assert shown["items"][0]["file_code"] == secret["file_code"]
+    assert shown["items"][0]["title"] is None and "TUYETMAT" not in json.dumps(shown)
+    cleared = user(app, env, "hoi-dong-mat", ["appraiser"], clearance=True)
+    assert cleared.get(f"/api/v1/disposal-reviews/{review['id']}").json["items"][0][
+        "title"] == "Hồ sơ mật TUYETMAT"

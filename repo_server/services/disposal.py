@@ -29,7 +29,7 @@ from ..catalog import (
 from ..catalog.models import UTCDateTime
 from ..storage import ObjectNotFound
 from . import audit, rights
-from .access import can_see_dossier
+from .access import can_see_dossier, filter_dossiers, sees_everything
 from .context import SYSTEM, Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
 from .holds import Held, active_holds, held_dossier_ids
@@ -189,6 +189,10 @@ def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, An
                                    .where(ReviewOpinion.review_id == review_id)).all()
         tomb = {t.dossier_id: t for t in session.scalars(
             select(Tombstone).where(Tombstone.review_id == review_id))}
+        # a council member not cleared for a secret (03) dossier sees its code, not its title
+        hidden = set() if sees_everything(viewer) else {i.dossier_id for i, _, _ in items} - set(
+            session.scalars(filter_dossiers(session, env, viewer, select(Dossier.id).where(
+                Dossier.id.in_([i.dossier_id for i, _, _ in items])))))
     by_item: dict[str, list[ReviewOpinion]] = {}
     for o in opinions:
         by_item.setdefault(o.dossier_id, []).append(o)
@@ -205,7 +209,8 @@ def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, An
             "keep_retention_years": item.keep_retention_years, "keep_reason": item.keep_reason,
             "file_code": file_code or (tomb[item.dossier_id].file_code
                                        if item.dossier_id in tomb else None),
-            "title": title or (tomb[item.dossier_id].title if item.dossier_id in tomb else None),
+            "title": None if item.dossier_id in hidden and item.dossier_id not in tomb else (
+                title or (tomb[item.dossier_id].title if item.dossier_id in tomb else None)),
             "opinions": [{"member": o.member, "opinion": o.opinion, "retention": o.retention,
                           "retention_years": o.retention_years, "reason": o.reason,
                           "at": o.created_at} for o in by_item.get(item.dossier_id, [])],
