@@ -83,10 +83,14 @@ def test_a_fonds_admin_cannot_widen_its_own_or_anyone_s_rights(client, app, env,
     r = admin.post("/api/v1/users", json={"name": "spy", "roles": ["reader"],
                                           "fonds_scope": [B]})
     assert r.status_code == 403
-    r = admin.post("/api/v1/users", json={"name": "all", "roles": ["reader"]})  # default "*"
+    r = admin.post("/api/v1/users", json={"name": "all", "roles": ["reader"],
+                                          "fonds_scope": ["*"]})
     assert r.status_code == 403
+    r = admin.post("/api/v1/users", json={"name": "mine", "roles": ["reader"]})
+    assert r.status_code == 201 and r.json["fonds_scope"] == ["000.00.00.H49"]  # its own
     # users of other fonds, and the city's administrators, are out of its sight
-    assert {u["name"] for u in admin.get("/api/v1/users").json["items"]} == {"admin-h49"}
+    assert {u["name"] for u in admin.get("/api/v1/users").json["items"]} == {"admin-h49",
+                                                                             "mine"}
     root = next(u for u in client.get("/api/v1/users").json["items"] if u["name"] == "clerk-test")
     assert admin.get(f"/api/v1/users/{root['id']}").status_code == 404
     assert admin.patch(f"/api/v1/users/{root['id']}", json={"active": False}).status_code == 404

@@ -102,15 +102,19 @@ def _keep_an_admin(session, env: Env, before: set[str], what: str) -> None:  # n
 
 
 def create_user(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """A new user; without `fonds_scope` it gets the creator's (an administrator of one
+    commune makes users of that commune)."""
     rights.require(actor, "users.manage")
-    rights.check_no_widening(actor, {"fonds_scope": data.get("fonds_scope") or [ALL_FONDS],
-                                     **{k: v for k, v in data.items() if k != "fonds_scope"}})
+    if not data.get("fonds_scope"):
+        data = {**data, "fonds_scope": list(actor.scope) if actor.scope is not None
+                else [ALL_FONDS]}
+    rights.check_no_widening(actor, data)
     _check(data)
     with env.db.write() as session:
         if session.scalar(select(User.id).where(User.name == data["name"])):
             raise Conflict(f"A user named {data['name']!r} exists.")
         user = ensure_user(session, env, data["name"], data["roles"],
-                           fonds_scope=data.get("fonds_scope") or [ALL_FONDS],
+                           fonds_scope=data["fonds_scope"],
                            conditional=data.get("conditional_access", False),
                            clearance=data.get("clearance", False),
                            display_name=data.get("display_name"))
