@@ -29,8 +29,8 @@ from .digitisation_report import write_report
 from .digitisation_status import batch_view
 from .errors import Conflict, NotFound, ServiceError
 from .finding_aid import FindingAid, Problem, read_finding_aid
-from .policy import require
 from .records import new_id
+from .rights import reach_fonds, require
 
 STALE_AFTER = timedelta(seconds=90)  # a runner that has not reported for this long is gone
 FINISHED = ("done", "partial", "cancelled")
@@ -161,6 +161,7 @@ def check_batch(env: Env, actor: Actor, fonds_code: str, aid_files: list[tuple[P
     """Read and check everything; returns the finding aid (with its problems), the scan files
     no row names, and the file code of each dossier that can be made."""
     require(actor, "digitisation.run")
+    reach_fonds(actor, fonds_code)
     aid = read_finding_aid(env.codes, aid_files)
     try:
         source = ScanSource.open(scans)
@@ -261,8 +262,10 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 def _batch_row(session, actor: Actor, batch_id: str) -> DigitisationBatch:  # noqa: ANN001
     row = session.get(DigitisationBatch, batch_id)
-    if row is None or not in_scope(actor, row.fonds_code):
-        raise NotFound(f"There is no digitisation batch {batch_id!r}.")
+    missing = f"There is no digitisation batch {batch_id!r}."
+    if row is None:
+        raise NotFound(missing)
+    reach_fonds(actor, row.fonds_code, missing)
     return row
 
 

@@ -9,7 +9,6 @@ from . import audit
 from .context import Actor, Env
 from .documents import FILES_DIR, _files, visible_doc
 from .holds import ensure_not_held
-from .policy import require
 from .records import DOCUMENT_FILE, dump, from_json_dict, object_id, to_json_dict
 from .signatures import check_paths, merge, summary_changed
 from .writes import WritePlan, write_object
@@ -20,9 +19,8 @@ def recheck(env: Env, actor: Actor, document_id: str) -> dict[str, Any]:
     roots). When the outcome differs, a new version records it with fresh evidence (the
     evidence of receipt stays in the version that received the file); otherwise only the
     audit trail notes the check. Returns the signatures now and whether a version was made."""
-    require(actor, "signature.check")
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "signature.check")
         dossier = session.get(Dossier, row.dossier_id)
         ensure_not_held(session, dossier.id, dossier.file_code)
         names = [f.name for f in _files(session, document_id)]
@@ -65,7 +63,7 @@ def recheck(env: Env, actor: Actor, document_id: str) -> dict[str, Any]:
 def signatures_of(env: Env, actor: Actor, document_id: str) -> dict[str, Any]:
     """The signatures recorded for the document's current files."""
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "document.read")
         meta = from_json_dict(row.meta)
         return {"document_id": document_id, "version": row.head_version,
                 "signatures": meta.get("signatures") or []}
@@ -79,7 +77,7 @@ def evidence_of(env: Env, actor: Actor, document_id: str, file_name: str,
     from .signatures import evidence_path
 
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "file.read")
     try:
         return env.store.read_bytes(object_id(document_id), evidence_path(file_name), version)
     except (ObjectNotFound, KeyError) as exc:

@@ -1,7 +1,7 @@
 """digitisation batches (intake: finding aids and scans)
 
-Revision ID: 0005_intake
-Revises: 0004
+Revision ID: 0006_intake
+Revises: 0005_trust_rights
 """
 
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import repo_server.catalog.models
 from sqlalchemy.dialects import postgresql
 
-revision = '0005_intake'
-down_revision = '0004'
+revision = '0006_intake'
+down_revision = '0005_trust_rights'
 branch_labels = None
 depends_on = None
 
