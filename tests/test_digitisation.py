@@ -243,6 +243,7 @@ def test_a_run_that_crashed_after_filing_does_not_file_twice(env, client, fonds,
                                                              tmp_path) -> None:
     batch = make_batch(tmp_path / "in", dossiers=2, bad=False)
     batch_id = _start(env, batch)
+    env.config["DIGITISATION_KEEP_ORIGINALS"] = False
     claim_batch(env, "first")
     run_batch(env, batch_id, "first", workers=1)
     # as if the process died after filing but before recording it: rows back to pending,
@@ -255,7 +256,12 @@ def test_a_run_that_crashed_after_filing_does_not_file_twice(env, client, fonds,
     assert claim_batch(env, "second") == batch_id
     result = run_batch(env, batch_id, "second", workers=1)
     assert result["state"] == "done"
-    assert client.get("/api/v1/dossiers").json["total"] == 2
+    dossiers = client.get("/api/v1/dossiers").json["items"]
+    assert len(dossiers) == 2
+    for d in dossiers:  # originals not kept (DIGITISATION_KEEP_ORIGINALS false): the PDF/A only
+        for doc in client.get(f"/api/v1/dossiers/{d['id']}/documents").json["items"]:
+            assert [f["name"] for f in doc["files"]] == [doc["digitisation"]["archival_file"]]
+            assert doc["digitisation"]["original_scans"] == []
 
 
 def test_a_cancelled_batch_stops_and_resumes_later(env, client, worker, fonds,  # noqa: ANN001

@@ -14,6 +14,7 @@ from PIL import Image
 
 from repo_server.services.context import Actor
 from repo_server.services.digitisation import BatchRejected, check_batch, create_batch
+from repo_server.services.errors import NotFound
 from repo_server.services.finding_aid import parse_period, parse_retention
 
 from .digitisation_data import DOCUMENT_HEAD, DOSSIER_HEAD, write_csv, write_xlsx
@@ -164,8 +165,17 @@ def test_a_file_code_already_used_and_a_fonds_out_of_scope_are_problems(  # noqa
     problems = check(env, tmp_path, [_dossier("01")], [_document("01")])
     assert "File code 000.00.00.H49.1998.01 is already used" in problems[("D", 3, "A")]
     outsider = Actor("clerk-elsewhere", ("clerk",), scope=("000.00.00.X01",))
-    problems = check(env, tmp_path, [_dossier("02")], [_document("02")], actor=outsider)
-    assert "There is no fonds '000.00.00.H49'" in next(iter(problems.values()))
+    with pytest.raises(NotFound, match="There is no fonds with code '000.00.00.H49'"):
+        check(env, tmp_path, [_dossier("02")], [_document("02")], actor=outsider)
+    # a row naming another fonds (Mã phông) that does not exist or is not the clerk's
+    head = [*DOSSIER_HEAD, "Mã phông"]
+    aid = write_xlsx(tmp_path / "phong.xlsx", [[*_dossier("02"), "000.00.00.X01"]],
+                     [_document("02")], dossier_head=head)
+    zipped = _scans(tmp_path / "p.zip", {"a.png": _png()})
+    found, _, _ = check_batch(env, ADMIN, FONDS, [(aid, aid.name)], zipped)
+    [problem] = found.all_problems()
+    assert problem.row == 3 and problem.column.startswith("H (Mã phông)")
+    assert "There is no fonds '000.00.00.X01'" in problem.message
 
 
 def test_an_old_excel_file_or_a_damaged_scan_is_explained(env, fonds, tmp_path) -> None:  # noqa: ANN001
@@ -188,3 +198,10 @@ def test_retention_and_periods_are_read_as_clerks_write_them(env) -> None:  # no
     assert parse_period("01/1998 - 12/1999") == (date(1998, 1, 1), date(1999, 12, 31))
     assert parse_period("1998") == (date(1998, 1, 1), date(1998, 12, 31))
     assert parse_period("15/01/1998 - 20/02/1998") == (date(1998, 1, 15), date(1998, 2, 20))
+
+
+def test_a_server_without_ocr_says_so_before_anything_starts(env, fonds, tmp_path) -> None:  # noqa: ANN001
+    env.config["DIGITISATION_OCR_LANGUAGES"] = "vie+xyz"  # a language pack not installed
+    problems = check(env, tmp_path, [_dossier()], [_document()])
+    assert any("Scans cannot be converted on this server" in m and "'xyz'" in m
+               for m in problems.values()), problems

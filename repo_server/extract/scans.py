@@ -24,7 +24,7 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -316,6 +316,3 @@ def init_worker(nice: int) -> None:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     logging.getLogger("ocrmypdf").setLevel(logging.ERROR)
 
-
-def result_dict(result: ConversionResult) -> dict[str, Any]:
-    return asdict(result)

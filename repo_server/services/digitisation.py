@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from ..catalog import DigitisationBatch, DigitisationDossier, DigitisationItem, Dossier, Fonds
+from ..extract.ocr import ocr_problem
 from ..extract.scans import ScanError, ScanSource
 from . import audit
 from .access import in_scope
@@ -29,7 +30,7 @@ from .digitisation_report import write_report
 from .digitisation_status import batch_view
 from .errors import Conflict, NotFound, ServiceError
 from .finding_aid import FindingAid, Problem, read_finding_aid
-from .records import new_id
+from .records import new_id, to_json_dict
 from .rights import reach_fonds, require
 
 STALE_AFTER = timedelta(seconds=90)  # a runner that has not reported for this long is gone
@@ -163,6 +164,9 @@ def check_batch(env: Env, actor: Actor, fonds_code: str, aid_files: list[tuple[P
     require(actor, "digitisation.run")
     reach_fonds(actor, fonds_code)
     aid = read_finding_aid(env.codes, aid_files)
+    missing = conversion_problem(env)
+    if missing:
+        aid.problems.append(Problem("server", None, None, missing))
     try:
         source = ScanSource.open(scans)
     except ScanError as exc:
@@ -174,6 +178,18 @@ def check_batch(env: Env, actor: Actor, fonds_code: str, aid_files: list[tuple[P
         source.close()
     codes = _check_records(env, actor, aid, fonds_code) if not aid.blocking else {}
     return aid, unused, codes
+
+
+def conversion_problem(env: Env) -> str | None:
+    """Why this server cannot convert scans now (Tesseract, its languages, Ghostscript)."""
+    languages = str(env.config.get("DIGITISATION_OCR_LANGUAGES") or "vie")
+    problem = ocr_problem(languages)
+    if problem:
+        return f"Scans cannot be converted on this server: {problem}. Ask the administrator."
+    if shutil.which("gs") is None:
+        return ("Scans cannot be converted on this server: Ghostscript is not installed "
+                "(Debian/Ubuntu package ghostscript). Ask the administrator.")
+    return None
 
 
 def check_report(aid: FindingAid, unused: list[str]) -> dict[str, Any]:
@@ -255,8 +271,6 @@ def create_batch(env: Env, actor: Actor, fonds_code: str, aid_files: list[tuple[
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    from .records import to_json_dict
-
     return to_json_dict(data)
 
 

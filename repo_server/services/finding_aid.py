@@ -425,7 +425,6 @@ def _store(codes: CodeLists, col: Column, cell: Any, data: dict[str, Any]) -> No
     elif kind == "date":
         data[col.key] = parse_date(cell)
     elif kind == "period":
-        data.setdefault("start_date", None)
         start, end = parse_period(cell)
         data["start_date"], data["end_date"] = start, end
     elif kind == "code":
