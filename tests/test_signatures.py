@@ -161,3 +161,17 @@ def test_a_reader_may_see_but_not_recheck_signatures(app, env, dossier, trusted,
     reader = Client(app, secret)
     assert reader.get(f"/api/v1/documents/{doc['id']}/signatures").status_code == 200
     assert reader.post(f"/api/v1/documents/{doc['id']}/signatures/check").status_code == 403
+
+
+@pytest.mark.parametrize("before", [100, (1 << 20) - 20, (1 << 20) - 13, (1 << 20) - 5,
+                                    (1 << 20) + 7])
+def test_the_byte_scan_finds_a_signature_across_read_blocks(tmp_path, before) -> None:  # noqa: ANN001
+    from repo_server.extract.signatures import has_signatures
+
+    path = tmp_path / "s.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + b"x" * before + b"/ByteRange [0 1 2 3]" + b"y" * 50)
+    assert has_signatures(path)
+    path.write_bytes(b"%PDF-1.7\n" + b"x" * before + b"/ByteRang" + b"y" * 50)
+    assert not has_signatures(path)
+    path.write_bytes(b"not a pdf /ByteRange")
+    assert not has_signatures(path)

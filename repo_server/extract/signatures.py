@@ -41,7 +41,8 @@ def has_signatures(path: str | Path, chunk_size: int = 1 << 20) -> bool:
             tail = b""
             block = head
             while block:
-                if (tail + block).find(SIGNATURE_MARK) >= 0:
+                if block.find(SIGNATURE_MARK) >= 0 or \
+                        (tail + block[:overlap]).find(SIGNATURE_MARK) >= 0:
                     return True
                 tail = block[-overlap:]
                 block = fh.read(chunk_size)
