@@ -82,7 +82,11 @@ class Worker:
         problem = self.backend.check()
         if problem is None:
             return
-        log.warning("search index %s; rebuilding it from the storage root", problem)
+        if problem == "missing" and next(iter(self.env.store.iter_object_ids()), None) is None:
+            # A brand-new instance: nothing to rebuild, and nothing an operator must hear about.
+            log.info("search index created in %s", self.env.config["INDEX_DIR"])
+        else:
+            log.warning("search index %s; rebuilding it from the storage root", problem)
         self.run_job("reindex", "automatic")
 
     # ------------------------------------------------------------------ the loop
