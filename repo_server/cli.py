@@ -243,10 +243,14 @@ def doctor(config: dict) -> None:
 
     click.echo(f"repo-server {__version__} doctor: checking {config['INSTANCE_PATH']}\n")
     database = Path(config["DATABASE_URL"].removeprefix("sqlite:///"))
-    if config["DATABASE_URL"].startswith("sqlite:///") and not database.is_file():
+    missing = (f"no database at {database}" if config["DATABASE_URL"].startswith("sqlite:///")
+               and not database.is_file() else None)
+    if not Path(config["STORAGE_ROOT"]).is_dir():
+        missing = f"no storage root at {config['STORAGE_ROOT']}"
+    if missing:
         # Nothing is created here: a doctor only looks.
         machine = SimpleNamespace(config=config)
-        findings = [checks.Finding("Instance", checks.PROBLEM, f"no database at {database}",
+        findings = [checks.Finding("Instance", checks.PROBLEM, missing,
                                    "start the server once (scripts/serve) or run: "
                                    "repo-server init"),
                     checks.check_ocr(machine), checks.check_fonts(machine)]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from shutil import disk_usage
 from typing import Any
 
 from .services.backup_status import as_utc
@@ -83,15 +84,19 @@ def check_fonts(env: Any) -> Finding:
 def _intake_per_day(env: Any) -> float | None:
     """Bytes of files received per day over the last GROWTH_WINDOW (None: no records yet)."""
     from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from .catalog import Document, DocumentFile
 
     since = env.now() - GROWTH_WINDOW
-    with env.db.read() as session:
-        first = session.scalar(select(func.min(Document.created_at)))
-        added = session.scalar(select(func.coalesce(func.sum(DocumentFile.size), 0))
-                               .join(Document, Document.id == DocumentFile.document_id)
-                               .where(Document.created_at >= since)) or 0
+    try:
+        with env.db.read() as session:
+            first = session.scalar(select(func.min(Document.created_at)))
+            added = session.scalar(select(func.coalesce(func.sum(DocumentFile.size), 0))
+                                   .join(Document, Document.id == DocumentFile.document_id)
+                                   .where(Document.created_at >= since)) or 0
+    except SQLAlchemyError:
+        return None  # the database check says why
     first = as_utc(first)
     if first is None:
         return None
@@ -103,7 +108,7 @@ def check_disk(env: Any) -> Finding:
     from .services.backup_status import same_disk
 
     root = env.store.root
-    usage = shutil.disk_usage(root)
+    usage = disk_usage(root)
     free = usage.free
     rate = _intake_per_day(env)
     dest = str(env.config.get("BACKUP_DIR") or "")
@@ -174,6 +179,7 @@ def check_clock(env: Any) -> Finding:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from .catalog import AuditEvent
 
@@ -184,9 +190,11 @@ def check_clock(env: Any) -> Finding:
         return Finding("Clock", PROBLEM, f"TIMEZONE {name!r} is not a time zone",
                        "set TIMEZONE = \"Asia/Ho_Chi_Minh\" (or install the tzdata package)")
     now = env.now()
-    with env.db.read() as session:
-        newest = session.scalar(select(func.max(AuditEvent.at)))
-    newest = as_utc(newest)
+    try:
+        with env.db.read() as session:
+            newest = as_utc(session.scalar(select(func.max(AuditEvent.at))))
+    except SQLAlchemyError:
+        newest = None  # the database check says why
     local = now.astimezone(tz)
     text = f"{local:%Y-%m-%d %H:%M} in {name} (UTC{local:%z})"
     if newest is not None and newest - now > timedelta(minutes=5):
@@ -285,9 +293,18 @@ CHECKS: tuple[Callable[[Any], Finding], ...] = (
     check_permissions)
 
 
+# Checks that cannot say anything without the catalog.
+NEEDS_DATABASE = (check_backups,)
+
+
 def run_checks(env: Any) -> list[Finding]:
-    findings = []
+    findings: list[Finding] = []
     for check in CHECKS:
+        if check in NEEDS_DATABASE and findings and findings[0].check == "Database" \
+                and findings[0].status == PROBLEM:
+            findings.append(Finding(check.__name__.removeprefix("check_").capitalize(),
+                                    WARNING, "not checked: the database cannot be reached"))
+            continue
         name = check.__name__.removeprefix("check_").capitalize()
         try:
             findings.append(check(env))
