@@ -208,11 +208,12 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another program (another "
             f"repo-server?) may use that port: start on another one, e.g. --port {port + 1}."
         ) from exc
+    worker = None
     if config["EMBEDDED_WORKER"]:
         from .jobs.worker import start_embedded
         from .services.search import open_writer
 
-        start_embedded(env, lambda: open_writer(env))
+        worker = start_embedded(env, lambda: open_writer(env))
     # Listening on every address: this machine reaches it on the loopback address.
     shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
     shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
@@ -222,12 +223,31 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
                         recovered=fixed, backup=backup_state(env),
                         embedded_worker=bool(config["EMBEDDED_WORKER"])))
     sys.stdout.flush()
+    _stop_on_signals()
     try:
-        server.run()
+        server.run()  # returns (after closing its threads) on Ctrl+C or SIGTERM
     except KeyboardInterrupt:
         pass
     finally:
+        if worker is not None:
+            # Let the worker finish its turn and hand back its lease: a restart takes over at
+            # once instead of waiting for the lease to expire.
+            thread, stop = worker
+            stop.set()
+            thread.join(15)
         click.echo("repo-server stopped.")
+
+
+def _stop_on_signals() -> None:
+    """Stop on SIGTERM (systemd, `kill`) as on Ctrl+C; and on SIGINT even where the shell that
+    started the server in the background told it to ignore that signal."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
 
 
 @main.command()

@@ -30,10 +30,29 @@ def box(lines: Iterable[str], *, unicode: bool = True) -> str:
     return "\n".join(out)
 
 
+def command_name() -> str:
+    """How the person who started this process runs `repo-server` again: `.venv/bin/repo-server`
+    after `scripts/serve` (which put it on the PATH only for itself), `repo-server` when it is
+    on the PATH, else its full path."""
+    import shutil
+    from pathlib import Path
+
+    me = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if me is None or me.name != "repo-server":
+        return "repo-server"
+    try:
+        return str(me.relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    on_path = shutil.which("repo-server")
+    return "repo-server" if on_path and Path(on_path).resolve() == me else str(me)
+
+
 def greeting(*, version: str, base_url: str, instance: str, database: str, secret: str | None,
              recovered: int, backup: dict, embedded_worker: bool, stream=None) -> str:  # noqa: ANN001
     """The text printed once the server listens (`backup` as from `backup_state`)."""
     stream = stream or sys.stdout
+    cmd = command_name()
     api = f"{base_url}/api/v1/"
     lines = [f"repo-server {version} is running"
              + (" (web server and worker in this process)." if embedded_worker else "."),
@@ -57,7 +76,7 @@ def greeting(*, version: str, base_url: str, instance: str, database: str, secre
                   "  3. Give every person and system a key of its own (not this one):",
                   "     README.md, \"Getting started\".",
                   "  4. Check this machine (OCR, fonts, disk, backups, clock):",
-                  "     repo-server doctor"]
+                  f"     {cmd} doctor"]
     advice = list(backup.get("warnings", []))
     if advice:
         lines += ["", "To do:"] + [f"  - {_sentence(w)}" for w in advice]

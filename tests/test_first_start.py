@@ -73,9 +73,9 @@ class Started:
                                      f"{self.stderr}")
             time.sleep(0.1)
 
-    def stop(self) -> int:
+    def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
+            os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -132,6 +132,7 @@ def test_scripts_serve_listens_on_the_port_and_instance_it_is_given(tmp_path):
     try:
         server.wait_for("Stop with Ctrl+C")
         assert f"http://127.0.0.1:{port}/api/v1/" in server.stdout
+        assert "     .venv/bin/repo-server doctor" in server.stdout
         status, body = get(f"http://127.0.0.1:{port}/api/v1/health")
         assert status == 200 and body["checks"]["database"] == "ok"
         assert (tmp_path / "office" / "storage" / "0=ocfl_1.1").is_file()
@@ -145,7 +146,8 @@ def test_scripts_serve_listens_on_the_port_and_instance_it_is_given(tmp_path):
 
 def test_first_start_reads_like_a_greeting_and_logs_nothing_alarming(tmp_path):
     port = free_port()
-    server = Started([REPO_SERVER, "serve", "--port", str(port)], tmp_path, quiet_env())
+    env = quiet_env()
+    server = Started([REPO_SERVER, "serve", "--port", str(port)], tmp_path, env)
     try:
         server.wait_for("Stop with Ctrl+C")
         time.sleep(1.5)  # the worker's first turn: it creates the search index
@@ -164,16 +166,22 @@ def test_first_start_reads_like_a_greeting_and_logs_nothing_alarming(tmp_path):
             assert not line.startswith("{"), line
             assert not re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", line), line
     finally:
-        assert server.stop() == 0, server.stderr
+        assert server.stop(signal.SIGINT) == 0, server.stderr  # Ctrl+C
     assert "repo-server stopped." in server.stdout
     # the second start greets without a key (it is shown once)
-    again = Started([REPO_SERVER, "serve", "--port", str(port)], tmp_path, quiet_env())
+    assert "WARNING" not in server.stderr, server.stderr  # a normal stop is not a problem
+    again = Started([REPO_SERVER, "serve", "--port", str(port)], tmp_path, env)
     try:
         again.wait_for("Stop with Ctrl+C")
         assert "rs_" not in again.stdout and "Next steps" not in again.stdout
         assert "database: up to date" in again.stdout
+        # the first process handed its worker lease back: the new one indexes at once
+        deadline = time.monotonic() + 10
+        while "holds the lease" not in again.stderr and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "holds the lease" in again.stderr, again.stderr
     finally:
-        again.stop()
+        assert again.stop() == 0, again.stderr  # SIGTERM, as systemd stops it
 
 
 def test_a_port_in_use_is_a_plain_message_and_the_first_key_is_not_lost(tmp_path):

@@ -66,8 +66,9 @@ class Worker:
                                            id=name, max_instances=1, coalesce=True)
             self.scheduler.start()
 
-    def _step_down(self, reason: str = "lost the lease; standing by") -> None:
-        log.warning("worker %s %s", self.lease.holder, reason)
+    def _step_down(self, reason: str = "lost the lease; standing by",
+                   level: int = logging.WARNING) -> None:
+        log.log(level, "worker %s %s", self.lease.holder, reason)
         self.is_leader = False
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
@@ -129,7 +130,7 @@ class Worker:
                     stop.wait(self.index_interval)
         finally:
             if self.is_leader:
-                self._step_down("stopping")
+                self._step_down("stopping", logging.INFO)  # asked to: nothing is wrong
                 self.lease.release()
 
     # ------------------------------------------------------------------ jobs
