@@ -101,7 +101,7 @@ def _intake_per_day(env: Any) -> float | None:
     if first is None:
         return None
     days = max(min((env.now() - first).total_seconds() / 86400, GROWTH_WINDOW.days), 1.0)
-    return added / days
+    return float(added) / days  # PostgreSQL sums into a Decimal
 
 
 def check_disk(env: Any) -> Finding:
