@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from ..catalog import DeadlineWarning, Dossier
+from . import rights
+from .access import filter_dossiers
 from .context import Actor, Env
 from .retention import years_of
 
@@ -65,9 +67,9 @@ def list_warnings(env: Env, viewer: Actor, *, kind: str | None, page: int, page_
                   Dossier.state).join(Dossier, Dossier.id == DeadlineWarning.dossier_id)
     if kind:
         stmt = stmt.where(DeadlineWarning.kind == kind)
-    if viewer.scope is not None:
-        stmt = stmt.where(Dossier.fonds_code.in_(viewer.scope))
+    rights.require(viewer, "warnings.read")
     with env.db.read() as session:
+        stmt = filter_dossiers(session, env, viewer, stmt)  # scope and access mode
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.execute(stmt.order_by(DeadlineWarning.due_on, DeadlineWarning.id)
                                .offset((page - 1) * page_size).limit(page_size)).all()
