@@ -52,9 +52,13 @@
 # IDEMPOTENCY_MAX_HASH_BYTES = 8388608  # larger uploads are compared by length and digest
 
 # --- Sign-in ----------------------------------------------------------------------------------
-# AUTH_CACHE_SECONDS = 10             # a revoked key stops working within this many seconds
+# AUTH_CACHE_SECONDS = 10             # how long a process remembers a key it checked, at most
+# AUTH_REVOCATION_SECONDS = 0.25      # a revoked key or changed rights reach every process
+#                                     # within this many seconds
 # AUTH_FAILURE_LIMIT = 20             # failed sign-ins from one address ...
 # AUTH_FAILURE_WINDOW = 60            # ... within this many seconds, then 429 for a while
+# TRUSTED_PROXIES = 0                 # reverse proxies (nginx, Caddy) in front of the server:
+#                                     # 1 when one sets X-Forwarded-For for the client address
 
 # --- Logs and monitoring --------------------------------------------------------------------
 # LOG_LEVEL = "INFO"                  # DEBUG shows what the libraries say, too
