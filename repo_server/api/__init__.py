@@ -24,6 +24,7 @@ from . import (
     meta,
     packages,
     push,
+    registers,
     retention,
     search,
     users,
@@ -75,7 +76,7 @@ def init_api(app: Flask) -> Api:
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
-                packages.blp):
+                packages.blp, registers.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

@@ -91,6 +91,14 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("audit.AuditVerify", "GET"): "audit.read",
     ("packages.Export", "GET"): "package.export",
     ("packages.Import", "POST"): "package.import",
+    # records office (issue 15)
+    ("registers.OutgoingRegistration", "POST"): "register.write",
+    ("registers.IncomingRegistration", "POST"): "register.write",
+    ("registers.Registration", "PATCH"): "register.write",
+    ("registers.Handling", "POST"): "register.write",
+    ("registers.Registrations", "GET"): "register.read",
+    ("registers.CancelNumber", "POST"): "register.cancel",
+    ("registers.Register", "GET"): "register.read",
 }
 
 SECURITY_HEADERS = {

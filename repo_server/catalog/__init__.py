@@ -1,7 +1,7 @@
 """The SQL catalog: models and the database handle."""
 
 from .db import Database
-from .models import (
+from .models import (  # records office (issue 15)
     AccessGrant,
     Alert,
     ApiKey,
@@ -14,9 +14,14 @@ from .models import (
     Document,
     DocumentFile,
     Dossier,
+    DossierLink,
+    FilePlan,
+    FilePlanItem,
     FixityObject,
     FixityRun,
     Fonds,
+    HandoverBatch,
+    HandoverItem,
     Hold,
     HoldItem,
     IdempotencyKey,
@@ -24,6 +29,7 @@ from .models import (
     Lease,
     OutboxEvent,
     PendingWrite,
+    RegisterEntry,
     RetentionRule,
     ReviewItem,
     ReviewOpinion,
@@ -32,6 +38,12 @@ from .models import (
 )
 
 __all__ = [
+    "DossierLink",
+    "FilePlan",
+    "FilePlanItem",
+    "HandoverBatch",
+    "HandoverItem",
+    "RegisterEntry",
     "IdempotencyKey",
     "Alert",
     "FixityObject",
