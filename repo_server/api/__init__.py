@@ -18,6 +18,7 @@ from . import (
     documents,
     dossiers,
     fonds,
+    handover,
     holds,
     jobs,
     lifecycle,
@@ -76,7 +77,7 @@ def init_api(app: Flask) -> Api:
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
-                packages.blp, registers.blp):
+                packages.blp, registers.blp, handover.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

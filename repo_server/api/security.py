@@ -99,6 +99,18 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("registers.Registrations", "GET"): "register.read",
     ("registers.CancelNumber", "POST"): "register.cancel",
     ("registers.Register", "GET"): "register.read",
+    ("handover.Due", "GET"): "handover.read",
+    ("handover.KeepBack", "POST"): "dossier.keep_back",
+    ("handover.Batches", "GET"): "handover.read",
+    ("handover.Batches", "POST"): "handover.prepare",
+    ("handover.Batch", "GET"): "handover.read",
+    ("handover.BatchDossiers", "POST"): "handover.prepare",
+    ("handover.BatchDossier", "DELETE"): "handover.prepare",
+    ("handover.BatchCancel", "POST"): "handover.prepare",
+    ("handover.ConfirmGiving", "POST"): "handover.give",
+    ("handover.ConfirmReceiving", "POST"): "handover.receive",
+    ("handover.Inventory", "GET"): "handover.read",
+    ("handover.HandoverRecord", "GET"): "handover.read",
 }
 
 SECURITY_HEADERS = {
@@ -152,7 +164,7 @@ def error(status: int, message: str, errors: dict | None = None, **extra):  # no
 def _target() -> str | None:
     args = request.view_args or {}
     for key in ("document_id", "dossier_id", "review_id", "hold_id", "user_id", "code", "name",
-                "run_id"):
+                "run_id", "batch_id", "plan_id", "entry_id"):
         if key in args:
             return str(args[key])
     return None
