@@ -260,7 +260,7 @@ def create_batch(env: Env, actor: Actor, *, fonds_code: str, title: str, giving_
 def _draft(batch: HandoverBatch) -> None:
     if batch.status != "draft":
         raise Conflict(f"Batch {batch.title!r} is {batch.status}; only a draft batch changes.",
-                       status=batch.status)
+                       batch_status=batch.status)
 
 
 def add_dossiers(env: Env, actor: Actor, batch_id: str, dossier_ids: list[str]) -> dict[str, Any]:
@@ -356,7 +356,7 @@ def confirm_receiving(env: Env, actor: Actor, batch_id: str, *, name: str,
         batch = _batch(session, actor, batch_id)
         if batch.status != "given":
             raise Conflict(f"Batch {batch.title!r} is {batch.status}; it is received once the "
-                           "giving unit has confirmed it.", status=batch.status)
+                           "giving unit has confirmed it.", batch_status=batch.status)
         if batch.given_by == actor.name:
             raise Conflict("The hand-over is confirmed by two different people: you confirmed "
                            "it for the giving unit, so the archivist receives it.")
