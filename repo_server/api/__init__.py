@@ -17,6 +17,7 @@ from . import (
     disposal,
     documents,
     dossiers,
+    fileplans,
     fonds,
     handover,
     holds,
@@ -77,7 +78,8 @@ def init_api(app: Flask) -> Api:
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
-                packages.blp, registers.blp, handover.blp):
+                packages.blp, registers.blp, handover.blp,
+                fileplans.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

@@ -111,6 +111,15 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("handover.ConfirmReceiving", "POST"): "handover.receive",
     ("handover.Inventory", "GET"): "handover.read",
     ("handover.HandoverRecord", "GET"): "handover.read",
+    ("fileplans.Plans", "GET"): "fileplan.read",
+    ("fileplans.Plans", "POST"): "fileplan.write",
+    ("fileplans.Plan", "GET"): "fileplan.read",
+    ("fileplans.PlanItems", "POST"): "fileplan.write",
+    ("fileplans.PlanItem", "DELETE"): "fileplan.write",
+    ("fileplans.PlanImport", "POST"): "fileplan.write",
+    ("fileplans.PlanExport", "GET"): "fileplan.read",
+    ("fileplans.PlanApprove", "POST"): "fileplan.approve",
+    ("fileplans.PlanOpen", "POST"): "fileplan.open",
 }
 
 SECURITY_HEADERS = {
