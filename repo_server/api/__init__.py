@@ -18,6 +18,7 @@ from . import (
     documents,
     dossiers,
     fileplans,
+    filing,
     fonds,
     handover,
     holds,
@@ -79,7 +80,7 @@ def init_api(app: Flask) -> Api:
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
                 packages.blp, registers.blp, handover.blp,
-                fileplans.blp):
+                fileplans.blp, filing.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

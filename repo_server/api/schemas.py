@@ -224,8 +224,6 @@ class DossierSchema(DossierCreateSchema, VersionedFields):
     transfer = fields.Dict(metadata={"description": "Transfer to the historical archive."})
     appraisals = fields.List(fields.Dict(), metadata={"description": "Disposal reviews that "
                                                                      "kept it."})
-    linked_documents = fields.List(fields.Dict(), metadata={
-        "description": "Documents of other dossiers filed here too, without a copy."})
     keep_back = fields.Dict(metadata={"description": "Kept back by the unit with the head's "
                                                      "consent; due for hand-over on `until`."})
 

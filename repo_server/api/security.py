@@ -120,6 +120,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("fileplans.PlanExport", "GET"): "fileplan.read",
     ("fileplans.PlanApprove", "POST"): "fileplan.approve",
     ("fileplans.PlanOpen", "POST"): "fileplan.open",
+    ("filing.Links", "GET"): "dossier.read",
+    ("filing.Links", "POST"): "dossier.link",
+    ("filing.Link", "DELETE"): "dossier.link",
+    ("filing.ExportPdf", "GET"): "dossier.export",
+    ("filing.ExportXml", "GET"): "dossier.export",
 }
 
 SECURITY_HEADERS = {

@@ -167,15 +167,18 @@ def _fonts(configured: str) -> tuple[str, str | None]:
     return regular, None
 
 
-def new_pdf(configured_font: str, *, portrait: bool = False):  # noqa: ANN201
+def new_pdf(configured_font: str, *, portrait: bool = False,
+            page_numbers: bool = True):  # noqa: ANN201
     """An fpdf2 document with the Vietnamese font as `vn` (and `vn` bold when available) and
-    page numbers in the footer."""
+    page numbers in the footer (not for parts merged into a larger PDF)."""
     from fpdf import FPDF
 
     regular, bold = _fonts(configured_font)
 
     class _Pdf(FPDF):
         def footer(self) -> None:
+            if not page_numbers:
+                return
             self.set_y(-10)
             self.set_font("vn", size=8)
             self.cell(0, 5, f"Trang {self.page_no()}/{{nb}}", align="C")
