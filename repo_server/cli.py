@@ -387,5 +387,10 @@ def import_cmd(config: dict, package: str) -> None:
     click.echo(json.dumps(report, ensure_ascii=False, indent=1))
 
 
+from .cli_records import records  # noqa: E402 - the records office's commands
+
+main.add_command(records)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
