@@ -176,7 +176,7 @@ class Batch(MethodView):
 
 @blp.route("/handover-batches/<string:batch_id>/dossiers")
 class BatchDossiers(MethodView):
-    @blp.arguments(DossierIdsSchema)
+    @blp.arguments(DossierIdsSchema, example={"dossier_ids": ["9a1c…"]})
     @blp.response(200, BatchSchema)
     def post(self, data, batch_id):
         """Add dossiers to a draft batch"""
@@ -211,7 +211,8 @@ class ConfirmGiving(MethodView):
 
 @blp.route("/handover-batches/<string:batch_id>/confirm-receiving")
 class ConfirmReceiving(MethodView):
-    @blp.arguments(ConfirmSchema, example={"name": "Lê Văn Cường"})
+    @blp.arguments(ConfirmSchema, example={"name": "Lê Văn Cường",
+                                           "note": "Đã kiểm tra đủ hồ sơ theo mục lục"})
     @blp.response(200, BatchSchema)
     @blp.alt_response(409, description="Not given yet, or the same person confirmed giving.")
     def post(self, data, batch_id):

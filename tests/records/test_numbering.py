@@ -191,3 +191,27 @@ def test_service_checks_rights_and_scope_itself(app, env, client, dossier, clock
     clerk = user(app, env, "clerk-h50", ["clerk"], fonds_scope=["000.00.00.H50"])
     assert clerk.get("/api/v1/registrations",
                      query_string={"fonds_code": FONDS}).status_code == 404
+
+
+def test_an_interrupted_registration_is_settled_and_explained(client, dossier, clock, env):
+    from sqlalchemy import update
+
+    from repo_server.catalog import RegisterEntry
+    from repo_server.services import numbering
+    from repo_server.services.context import Actor
+
+    a, b = docs(client, dossier["id"], 2)
+    done = outgoing(client, a["id"])
+    with env.db.write() as session:  # a crash after the version was written
+        session.execute(update(RegisterEntry).values(status="pending"))
+        # a crash before anything was written: a number taken, no version
+        numbering.claim(session, env, Actor("clerk-test"), fonds_code=dossier["fonds_code"],
+                        direction="outgoing", book="general", series="general",
+                        document_id=b["id"])
+    assert [r["status"] for r in register(client, "outgoing")["rows"]] == ["pending", "pending"]
+    clock.set(2025, 7, 15, 2, 5)
+    rows = register(client, "outgoing")["rows"]
+    assert [(r["number"], r["status"]) for r in rows] == [(1, "registered"), (2, "cancelled")]
+    assert "interrupted" in rows[1]["cells"]["note"]
+    assert rows[0]["document_id"] == done["id"]
+    assert outgoing(client, b["id"])["code_number"] == "03"
