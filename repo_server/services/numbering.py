@@ -11,7 +11,7 @@ cancelled with a reason. A gap in a series is therefore always explained by a ca
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -189,3 +189,49 @@ def guard_registered_fields(meta: dict[str, Any], changes: dict[str, Any], doc_c
                        f"{', '.join(touched)} change only by cancelling the number "
                        "(POST /registrations/{id}/cancel) and registering again.",
                        fields=touched)
+
+
+def restore_from_documents(session, env: Env) -> int:  # noqa: ANN001
+    """After a catalog rebuild on an empty database: the number log and its counters again,
+    from the documents' metadata (their numbers and the numbers they had and lost). Entries
+    already in the log are kept. Returns how many were added."""
+    from datetime import datetime
+
+    from ..catalog import Counter
+
+    known = {(e.fonds_code, e.series, e.year, e.number) for e in session.scalars(
+        select(RegisterEntry))}
+    added = 0
+    for doc_id, fonds_code, meta in session.execute(
+            select(Document.id, Document.fonds_code, Document.meta)
+            .where(Document.head_version > 0)):
+        for reg in [meta.get("registration"), *(meta.get("registration_history") or [])]:
+            if not reg or "number" not in reg:
+                continue
+            key = (fonds_code, reg["series"], reg["year"], reg["number"])
+            if key in known:
+                continue
+            known.add(key)
+            cancelled = "cancelled_at" in reg
+            session.add(RegisterEntry(
+                fonds_code=fonds_code, direction=reg["direction"], book=reg["book"],
+                series=reg["series"], year=reg["year"], number=reg["number"],
+                document_id=doc_id, status="cancelled" if cancelled else "registered",
+                registered_on=date.fromisoformat(reg["registered_on"]),
+                registered_at=datetime.fromisoformat(reg["registered_at"]),
+                registered_by=reg.get("registered_by", ""),
+                cancelled_at=datetime.fromisoformat(reg["cancelled_at"]) if cancelled else None,
+                cancelled_by=reg.get("cancelled_by"), cancel_reason=reg.get("cancel_reason")))
+            added += 1
+    session.flush()
+    for fonds_code, year, series, top in session.execute(
+            select(RegisterEntry.fonds_code, RegisterEntry.year, RegisterEntry.series,
+                   func.max(RegisterEntry.number))
+            .group_by(RegisterEntry.fonds_code, RegisterEntry.year, RegisterEntry.series)):
+        counter = session.get(Counter, (COUNTER_SCOPE, f"{fonds_code}:{year}:{series}"))
+        if counter is None:
+            session.add(Counter(scope=COUNTER_SCOPE, key=f"{fonds_code}:{year}:{series}",
+                                value=top))
+        else:
+            counter.value = max(counter.value, top)
+    return added

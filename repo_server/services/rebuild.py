@@ -22,6 +22,7 @@ from ..storage import ObjectNotFound
 from .context import Env
 from .documents import _mirror, _sync_files
 from .links import mirror_links
+from .numbering import restore_from_documents
 from .records import (
     DOCUMENT_FILE,
     DOSSIER_FILE,
@@ -152,6 +153,7 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
                     progress(done)
             session.flush()
         _recount(session)
+        restore_from_documents(session, env)  # the number log, after a lost database
     return {k: len(v) for k, v in ids.items()}
 
 

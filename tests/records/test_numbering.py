@@ -215,3 +215,30 @@ def test_an_interrupted_registration_is_settled_and_explained(client, dossier, c
     assert "interrupted" in rows[1]["cells"]["note"]
     assert rows[0]["document_id"] == done["id"]
     assert outgoing(client, b["id"])["code_number"] == "03"
+
+
+def test_a_lost_number_log_comes_back_from_the_documents(client, dossier, clock, env):
+    from sqlalchemy import delete
+
+    from repo_server.catalog import Counter, RegisterEntry
+    from repo_server.services.rebuild import rebuild_catalog
+
+    a, b, c = docs(client, dossier["id"], 3)
+    first = outgoing(client, a["id"])
+    outgoing(client, b["id"])
+    client.post(f"/api/v1/registrations/{first['registration']['entry_id']}/cancel",
+                json={"reason": "Nhầm"})
+    incoming(client, c["id"], organ_name="Sở Nội vụ")
+    before = [(r["number"], r["status"], r["cells"]["note"]) for r in
+              register(client, "outgoing")["rows"]]
+    with env.db.write() as session:  # the catalog's operational state is gone
+        session.execute(delete(RegisterEntry))
+        session.execute(delete(Counter))
+    rebuild_catalog(env)
+    after = [(r["number"], r["status"], r["cells"]["note"]) for r in
+             register(client, "outgoing")["rows"]]
+    assert [a[:2] for a in after] == [b[:2] for b in before] == [(1, "cancelled"),
+                                                                 (2, "registered")]
+    assert "Nhầm" in after[0][2]
+    assert outgoing(client, a["id"])["code_number"] == "03"
+    assert register(client, "incoming")["rows"][0]["number"] == 1
