@@ -109,12 +109,15 @@ def _claim(env: Env, actor: Actor, direction: str, requested_book: str | None): 
 
     def reserve(session, current: Document, state: dict[str, Any]) -> None:  # noqa: ANN001
         numbering.ensure_not_registered(session, current.id, direction)
+        fonds = session.scalar(select(Fonds).where(Fonds.code == current.fonds_code))
+        if fonds is not None and fonds.status == "closed":
+            raise Conflict(f"Fonds {fonds.code} is closed: nothing is issued or registered in "
+                           "its name any more; register the document in the successor's fonds.")
         meta = from_json_dict(current.meta)
         book = numbering.choose_book(env, direction, meta, requested_book)
         entry = numbering.claim(session, env, actor, fonds_code=current.fonds_code,
                                 direction=direction, book=book.code,
                                 series=numbering.series_of(book, meta), document_id=current.id)
-        fonds = session.scalar(select(Fonds).where(Fonds.code == current.fonds_code))
         state.update(entry_id=entry.id, number=entry.number, year=entry.year, book=book.code,
                      series=entry.series, registered_on=entry.registered_on,
                      registered_at=entry.registered_at, fonds_name=fonds.name if fonds else None)

@@ -242,3 +242,16 @@ def test_a_lost_number_log_comes_back_from_the_documents(client, dossier, clock,
     assert "Nhầm" in after[0][2]
     assert outgoing(client, a["id"])["code_number"] == "03"
     assert register(client, "incoming")["rows"][0]["number"] == 1
+
+
+def test_a_closed_fonds_issues_no_more_numbers(client, dossier, clock):
+    a = client.make_document(dossier["id"])
+    client.make_fonds("000.00.00.H50", "UBND phường mới")
+    r = client.post(f"/api/v1/fonds/{FONDS}/close", json={
+        "closed_on": "2025-07-14", "decision_ref": "NQ 1656/NQ-UBTVQH15",
+        "successor_code": "000.00.00.H50"})
+    assert r.status_code == 200, r.json
+    r = outgoing(client, a["id"], 409)
+    assert "closed" in r["message"] and "successor" in r["message"]
+    assert client.get("/api/v1/registrations",
+                      query_string={"fonds_code": FONDS}).json["total"] == 0
