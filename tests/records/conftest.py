@@ -3,32 +3,11 @@ data through the public API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import pytest
-
 from repo_server.services.keys import create_key
 from tests.conftest import Client
+from tests.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
 
 FONDS = "000.00.00.H49"
-
-
-class Clock:
-    def __init__(self, when: datetime) -> None:
-        self.when = when
-
-    def __call__(self) -> datetime:
-        return self.when
-
-    def set(self, *args: int) -> None:
-        self.when = datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock(env):  # noqa: ANN001, ANN201
-    c = Clock(datetime(2025, 7, 15, 2, 0, tzinfo=UTC))
-    env.clock = c
-    return c
 
 
 def user(app, env, name: str, roles: list[str], **kw) -> Client:  # noqa: ANN001, ANN003
