@@ -231,7 +231,9 @@ class Inventory(MethodView):
     @blp.arguments(PaperQuerySchema, location="query")
     @blp.response(200, description="Mục lục hồ sơ, tài liệu nộp lưu (A4 landscape).",
                   content_type="application/pdf")
-    @blp.doc(responses={"200": {"content": FILE_CONTENT}})
+    @blp.doc(responses={"200": {"description": "Mục lục hồ sơ, tài liệu nộp lưu (PDF on A4 "
+                                               "landscape, or XLSX).",
+                                "content": FILE_CONTENT}})
     def get(self, args, batch_id):
         """The inventory of the batch (mục lục hồ sơ nộp lưu) as PDF or XLSX"""
         return _paper("inventory", batch_id, args["format"])
@@ -242,7 +244,8 @@ class HandoverRecord(MethodView):
     @blp.arguments(PaperQuerySchema, location="query")
     @blp.response(200, description="Biên bản giao nhận tài liệu (A4).",
                   content_type="application/pdf")
-    @blp.doc(responses={"200": {"content": FILE_CONTENT}})
+    @blp.doc(responses={"200": {"description": "Biên bản giao nhận tài liệu (PDF on A4, or "
+                                               "XLSX).", "content": FILE_CONTENT}})
     def get(self, args, batch_id):
         """The hand-over record (biên bản giao nhận) as PDF or XLSX"""
         return _paper("record", batch_id, args["format"])

@@ -262,7 +262,10 @@ class CancelNumber(MethodView):
 class Register(MethodView):
     @blp.arguments(RegisterQuerySchema, location="query")
     @blp.response(200, RegisterSchema)
-    @blp.doc(responses={"200": {"content": FILE_CONTENT}})
+    @blp.doc(responses={"200": {
+        "description": "The register: JSON rows (format=json), or the printable XLSX or PDF.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Register"}},
+                    **FILE_CONTENT}}})
     @blp.alt_response(503, description="PDF asked for, but no Vietnamese font is installed.")
     def get(self, args, kind):
         """A register for a period: outgoing, incoming or follow_up (every NĐ 30 column)"""

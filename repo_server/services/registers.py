@@ -21,6 +21,7 @@ from .context import Actor, Env
 from .errors import NotFound, ValidationFailed
 from .numbering import format_number, settle
 from .policy import require
+from .records import from_json_dict
 from .tables import Column, Sheet, cell_text, to_pdf, to_xlsx
 
 KINDS = {
@@ -149,8 +150,6 @@ def build_register(env: Env, viewer: Actor, kind: str, *, fonds_code: str, date_
                 Dossier, Dossier.id == Document.dossier_id).where(
                 Document.id.in_(ids[chunk:chunk + 500]), Document.head_version > 0)
             metas.update(dict(session.execute(filter_documents(session, env, viewer, q)).all()))
-    from .records import from_json_dict
-
     rows = []
     counts = {"registered": 0, "cancelled": 0, "pending": 0, "hidden": 0}
     for entry in entries:
