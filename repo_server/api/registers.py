@@ -258,7 +258,7 @@ class CancelNumber(MethodView):
         return registration.cancel_number(env(), actor(), entry_id, data["reason"])
 
 
-@blp.route("/registers/<any(outgoing, incoming, follow_up):kind>")
+@blp.route("/registers/<string:kind>")
 class Register(MethodView):
     @blp.arguments(RegisterQuerySchema, location="query")
     @blp.response(200, RegisterSchema)
@@ -268,7 +268,7 @@ class Register(MethodView):
                     **FILE_CONTENT}}})
     @blp.alt_response(503, description="PDF asked for, but no Vietnamese font is installed.")
     def get(self, args, kind):
-        """A register for a period: outgoing, incoming or follow_up (every NĐ 30 column)"""
+        """A register for a period: kind = outgoing, incoming or follow_up (every NĐ 30 column)"""
         fmt = args.pop("format")
         register = registers.build_register(env(), actor(), kind, **args)
         if fmt == "json":

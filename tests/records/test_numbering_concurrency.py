@@ -26,7 +26,9 @@ def _register_all(config: dict, secret: str, document_ids: list[str]) -> list[tu
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(one, document_ids))
-    app.extensions["repo_server"].db.dispose()
+    from tests.conftest import close_env
+
+    close_env(app.extensions["repo_server"])  # its audit events written, connections closed
     return results
 
 
