@@ -183,14 +183,13 @@ def reindex(config: dict) -> None:
     """Rebuild the search index from the storage root (no text is extracted again)."""
     from .jobs.builtin import reindex as reindex_job
     from .jobs.lease import Lease
-    from .services.context import Actor
     from .services.jobs import request_run
     from .services.search import open_writer
 
     env = _prepare(config)
     lease = Lease(env, "worker")
     if not lease.acquire():
-        run = request_run(env, Actor(name="cli"), "reindex")
+        run = request_run(env, _cli_actor(), "reindex")
         click.echo(f"A worker is running; it will rebuild the index (job run {run['id']}).")
         return
     try:
@@ -331,7 +330,14 @@ def verify(config: dict, everything: bool) -> None:
 
 # --- transfer packages (docs/decisions/0004-packages.md) -----------------------------------------
 
-_CLI_ACTOR_ROLES = ("admin",)
+def _cli_actor():  # noqa: ANN202
+    """The command line acts as the system (every fonds, every right), named `cli` in the
+    versions and the audit trail it writes."""
+    from dataclasses import replace
+
+    from .services.context import SYSTEM
+
+    return replace(SYSTEM, name="cli")
 
 
 @main.command("export")
@@ -343,12 +349,11 @@ _CLI_ACTOR_ROLES = ("admin",)
 def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...],
                output: str) -> None:
     """Export a fonds or dossiers as a BagIt package (ZIP) with every version and history."""
-    from .services.context import Actor
     from .services.errors import ServiceError
     from .services.packages import export_to_file, prepare_export
 
     env = _prepare(config)
-    actor = Actor(name="cli", roles=_CLI_ACTOR_ROLES, conditional=True, clearance=True)
+    actor = _cli_actor()
     try:
         selection = prepare_export(env, actor, fonds_code=fonds_code,
                                    dossier_ids=list(dossier_ids))
@@ -368,12 +373,11 @@ def import_cmd(config: dict, package: str) -> None:
     """Import a package: every checksum is checked first; records already here are skipped."""
     import json
 
-    from .services.context import Actor
     from .services.errors import ServiceError
     from .services.packages import import_package
 
     env = _prepare(config)
-    actor = Actor(name="cli", roles=_CLI_ACTOR_ROLES, conditional=True, clearance=True)
+    actor = _cli_actor()
     try:
         report = import_package(env, actor, package)
     except ServiceError as exc:

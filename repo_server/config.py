@@ -53,9 +53,14 @@ DEFAULTS: dict[str, Any] = {
     "OCR": True,
     "IDEMPOTENCY_TTL_HOURS": 24,  # how long a POST's Idempotency-Key is remembered
     "IDEMPOTENCY_MAX_HASH_BYTES": 8 * 1024 * 1024,  # larger uploads: length + Content-Digest
-    "AUTH_CACHE_SECONDS": 10,  # how long a process trusts a key it checked (revocation delay)
-    "AUTH_FAILURE_LIMIT": 20,  # failed sign-ins per client address ...
+    "AUTH_CACHE_SECONDS": 10,  # how long a process remembers a checked key at most (a
+    # revocation reaches every process within AUTH_REVOCATION_SECONDS anyway)
+    "AUTH_REVOCATION_SECONDS": 0.25,  # how often a process checks whether a key was revoked
+    # or a user's rights changed elsewhere (one small read; a revocation takes at most this)
+    "AUTH_FAILURE_LIMIT": 20,  # failed sign-ins per presented key and client address ...
     "AUTH_FAILURE_WINDOW": 60,  # ... within this many seconds, then 429 until it clears
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front of the server whose X-Forwarded-For
+    # is believed (number of hops); 0: the client address is the TCP peer
     # Operations (docs/operations.md)
     "FIXITY_PERIOD_DAYS": 90,  # every stored object is re-hashed within this many days (≤ 1095)
     "FIXITY_SHARE": "",  # share of the objects checked per nightly run; "" = 1/FIXITY_PERIOD_DAYS

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import audit as service
-from .common import env, page
+from ..services import rights
+from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit",
@@ -41,6 +42,10 @@ class EventSchema(Schema):
     request_id = fields.String(allow_none=True)
     details = fields.Dict()
     hash = fields.String()
+    masked = fields.List(fields.String(), metadata={
+        "description": "Fields of `details` masked for this reader (the words of a secret "
+                       "record, another user's search query); absent when nothing was "
+                       "masked."})
 
 
 class EventPageSchema(PageSchema):
@@ -62,7 +67,7 @@ class AuditEvents(MethodView):
         """Query events by target, actor, action, outcome and time (newest first)"""
         filters = {k: v for k, v in args.items() if k not in ("page", "page_size")}
         items, total = service.query(env(), filters, page=args["page"],
-                                     page_size=args["page_size"])
+                                     page_size=args["page_size"], reader=actor())
         return page(items, total, args)
 
 
@@ -73,7 +78,10 @@ class AuditExport(MethodView):
                   description="JSON lines, oldest first, with prev_hash and hash.")
     def get(self, args):
         """Export events as JSON lines"""
-        lines = service.export_lines(env(), args)
+        # the generator checks the reader's right at its first step: check it now, before
+        # the 200 and its headers are sent
+        rights.require(actor(), "audit.read")
+        lines = service.export_lines(env(), args, actor())
         return Response(stream_with_context(lines), mimetype="application/x-ndjson",
                         headers={"Content-Disposition": "attachment; filename=audit.jsonl"})
 

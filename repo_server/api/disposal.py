@@ -120,6 +120,7 @@ class Reviews(MethodView):
     @blp.arguments(ProposeSchema, example={"title": "Hủy hồ sơ trùng", "items": [
         {"dossier_id": "3f0e…", "reason": "duplicate"}]})
     @blp.response(201, ReviewSchema)
+    @blp.alt_response(423, description="A dossier is under a legal hold; `holds` names them.")
     def post(self, data):
         """Propose a review by hand (expired or duplicate dossiers)"""
         return service.propose_review(env(), actor(), data["title"], data["items"]), 201

@@ -134,6 +134,9 @@ class DossierDocuments(MethodView):
 class DocumentItem(MethodView):
     @blp.arguments(AsOfQuerySchema, location="query")
     @blp.response(200, DocumentSchema)
+    @blp.alt_response(410, description="Destroyed after an approved disposal review: the "
+                      "answer names `review_id`, `record_id` (the destruction record) and "
+                      "`destroyed_at`. Users of other fonds get 404.")
     def get(self, args, document_id):
         """Get a document (now, or as it was at `as_of`)"""
         return with_etag(service.get_document(env(), str(document_id), actor(), as_of=args.get("as_of")))
@@ -196,6 +199,9 @@ class DocumentFile(MethodView):
                   content_type="application/octet-stream")
     @blp.alt_response(206, description="Partial content for a Range request.")
     @blp.alt_response(304, description="Not modified (If-None-Match).")
+    @blp.alt_response(410, description="Destroyed after an approved disposal review: the "
+                      "answer names `review_id`, `record_id` (the destruction record) and "
+                      "`destroyed_at`. Users of other fonds get 404.")
     def get(self, args, document_id, name):
         """Download a file, now or as in an earlier version"""
         path, info, media_type = service.open_file(env(), str(document_id), name, actor(),

@@ -48,7 +48,7 @@ class Jobs(MethodView):
     @blp.response(200, JobListSchema)
     def get(self):
         """List jobs with their schedule, next run and last run"""
-        return {"items": service.list_jobs(env())}
+        return {"items": service.list_jobs(env(), actor())}
 
 
 @blp.route("/<string:name>/runs")
@@ -58,7 +58,7 @@ class JobRuns(MethodView):
     def get(self, args, name):
         """Past runs of a job, newest first"""
         items, total = service.list_runs(env(), name, page=args["page"],
-                                         page_size=args["page_size"])
+                                         page_size=args["page_size"], viewer=actor())
         return page(items, total, args)
 
     @blp.response(202, JobRunSchema)
@@ -73,4 +73,4 @@ class JobRunItem(MethodView):
     @blp.response(200, JobRunSchema)
     def get(self, run_id):
         """One job run"""
-        return service.get_run(env(), run_id)
+        return service.get_run(env(), run_id, actor())

@@ -16,7 +16,7 @@ from ..services.health import readiness_report
 from ..services.keys import authenticate
 from ..services.policy import allowed
 from . import security
-from .common import env, page
+from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("ops", __name__, url_prefix="/api/v1",
@@ -161,7 +161,7 @@ class FixitySummary(MethodView):
     @blp.response(200, FixitySummarySchema)
     def get(self):
         """Fixity: coverage of the rolling check, damaged or missing objects, the last run"""
-        return service.summary(env())
+        return service.summary(env(), actor())
 
 
 @blp.route("/fixity/runs")
@@ -170,7 +170,8 @@ class FixityRuns(MethodView):
     @blp.response(200, FixityRunPageSchema)
     def get(self, args):
         """Fixity runs, newest first, each with the objects that failed"""
-        items, total = service.list_runs(env(), page=args["page"], page_size=args["page_size"])
+        items, total = service.list_runs(env(), page=args["page"], page_size=args["page_size"],
+                                         viewer=actor())
         return page(items, total, args)
 
 
@@ -179,7 +180,7 @@ class FixityRunItem(MethodView):
     @blp.response(200, FixityRunSchema)
     def get(self, run_id):
         """One fixity run"""
-        return service.get_run(env(), run_id)
+        return service.get_run(env(), run_id, actor())
 
 
 @blp.route("/fixity/alerts")
@@ -189,7 +190,7 @@ class FixityAlerts(MethodView):
     def get(self, args):
         """Alerts raised by the fixity check and the backup job, newest first"""
         items, total = service.list_alerts(env(), open_only=args["open"], page=args["page"],
-                                           page_size=args["page_size"])
+                                           page_size=args["page_size"], viewer=actor())
         return page(items, total, args)
 
 
@@ -198,7 +199,7 @@ class FixityObject(MethodView):
     @blp.response(200, FixityObjectSchema)
     def get(self, record_id):
         """The fixity state of one record's stored object"""
-        return service.object_state(env(), str(record_id))
+        return service.object_state(env(), str(record_id), actor())
 
 
 @blp.route("/fixity/objects/<uuid:record_id>/verify")
@@ -206,7 +207,7 @@ class FixityVerify(MethodView):
     @blp.response(200, FixityObjectSchema)
     def post(self, record_id):
         """Re-hash one record's stored object now (e.g. after restoring a damaged file)"""
-        return service.verify_now(env(), str(record_id))
+        return service.verify_now(env(), str(record_id), actor())
 
 
 def init_ops(app: Flask, api: Api) -> None:

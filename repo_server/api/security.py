@@ -3,6 +3,7 @@ the role check (one table: route -> action), security headers, and the audit eve
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from collections import defaultdict, deque
 from http import HTTPStatus
 
 from flask import Flask, g, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..services import audit
 from ..services.errors import Unauthorized
@@ -139,29 +141,60 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
 
 
 class FailureLimiter:
-    """Counts failed authentications per client address (in this process)."""
+    """Counts failed sign-ins (in this process) per presented key and client address.
+
+    A key that failed `limit` times from an address gets 429 there without being looked up.
+    Failures of one address, whatever keys they presented, count too, but they only turn
+    the next failures into 429: a valid key is always checked and let in, so nobody behind
+    the same address (a reverse proxy, an office NAT) can lock out someone else's key.
+    """
 
     def __init__(self, limit: int, window_s: float) -> None:
         self.limit, self.window = limit, window_s
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _recent(self, addr: str, now: float) -> deque[float]:
-        q = self._fails[addr]
+    def _recent(self, who: tuple[str, str], now: float) -> deque[float]:
+        q = self._fails[who]
         while q and q[0] <= now - self.window:
             q.popleft()
+        if not q:
+            del self._fails[who]  # nothing to remember: the table never grows without bound
+            return deque()
         return q
 
-    def blocked(self, addr: str) -> float:
-        """Seconds to wait, or 0 when the address may try again."""
+    def _wait(self, who: tuple[str, str]) -> float:
         now = time.monotonic()
         with self._lock:
-            q = self._recent(addr, now)
+            q = self._recent(who, now)
             return (q[0] + self.window - now) if len(q) >= self.limit else 0.0
 
-    def fail(self, addr: str) -> None:
+    def blocked(self, addr: str, key: str = "") -> float:
+        """Seconds this key must wait at this address (0: it may try)."""
+        return self._wait((addr, key))
+
+    def address_blocked(self, addr: str) -> float:
+        """Seconds before failing sign-ins from this address answer 401 again (not 429)."""
+        return self._wait((addr, "*"))
+
+    def fail(self, addr: str, key: str = "") -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent(addr, time.monotonic()).append(time.monotonic())
+            for who in ((addr, key), (addr, "*")):
+                self._fails[who] = self._recent(who, now)
+                self._fails[who].append(now)
+
+
+def _presented(secret: str | None) -> str:
+    """What identifies a presented key in the failure counts (never the secret itself)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:32] if secret else "-"
+
+
+def _too_many(wait: float, what: str = "with this key from this address"):  # noqa: ANN202
+    response = error(429, f"Too many failed sign-ins {what}; wait {int(wait) + 1} seconds "
+                          "and check the API key.")
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 def error(status: int, message: str, errors: dict | None = None, **extra):  # noqa: ANN201
@@ -186,6 +219,11 @@ def _target() -> str | None:
 
 def init_security(app: Flask) -> None:
     config = app.config["REPO"]
+    hops = int(config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        # X-Forwarded-For is believed only from this many proxies in front of us: the client
+        # address of the failure counts and of the audit trail is the one they saw.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     limiter = FailureLimiter(config["AUTH_FAILURE_LIMIT"], config["AUTH_FAILURE_WINDOW"])
     app.extensions["repo_limiter"] = limiter
 
@@ -203,19 +241,21 @@ def init_security(app: Flask) -> None:
         limit = config["MAX_JSON_BYTES"]
         if request.mimetype == "application/json" and (request.content_length or 0) > limit:
             return error(413, f"The JSON body is larger than {limit // 1024} KiB.")
-        wait = limiter.blocked(g.client_addr)
-        if wait:
-            response = error(429, "Too many failed sign-ins from this address; wait "
-                                  f"{int(wait) + 1} seconds and check the API key.")
-            response.headers["Retry-After"] = str(int(wait) + 1)
-            return response
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
+        secret = secret.strip() if scheme.lower() == "bearer" else None
+        presented = _presented(secret)
+        wait = limiter.blocked(g.client_addr, presented)
+        if wait:
+            return _too_many(wait)
         env = app.extensions["repo_server"]
         try:
-            g.actor = authenticate(env, secret.strip() if scheme.lower() == "bearer" else None)
+            g.actor = authenticate(env, secret)
         except Unauthorized as exc:
-            limiter.fail(g.client_addr)
+            wait = limiter.address_blocked(g.client_addr)
+            limiter.fail(g.client_addr, presented)
+            if wait:
+                return _too_many(wait, "from this address")
             response = error(401, exc.message)
             response.headers["WWW-Authenticate"] = 'Bearer realm="repo-server"'
             return response

@@ -98,12 +98,15 @@ class Users(MethodView):
     @blp.response(200, UserPageSchema)
     def get(self, args):
         """List users"""
-        items, total = service.list_users(env(), page=args["page"], page_size=args["page_size"])
+        items, total = service.list_users(env(), actor(), page=args["page"],
+                                          page_size=args["page_size"])
         return page(items, total, args)
 
     @blp.arguments(UserCreateSchema, example={"name": "motcua-ancuu", "roles": ["integration"],
                                               "fonds_scope": ["000.00.00.H49"]})
     @blp.response(201, UserSchema)
+    @blp.alt_response(403, description="It would give more than you have (a wider fonds "
+                      "scope, conditional access or clearance you lack).")
     def post(self, data):
         """Create a user"""
         return service.create_user(env(), actor(), data), 201
@@ -114,10 +117,15 @@ class UserItem(MethodView):
     @blp.response(200, UserSchema)
     def get(self, user_id):
         """Get a user with keys (no secrets) and grants"""
-        return service.get_user(env(), user_id)
+        return service.get_user(env(), user_id, actor())
 
     @blp.arguments(UserFields, example={"roles": ["clerk"], "active": True})
     @blp.response(200, UserSchema)
+    @blp.alt_response(403, description="It would give more than you have.")
+    @blp.alt_response(404, description="No such user, or one whose fonds scope reaches beyond "
+                      "yours.")
+    @blp.alt_response(409, description="It would leave no active administrator of every fonds "
+                      "with a valid key.")
     def patch(self, data, user_id):
         """Change a user's roles, scope, clearances or status"""
         return service.update_user(env(), actor(), user_id, data)
@@ -136,6 +144,8 @@ class UserKeys(MethodView):
 @blp.route("/users/<string:user_id>/keys/<string:key_id>")
 class UserKey(MethodView):
     @blp.response(200, UserSchema)
+    @blp.alt_response(409, description="It is the last valid key of the last administrator of "
+                      "every fonds.")
     def delete(self, user_id, key_id):
         """Revoke a key"""
         return service.revoke_key(env(), actor(), user_id, key_id)

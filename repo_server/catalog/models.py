@@ -363,6 +363,17 @@ class Tombstone(Base):
     destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DocumentTombstone(Base):
+    """A destroyed document: which destroyed dossier it was in (its tombstone says the rest),
+    so that the document and its files answer 410 with the review instead of 404."""
+
+    __tablename__ = "document_tombstones"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dossier_id: Mapped[str] = mapped_column(String(36), index=True)
+    doc_code: Mapped[str | None] = mapped_column(String(120))
+
+
 class DeadlineWarning(Base):
     """Made by the daily deadline job: hand-over to the agency archive, transfer to history."""
 

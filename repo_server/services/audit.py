@@ -185,29 +185,40 @@ def _filtered(filters: dict[str, Any]) -> Select:
     return stmt
 
 
-def query(env: Env, filters: dict[str, Any], *, page: int, page_size: int
-          ) -> tuple[list[dict[str, Any]], int]:
+def query(env: Env, filters: dict[str, Any], *, page: int, page_size: int,
+          reader: Actor) -> tuple[list[dict[str, Any]], int]:
+    """Events the reader may see (services/audit_view.py), newest first."""
+    from . import audit_view, rights
+
+    rights.require(reader, "audit.read")
     buffer(env).flush()
-    stmt = _filtered(filters)
     with env.db.read() as session:
+        stmt = audit_view.filter_events(session, env, reader, _filtered(filters))
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(AuditEvent.seq.desc())
                                .offset((page - 1) * page_size).limit(page_size)).all()
-        return [_view(e) for e in rows], total
+        return audit_view.mask(session, reader, [_view(e) for e in rows]), total
 
 
-def export_lines(env: Env, filters: dict[str, Any], batch: int = 1000) -> Iterator[str]:
-    """Matching events, oldest first, one JSON object per line (streamed in batches)."""
+def export_lines(env: Env, filters: dict[str, Any], reader: Actor,
+                 batch: int = 1000) -> Iterator[str]:
+    """Matching events the reader may see, oldest first, one JSON object per line (streamed
+    in batches)."""
+    from . import audit_view, rights
+
+    rights.require(reader, "audit.read")
     buffer(env).flush()
     last = 0
     while True:
         with env.db.read() as session:
-            rows = session.scalars(_filtered(filters).where(AuditEvent.seq > last)
+            stmt = audit_view.filter_events(session, env, reader, _filtered(filters))
+            rows = session.scalars(stmt.where(AuditEvent.seq > last)
                                    .order_by(AuditEvent.seq).limit(batch)).all()
+            items = audit_view.mask(session, reader, [
+                _view(e) | {"prev_hash": e.prev_hash, "at": e.at.isoformat()} for e in rows])
         if not rows:
             return
-        for e in rows:
-            item = _view(e) | {"prev_hash": e.prev_hash, "at": e.at.isoformat()}
+        for item in items:
             yield json.dumps(item, ensure_ascii=False, default=str) + "\n"
         last = rows[-1].seq
 

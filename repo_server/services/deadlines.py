@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from ..catalog import DeadlineWarning, Document, Dossier
-from . import handover
+from . import handover, rights
+from .access import filter_dossiers, granted, modes
 from .context import Actor, Env
 from .retention import years_of
 
@@ -78,9 +79,10 @@ def list_warnings(env: Env, viewer: Actor, *, kind: str | None, page: int, page_
         Document, Document.id == DeadlineWarning.document_id)
     if kind:
         stmt = stmt.where(DeadlineWarning.kind == kind)
-    if viewer.scope is not None:
-        stmt = stmt.where(Dossier.fonds_code.in_(viewer.scope))
+    rights.require(viewer, "warnings.read")
     with env.db.read() as session:
+        stmt = filter_dossiers(session, env, viewer, stmt)  # scope and access mode
+        stmt = _visible_documents(session, env, viewer, stmt)
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.execute(stmt.order_by(DeadlineWarning.due_on, DeadlineWarning.id)
                                .offset((page - 1) * page_size).limit(page_size)).all()
@@ -90,3 +92,17 @@ def list_warnings(env: Env, viewer: Actor, *, kind: str | None, page: int, page_
              "fonds_code": fonds_code, "state": state, "computed_at": w.created_at,
              "document_id": w.document_id, "doc_code": doc_code}
             for w, file_code, title, fonds_code, state, doc_code in rows], total
+
+
+def _visible_documents(session, env: Env, viewer: Actor, stmt):  # noqa: ANN001, ANN202
+    """A handling warning names a document: shown only if the viewer may see it too."""
+    allowed = modes(viewer)
+    if len(allowed) == 3:
+        return stmt
+    condition = or_(DeadlineWarning.document_id.is_(None), Document.access_mode.is_(None),
+                    Document.access_mode.in_(allowed))
+    grants = granted(session, env, viewer)
+    if grants:
+        condition = or_(condition, and_(Document.access_mode == "02",
+                                        Document.dossier_id.in_(grants)))
+    return stmt.where(condition)

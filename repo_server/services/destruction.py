@@ -11,9 +11,8 @@ from sqlalchemy import select, update
 
 from ..catalog import DisposalReview, Tombstone
 from ..storage import ObjectNotFound
-from .access import in_scope
 from .context import SYSTEM, Actor, Env
-from .disposal import get_review
+from .disposal import get_review, load
 from .errors import NotFound
 from .records import new_id, object_id
 from .tables import find_font  # noqa: F401 - used here and by tests
@@ -116,9 +115,13 @@ def write_record(env: Env, review_id: str) -> str:
     files[RECORD_JSON] = json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True).encode()
     record_id = new_id()
 
+    executed_at = env.now()
+
     def apply(session, version) -> None:  # noqa: ANN001
-        session.execute(update(DisposalReview).where(DisposalReview.id == review_id)
-                        .values(record_id=record_id))
+        # status, date and record together: whoever reads `executed` finds the record
+        review = session.get(DisposalReview, review_id)
+        review.status, review.record_id = "executed", record_id
+        review.executed_at = review.executed_at or executed_at
         session.execute(update(Tombstone).where(Tombstone.review_id == review_id)
                         .values(record_id=record_id))
 
@@ -131,10 +134,7 @@ def write_record(env: Env, review_id: str) -> str:
 def read_record(env: Env, review_id: str, viewer: Actor,
                 name: str = RECORD_JSON) -> tuple[bytes, str]:
     with env.db.read() as session:
-        review = session.get(DisposalReview, review_id)
-        if review is None or (review.fonds_code and not in_scope(viewer, review.fonds_code)):
-            raise NotFound(f"There is no disposal review {review_id!r}.")
-        record_id = review.record_id
+        record_id = load(session, viewer, "disposal.read", review_id).record_id
     if record_id is None:
         raise NotFound("This review has not been carried out yet; its destruction record is "
                        "made when the approved decision is executed.")

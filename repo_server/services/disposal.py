@@ -19,6 +19,7 @@ from ..catalog import (
     DisposalReview,
     Document,
     DocumentFile,
+    DocumentTombstone,
     Dossier,
     DossierLink,
     OutboxEvent,
@@ -28,12 +29,12 @@ from ..catalog import (
 )
 from ..catalog.models import UTCDateTime
 from ..storage import ObjectNotFound
-from . import audit
-from .access import can_see_dossier, in_scope
+from . import audit, rights
+from .access import can_see_dossier, filter_dossiers, sees_everything
 from .context import SYSTEM, Actor, Env
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .holds import active_holds, held_dossier_ids
-from .jobs import request_run
+from .errors import Conflict, NotFound, ValidationFailed
+from .holds import Held, active_holds, held_dossier_ids
+from .jobs import queue_run
 from .lifecycle import check_transition, keep_after_review
 from .links import blocking_links
 from .records import new_id, object_id
@@ -119,11 +120,16 @@ def retention_sweep(env: Env, backend: Any = None) -> dict[str, Any]:
 
 def propose_review(env: Env, actor: Actor, title: str,
                    items: list[dict[str, str]]) -> dict[str, Any]:
-    """An archivist lists dossiers (expired or duplicate) of one fonds for the council."""
+    """An archivist lists dossiers (expired or duplicate) of one fonds for the council.
+
+    A dossier under a legal hold makes it a 423 naming the hold(s), as every other change of
+    a held dossier; other problems are a 422 listing each."""
+    rights.require(actor, "disposal.propose")
     with env.db.write() as session:
         errors = []
         rows = []
         fonds = set()
+        held: dict[str, list[str]] = {}
         for item in items:
             row = session.get(Dossier, item["dossier_id"])
             if row is None or row.head_version == 0 or not can_see_dossier(session, env, actor,
@@ -131,8 +137,11 @@ def propose_review(env: Env, actor: Actor, title: str,
                 errors.append(f"There is no dossier {item['dossier_id']!r}.")
                 continue
             fonds.add(row.fonds_code)
-            if active_holds(session, row.id):
-                errors.append(f"Dossier {row.file_code} is under a legal hold.")
+            holds = active_holds(session, row.id)
+            if holds:
+                held[row.file_code] = [f"{h.authority_ref} ({h.id})" for h in holds]
+                errors.append(f"Dossier {row.file_code} is under a legal hold: "
+                              f"{'; '.join(held[row.file_code])}.")
                 continue
             try:
                 check_transition(row, "disposal_review")
@@ -146,6 +155,10 @@ def propose_review(env: Env, actor: Actor, title: str,
         if len(fonds) > 1:
             errors.append("A review covers one fonds; these dossiers belong to "
                           f"{', '.join(sorted(fonds))}.")
+        if held:
+            raise Held("A dossier under a legal hold cannot be proposed for disposal: "
+                       + " ".join(errors), errors={"items": errors},
+                       holds=sorted({h for names in held.values() for h in names}))
         if errors:
             raise ValidationFailed({"items": errors})
         review_id = _create_review(session, env, actor, title, fonds.pop(), rows)
@@ -156,17 +169,20 @@ def propose_review(env: Env, actor: Actor, title: str,
 
 # ---------------------------------------------------------------- reading
 
-def _get(session, review_id: str, viewer: Actor | None = None) -> DisposalReview:  # noqa: ANN001
+def load(session, actor: Actor, action: str, review_id: str) -> DisposalReview:  # noqa: ANN001
+    """The review, for `action` by `actor`: 403 without the role, 404 when there is none or
+    its fonds is outside the actor's scope (services/rights.py)."""
+    rights.require(actor, action)
     review = session.get(DisposalReview, review_id)
-    if review is None or (viewer is not None and review.fonds_code
-                          and not in_scope(viewer, review.fonds_code)):
+    if review is None:
         raise NotFound(f"There is no disposal review {review_id!r}.")
+    rights.reach_review(actor, review.fonds_code, review_id)
     return review
 
 
 def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, Any]:
     with env.db.read() as session:
-        review = _get(session, review_id, viewer)
+        review = load(session, viewer, "disposal.read", review_id)
         items = session.execute(
             select(ReviewItem, Dossier.file_code, Dossier.title)
             .outerjoin(Dossier, Dossier.id == ReviewItem.dossier_id)
@@ -175,6 +191,10 @@ def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, An
                                    .where(ReviewOpinion.review_id == review_id)).all()
         tomb = {t.dossier_id: t for t in session.scalars(
             select(Tombstone).where(Tombstone.review_id == review_id))}
+        # a council member not cleared for a secret (03) dossier sees its code, not its title
+        hidden = set() if sees_everything(viewer) else {i.dossier_id for i, _, _ in items} - set(
+            session.scalars(filter_dossiers(session, env, viewer, select(Dossier.id).where(
+                Dossier.id.in_([i.dossier_id for i, _, _ in items])))))
     by_item: dict[str, list[ReviewOpinion]] = {}
     for o in opinions:
         by_item.setdefault(o.dossier_id, []).append(o)
@@ -191,7 +211,8 @@ def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, An
             "keep_retention_years": item.keep_retention_years, "keep_reason": item.keep_reason,
             "file_code": file_code or (tomb[item.dossier_id].file_code
                                        if item.dossier_id in tomb else None),
-            "title": title or (tomb[item.dossier_id].title if item.dossier_id in tomb else None),
+            "title": None if item.dossier_id in hidden and item.dossier_id not in tomb else (
+                title or (tomb[item.dossier_id].title if item.dossier_id in tomb else None)),
             "opinions": [{"member": o.member, "opinion": o.opinion, "retention": o.retention,
                           "retention_years": o.retention_years, "reason": o.reason,
                           "at": o.created_at} for o in by_item.get(item.dossier_id, [])],
@@ -201,6 +222,7 @@ def get_review(env: Env, review_id: str, viewer: Actor = SYSTEM) -> dict[str, An
 
 def list_reviews(env: Env, viewer: Actor, *, status: str | None, page: int, page_size: int
                  ) -> tuple[list[dict[str, Any]], int]:
+    rights.require(viewer, "disposal.read")
     stmt = select(DisposalReview)
     if viewer.scope is not None:
         stmt = stmt.where(DisposalReview.fonds_code.in_(viewer.scope))
@@ -226,7 +248,7 @@ def record_opinions(env: Env, actor: Actor, review_id: str,
                     opinions: list[dict[str, Any]]) -> dict[str, Any]:
     """A council member's opinion per item: destroy, or keep with a new retention and reason."""
     with env.db.write() as session:
-        review = _get(session, review_id, actor)
+        review = load(session, actor, "disposal.opinion", review_id)
         if review.status != "open":
             raise Conflict(f"Review {review_id} is {review.status}; opinions are closed.")
         items = set(session.scalars(select(ReviewItem.dossier_id)
@@ -290,12 +312,9 @@ def _decide(opinions: list[ReviewOpinion], quorum: int) -> tuple[str | None, Rev
 
 def approve_review(env: Env, actor: Actor, review_id: str, decision_ref: str) -> dict[str, Any]:
     """The head of the agency signs off; every item needs a quorum first."""
-    allowed = {r.strip() for r in str(env.config["DISPOSAL_APPROVER_ROLES"]).split(",")}
-    if not allowed & set(actor.roles):
-        raise Forbidden("Only the head of the agency (role "
-                        f"{', '.join(sorted(allowed))}) can approve a disposal review.")
+    rights.require_approver(env, actor)
     with env.db.write() as session:
-        review = _get(session, review_id, actor)
+        review = load(session, actor, "disposal.approve", review_id)
         if review.status != "open":
             raise Conflict(f"Review {review_id} is already {review.status}.")
         items = session.scalars(select(ReviewItem).where(ReviewItem.review_id == review_id)).all()
@@ -324,7 +343,7 @@ def approve_review(env: Env, actor: Actor, review_id: str, decision_ref: str) ->
         audit.log_in(session, env, actor, "disposal.approve", review_id,
                      {"decision_ref": decision_ref})
     try:
-        request_run(env, actor, "disposal_execution")
+        queue_run(env, actor.name, "disposal_execution")
     except Conflict:
         pass  # a run is already waiting; it will carry this review out too
     return get_review(env, review_id, actor)
@@ -352,7 +371,7 @@ def execute_approved(env: Env, backend: Any = None) -> dict[str, Any]:
 def _execute(env: Env, backend: Any, review_id: str) -> Tally:
     counts: Tally = Tally()
     with env.db.read() as session:
-        review = _get(session, review_id)
+        review = load(session, SYSTEM, "disposal.approve", review_id)
         items = session.scalars(select(ReviewItem).where(
             ReviewItem.review_id == review_id, ReviewItem.outcome.in_(("destroy", "keep")))
         ).all()
@@ -390,9 +409,8 @@ def _execute(env: Env, backend: Any, review_id: str) -> Tally:
         destroy_dossier(env, backend, item.dossier_id, review_id, decided_by)
         _finish(env, item.id, "destroyed", None)
         counts["destroyed"] += 1
-    with env.db.write() as session:
-        review = session.get(DisposalReview, review_id)
-        review.status, review.executed_at = "executed", env.now()
+    # The review becomes `executed` with its destruction record, in the transaction that
+    # stores the record (destruction.write_record): a status never runs ahead of the record.
     return counts
 
 
@@ -432,6 +450,8 @@ def destroy_dossier(env: Env, backend: Any, dossier_id: str, review_id: str,
                 documents=[{"doc_code": d.doc_code, "type_code": d.type_code,
                             "issued_date": d.issued_date.isoformat() if d.issued_date else None}
                            for d in docs]))
+            session.add_all(DocumentTombstone(document_id=d.id, dossier_id=dossier.id,
+                                              doc_code=d.doc_code) for d in docs)
         doc_ids = [d.id for d in docs]
     for rid in [*doc_ids, dossier_id]:
         try:

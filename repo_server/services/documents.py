@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from ..catalog import Document, DocumentFile, Dossier, Fonds
+from ..catalog import Document, DocumentFile, DocumentTombstone, Dossier, Fonds, Tombstone
 from ..storage import FileInfo, ObjectNotFound, StagedFile
-from .access import can_see_document, can_see_dossier, filter_documents
+from . import rights
+from .access import can_see_document, can_see_dossier, filter_documents, in_scope
 from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row
 from .dossiers import get_row as get_dossier_row
-from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
+from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
 from .holds import ensure_not_held
 from .metadata import check_document
 from .numbering import guard_registered_fields
@@ -101,9 +102,30 @@ def get_row(session, document_id: str) -> Document:  # noqa: ANN001
     return row
 
 
-def visible_doc(session, env: Env, viewer: Actor, document_id: str) -> Document:  # noqa: ANN001
-    """The document if the viewer may see it (and its dossier); otherwise NotFound."""
-    row = get_row(session, document_id)
+def _destroyed(session, viewer: Actor, document_id: str) -> None:  # noqa: ANN001
+    """410 naming the review, the date and the destruction record when the document was
+    destroyed after an approved disposal and its fonds is in the viewer's scope."""
+    gone = session.get(DocumentTombstone, document_id)
+    tomb = session.get(Tombstone, gone.dossier_id) if gone is not None else None
+    if tomb is None or not in_scope(viewer, tomb.fonds_code):
+        return
+    raise Gone(f"Document {gone.doc_code or document_id} was destroyed with dossier "
+               f"{tomb.file_code} on {tomb.destroyed_at.date().isoformat()} after disposal "
+               f"review {tomb.review_id}; see its destruction record.",
+               review_id=tomb.review_id, record_id=tomb.record_id,
+               destroyed_at=tomb.destroyed_at.isoformat(), dossier_id=tomb.dossier_id)
+
+
+def visible_doc(session, env: Env, viewer: Actor, document_id: str,  # noqa: ANN001
+                action: str = "document.read") -> Document:
+    """The document, for `action` by `viewer` (services/rights.py): 403 without the role;
+    NotFound when the viewer may not see it (or its dossier)."""
+    rights.require(viewer, action)
+    try:
+        row = get_row(session, document_id)
+    except NotFound:
+        _destroyed(session, viewer, document_id)
+        raise
     dossier = session.get(Dossier, row.dossier_id)
     if dossier is None or not can_see_document(session, env, viewer, row, dossier):
         raise NotFound(f"There is no document with id {document_id!r}.")
@@ -158,7 +180,7 @@ def list_documents(env: Env, dossier_id: str, viewer: Actor, *, page: int = 1, p
                    as_of: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
     """Documents of a dossier in filing order; with `as_of`, as they were at that moment."""
     with env.db.read() as session:
-        visible_row(session, env, viewer, dossier_id)
+        visible_row(session, env, viewer, dossier_id, "document.read")
         stmt = select(Document).join(Dossier, Dossier.id == Document.dossier_id).where(
             Document.dossier_id == dossier_id, Document.head_version > 0)
         stmt = filter_documents(session, env, viewer, stmt)
@@ -202,11 +224,12 @@ _FILING = (
 
 
 def _filing_target(session, env: Env, viewer: Actor, dossier_id: str):  # noqa: ANN001, ANN202
-    """The dossier's filing facts (a row with its fonds' status) if the viewer may see it;
-    otherwise the error `visible_row` gives (404, or 410 for a destroyed dossier)."""
+    """The dossier's filing facts (a row with its fonds' status) if the viewer may file a
+    document in it; otherwise the error `visible_row` gives (403, 404, or 410)."""
+    rights.require(viewer, "document.create")
     row = session.connection().execute(_FILING, {"id": dossier_id}).first()
     if row is None or row.head_version == 0 or not can_see_dossier(session, env, viewer, row):
-        visible_row(session, env, viewer, dossier_id)  # raises
+        visible_row(session, env, viewer, dossier_id, "document.create")  # raises
         raise NotFound(f"There is no dossier with id {dossier_id!r}.")
     return row
 
@@ -322,9 +345,9 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     """Add a document (and its files) to an open dossier as one new object version."""
     files = files or []
     try:
-        prepare_files(env, files)
         with env.db.read() as session:
             dossier = _filing_target(session, env, actor, dossier_id)
+        prepare_files(env, files)
         if dossier.fonds_status == "closed":
             raise Conflict(f"Fonds {dossier.fonds_code} is closed: nothing new is issued or "
                            "filed in its name. File it in the successor's fonds.")
@@ -405,8 +428,8 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     return result
 
 
-def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int | None,
-            message: str, meta_changes: dict[str, Any] | None = None,
+def _change(env: Env, actor: Actor, document_id: str, action: str, *,
+            expected_version: int | None, message: str, meta_changes: dict[str, Any] | None = None,
             add_files: list[IncomingFile] | None = None, remove_names: list[str] | None = None,
             must_exist: list[str] | None = None, must_not_exist: list[str] | None = None,
             ) -> dict[str, Any]:
@@ -414,7 +437,7 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
     add_files = add_files or []
     try:
         with env.db.read() as session:
-            row = visible_doc(session, env, actor, document_id)
+            row = visible_doc(session, env, actor, document_id, action)
             _open_dossier(session, row.dossier_id)
             current_files = _files(session, document_id)
             current_names = {f.name for f in current_files}
@@ -477,15 +500,16 @@ def _change(env: Env, actor: Actor, document_id: str, *, expected_version: int |
     return view(done["row"], done["files"])
 
 
-def _require(expected_version: int | None, what: str) -> None:
+def _require(actor: Actor, action: str, expected_version: int | None, what: str) -> None:
+    rights.require(actor, action)
     if expected_version is None:
         raise PreconditionRequired(f"Send If-Match with the document's current ETag to {what}.")
 
 
 def update_document(env: Env, actor: Actor, document_id: str, changes: dict[str, Any],
                     expected_version: int | None) -> dict[str, Any]:
-    _require(expected_version, "update it")
-    return _change(env, actor, document_id, expected_version=expected_version,
+    _require(actor, "document.update", expected_version, "update it")
+    return _change(env, actor, document_id, "document.update", expected_version=expected_version,
                    meta_changes=changes,
                    message=f"Update document metadata: {', '.join(sorted(changes))}")
 
@@ -494,6 +518,7 @@ def add_files(env: Env, actor: Actor, document_id: str, files: list[IncomingFile
               expected_version: int | None = None) -> dict[str, Any]:
     """Attach new files (names not yet used in the document)."""
     try:
+        rights.require(actor, "file.write")
         names = [clean_file_name(f.name) for f in files]
         if not files:
             raise ValidationFailed({"file": ["Send at least one file."]})
@@ -504,7 +529,7 @@ def add_files(env: Env, actor: Actor, document_id: str, files: list[IncomingFile
         raise
     for f, name in zip(files, names, strict=True):
         f.name = name
-    return _change(env, actor, document_id, expected_version=expected_version,
+    return _change(env, actor, document_id, "file.write", expected_version=expected_version,
                    add_files=files, must_not_exist=names,
                    message=f"Add file{'s' if len(files) > 1 else ''}: {', '.join(names)}")
 
@@ -513,21 +538,21 @@ def replace_file(env: Env, actor: Actor, document_id: str, name: str, file: Inco
                  expected_version: int | None) -> dict[str, Any]:
     """Replace a file (e.g. with its signed version); the old bytes stay in the old version."""
     try:
-        _require(expected_version, "replace a file")
+        _require(actor, "file.write", expected_version, "replace a file")
         file.name = clean_file_name(name)
     except BaseException:
         _discard(env, [file])
         raise
-    return _change(env, actor, document_id, expected_version=expected_version,
+    return _change(env, actor, document_id, "file.write", expected_version=expected_version,
                    add_files=[file], must_exist=[file.name], message=f"Replace file: {file.name}")
 
 
 def remove_file(env: Env, actor: Actor, document_id: str, name: str,
                 expected_version: int | None) -> dict[str, Any]:
     """Take a file out of the document's current version (earlier versions keep it)."""
-    _require(expected_version, "remove a file")
+    _require(actor, "file.write", expected_version, "remove a file")
     name = unicodedata.normalize("NFC", name)
-    return _change(env, actor, document_id, expected_version=expected_version,
+    return _change(env, actor, document_id, "file.write", expected_version=expected_version,
                    remove_names=[name], must_exist=[name], message=f"Remove file: {name}")
 
 
@@ -536,7 +561,7 @@ def open_file(env: Env, document_id: str, name: str, viewer: Actor,
     """Where a file's bytes are, its digests and media type, now or in an earlier version."""
     name = unicodedata.normalize("NFC", name)
     with env.db.read() as session:
-        row = visible_doc(session, env, viewer, document_id)
+        row = visible_doc(session, env, viewer, document_id, "file.read")
         if "\x00" in name:  # no file has one (PostgreSQL refuses it in a query, too)
             raise NotFound(f"Document {row.doc_code} has no file named {name!r}.")
         if version is None:

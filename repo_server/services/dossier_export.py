@@ -23,8 +23,8 @@ from .context import Actor, Env
 from .documents import open_file
 from .dossiers import visible_row
 from .links import linked_rows
-from .policy import require
 from .records import DOCUMENT_FILE, DOSSIER_FILE, from_json_dict, object_id
+from .rights import require
 from .tables import cell_text, new_pdf
 from .tt05_xml import STANDARD, doc_xml, file_xml
 
@@ -52,7 +52,7 @@ class _Doc:
 def _documents(env: Env, viewer: Actor, dossier_id: str) -> tuple[Dossier, str, list[_Doc]]:
     require(viewer, "dossier.export")
     with env.db.read() as session:
-        dossier = visible_row(session, env, viewer, dossier_id)
+        dossier = visible_row(session, env, viewer, dossier_id, "dossier.export")
         fonds = session.scalar(select(Fonds.name).where(Fonds.code == dossier.fonds_code))
         own = session.scalars(filter_documents(session, env, viewer, select(Document).join(
             Dossier, Dossier.id == Document.dossier_id).where(

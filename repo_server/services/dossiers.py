@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Document, Dossier, Tombstone
 from ..storage import ObjectNotFound
+from . import rights
 from .access import can_see_dossier, filter_documents, filter_dossiers, in_scope, sees_everything
 from .context import SYSTEM, Actor, Env
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
@@ -57,13 +58,17 @@ def get_row(session, dossier_id: str) -> Dossier:  # noqa: ANN001
             raise Gone(f"Dossier {tomb.file_code} was destroyed on "
                        f"{tomb.destroyed_at.date().isoformat()} after disposal review "
                        f"{tomb.review_id}; see its destruction record.",
-                       review_id=tomb.review_id, record_id=tomb.record_id)
+                       review_id=tomb.review_id, record_id=tomb.record_id,
+                       destroyed_at=tomb.destroyed_at.isoformat())
         raise NotFound(f"There is no dossier with id {dossier_id!r}.")
     return row
 
 
-def visible_row(session, env: Env, viewer: Actor, dossier_id: str) -> Dossier:  # noqa: ANN001
-    """The dossier if the viewer may see it; otherwise NotFound, as if it did not exist."""
+def visible_row(session, env: Env, viewer: Actor, dossier_id: str,  # noqa: ANN001
+                action: str = "dossier.read") -> Dossier:
+    """The dossier, for `action` by `viewer` (services/rights.py): 403 without the role;
+    NotFound, as if it did not exist, when the viewer may not see it; 410 when destroyed."""
+    rights.require(viewer, action)
     try:
         row = get_row(session, dossier_id)
     except Gone:
@@ -137,6 +142,7 @@ def list_dossiers(env: Env, viewer: Actor, *, fonds_code: str | None = None, yea
                   sort: str = "-created_at", page: int = 1,
                   page_size: int = 20) -> tuple[list[dict[str, Any]], int]:
     """Dossiers filtered from the catalog, with the total before pagination."""
+    rights.require(viewer, "dossier.read")
     stmt: Select = select(Dossier).where(Dossier.head_version > 0)
     if fonds_code and include_predecessors:
         with env.db.read() as session:
@@ -205,7 +211,8 @@ def reserve_dossier(session, env: Env, actor: Actor, new: NewDossier, *,  # noqa
                     doc_count: int = 0) -> None:
     """Claim the file code and case number and add the (still invisible) catalog row."""
     fonds_code, data = new.fonds_code, new.data
-    fonds = get_fonds_row(session, fonds_code, actor)
+    rights.require(actor, "dossier.create")
+    fonds = get_fonds_row(session, fonds_code, actor, "dossier.create")
     if fonds.status == "closed":
         raise Conflict(f"Fonds {fonds_code} is closed; it takes no new dossiers.")
     ref = data.get("external_ref")
@@ -251,6 +258,8 @@ def dossier_file(new: NewDossier) -> bytes:
 
 def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Open a new dossier in a fonds; assigns the file code unless the client gives one."""
+    rights.require(actor, "dossier.create")
+    rights.reach_fonds(actor, data.get("fonds_code") or "")  # 404 before anything else
     new = prepare_dossier(env, data)
 
     def reserve(session) -> None:  # noqa: ANN001
@@ -279,10 +288,11 @@ def _record(record_id: str, state: str, meta: dict[str, Any]) -> dict[str, Any]:
 def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, Any],
                    expected_version: int | None) -> dict[str, Any]:
     """Correct a dossier's metadata; needs the current version (If-Match)."""
+    rights.require(actor, "dossier.update")
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the dossier's current ETag to update it.")
     with env.db.read() as session:
-        row = visible_row(session, env, actor, dossier_id)
+        row = visible_row(session, env, actor, dossier_id, "dossier.update")
         ensure_not_held(session, dossier_id, row.file_code)
     if row.state != "open":
         raise Conflict(f"Dossier {row.file_code} is {row.state}; only open dossiers can be edited.",

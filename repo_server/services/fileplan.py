@@ -21,13 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Dossier, FilePlan, FilePlanItem, RetentionRule
 from . import audit
-from .access import in_scope
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
 from .fonds import get_fonds_row
-from .policy import require
 from .records import new_id
 from .retention import code_for, years_of
+from .rights import reach_fonds, require
 from .tables import Column, Sheet, to_csv, to_xlsx
 
 # canonical column -> the header titles a clerk may use (the first is written on export)
@@ -100,8 +99,10 @@ def _plan_view(session, plan: FilePlan) -> dict[str, Any]:  # noqa: ANN001
 def _plan(session, viewer: Actor, plan_id: str, *, lock: bool = False) -> FilePlan:  # noqa: ANN001
     stmt = select(FilePlan).where(FilePlan.id == plan_id)
     plan = session.scalar(stmt.with_for_update() if lock else stmt)
-    if plan is None or not in_scope(viewer, plan.fonds_code):
-        raise NotFound(f"There is no file plan {plan_id!r}.")
+    missing = f"There is no file plan {plan_id!r}."
+    if plan is None:
+        raise NotFound(missing)
+    reach_fonds(viewer, plan.fonds_code, missing)
     return plan
 
 
@@ -133,7 +134,7 @@ def create_plan(env: Env, actor: Actor, *, fonds_code: str, year: int, title: st
     require(actor, "fileplan.write")
     now = env.now()
     with env.db.write() as session:
-        fonds = get_fonds_row(session, fonds_code, actor)
+        fonds = get_fonds_row(session, fonds_code, actor, "fileplan.write")
         plan = FilePlan(id=new_id(), fonds_code=fonds_code, year=year,
                         title=title or f"Danh mục hồ sơ năm {year} của {fonds.name}",
                         numbering=numbering, status="draft", created_by=actor.name,

@@ -24,7 +24,8 @@ from sqlalchemy import delete, func, select
 
 from ..catalog import Alert, DisposalReview, Document, Dossier, FixityObject, FixityRun, Fonds
 from ..storage import ObjectNotFound
-from .context import SYSTEM, Env
+from . import rights
+from .context import SYSTEM, Actor, Env
 from .errors import NotFound
 from .records import object_id, record_id
 
@@ -279,15 +280,17 @@ def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
     return counts
 
 
-def verify_now(env: Env, rid: str) -> dict[str, Any]:
+def verify_now(env: Env, rid: str, actor: Actor = SYSTEM) -> dict[str, Any]:
     """Check one record's object now (e.g. after restoring it); returns its fixity state."""
     oid = object_id(rid)
     with env.db.read() as session:
+        rights.require(actor, "jobs.run")
+        rights.reach_record(session, env, actor, rid)
         known = session.get(FixityObject, oid) is not None
     if not known and not env.store.exists(oid) and not _still_expected(env, oid):
         raise NotFound(f"There is no stored object for {rid!r}.")
     run_fixity(env, "api", object_ids=[oid])
-    return object_state(env, rid)
+    return object_state(env, rid, actor)
 
 
 # --- reading the results ------------------------------------------------------------------------
@@ -300,8 +303,10 @@ def _object_view(row: FixityObject) -> dict[str, Any]:
             "checks": row.checks}
 
 
-def object_state(env: Env, rid: str) -> dict[str, Any]:
+def object_state(env: Env, rid: str, viewer: Actor = SYSTEM) -> dict[str, Any]:
     with env.db.read() as session:
+        rights.require(viewer, "jobs.read")
+        rights.reach_record(session, env, viewer, rid)
         row = session.get(FixityObject, object_id(rid))
         if row is None:
             raise NotFound(f"Object {rid!r} has not been seen by the fixity check yet.")
@@ -316,7 +321,9 @@ def run_view(run: FixityRun) -> dict[str, Any]:
             "failures": run.failures or [], "error": run.error}
 
 
-def list_runs(env: Env, *, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
+def list_runs(env: Env, *, page: int, page_size: int,
+              viewer: Actor = SYSTEM) -> tuple[list[dict[str, Any]], int]:
+    rights.require_whole_repository(viewer, "jobs.read", "The fixity check")
     with env.db.read() as session:
         total = session.scalar(select(func.count()).select_from(FixityRun)) or 0
         rows = session.scalars(select(FixityRun).order_by(FixityRun.id.desc())
@@ -324,7 +331,8 @@ def list_runs(env: Env, *, page: int, page_size: int) -> tuple[list[dict[str, An
         return [run_view(r) for r in rows], total
 
 
-def get_run(env: Env, run_id: int) -> dict[str, Any]:
+def get_run(env: Env, run_id: int, viewer: Actor = SYSTEM) -> dict[str, Any]:
+    rights.require_whole_repository(viewer, "jobs.read", "The fixity check")
     with env.db.read() as session:
         run = session.get(FixityRun, run_id)
         if run is None:
@@ -343,8 +351,9 @@ def failing(env: Env, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
         return total, [_object_view(r) for r in rows]
 
 
-def summary(env: Env) -> dict[str, Any]:
+def summary(env: Env, viewer: Actor = SYSTEM) -> dict[str, Any]:
     """The state of the rolling check: coverage, failing objects, the last run."""
+    rights.require_whole_repository(viewer, "jobs.read", "The fixity check")
     now = env.now()
     days = period_days(env)
     last = func.coalesce(FixityObject.last_checked_at, FixityObject.registered_at)
@@ -363,8 +372,9 @@ def summary(env: Env) -> dict[str, Any]:
             "last_run": last_run}
 
 
-def list_alerts(env: Env, *, open_only: bool, page: int, page_size: int
-                ) -> tuple[list[dict[str, Any]], int]:
+def list_alerts(env: Env, *, open_only: bool, page: int, page_size: int,
+                viewer: Actor = SYSTEM) -> tuple[list[dict[str, Any]], int]:
+    rights.require_whole_repository(viewer, "jobs.read", "The fixity check")
     with env.db.read() as session:
         stmt = select(Alert)
         if open_only:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Fonds
+from . import rights
 from .access import in_scope
 from .context import Actor, Env
 from .errors import Conflict, NotFound, PreconditionRequired, ValidationFailed
@@ -25,8 +26,12 @@ def _view(row: Fonds) -> dict[str, Any]:
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def get_fonds_row(session, code: str, viewer: Actor | None = None) -> Fonds:  # noqa: ANN001
-    """The fonds; NotFound also when it lies outside the viewer's scope."""
+def get_fonds_row(session, code: str, viewer: Actor | None = None,  # noqa: ANN001
+                  action: str = "fonds.read") -> Fonds:
+    """The fonds, for `action` by `viewer` (when given): 403 without the role; NotFound also
+    when it lies outside the viewer's scope."""
+    if viewer is not None:
+        rights.require(viewer, action)
     row = session.scalar(select(Fonds).where(Fonds.code == code))
     if row is None or (viewer is not None and not in_scope(viewer, code)):
         raise NotFound(f"There is no fonds with code {code!r}.")
@@ -34,12 +39,14 @@ def get_fonds_row(session, code: str, viewer: Actor | None = None) -> Fonds:  # 
 
 
 def get_fonds(env: Env, code: str, viewer: Actor) -> dict[str, Any]:
+    rights.require(viewer, "fonds.read")
     with env.db.read() as session:
         return _view(get_fonds_row(session, code, viewer))
 
 
 def list_fonds(env: Env, viewer: Actor, *, page: int, page_size: int
                ) -> tuple[list[dict[str, Any]], int]:
+    rights.require(viewer, "fonds.read")
     stmt = select(Fonds)
     if viewer.scope is not None:
         stmt = stmt.where(Fonds.code.in_(viewer.scope))
@@ -66,7 +73,10 @@ def _check(env: Env, data: dict[str, Any]) -> None:
 
 
 def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-    """Register a fonds; its code never changes afterwards."""
+    """Register a fonds; its code never changes afterwards. A user with some fonds only
+    registers one of those (a code in its scope not registered yet)."""
+    rights.require(actor, "fonds.write")
+    rights.reach_fonds(actor, data.get("code") or "")
     data = {k: v for k, v in data.items() if v is not None}
     data.setdefault("status", "open")
     _check(env, data)
@@ -106,10 +116,11 @@ def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]
 def update_fonds(env: Env, actor: Actor, code: str, changes: dict[str, Any],
                  expected_version: int | None) -> dict[str, Any]:
     """Change a fonds' name, status, history or successor (the code is fixed)."""
+    rights.require(actor, "fonds.write")
     if expected_version is None:
         raise PreconditionRequired("Send If-Match with the fonds' current ETag to update it.")
     with env.db.read() as session:
-        row = get_fonds_row(session, code, actor)
+        row = get_fonds_row(session, code, actor, "fonds.write")
     meta = {**from_json_dict(row.meta), **changes}
     meta = {k: v for k, v in meta.items() if v is not None}
     _check(env, meta)
@@ -149,8 +160,9 @@ def close_fonds(env: Env, actor: Actor, code: str, *, closed_on, decision_ref: s
     It takes no new dossiers or documents; its records and codes stay exactly as they are,
     and the successor's users see them (custody) without anything being rewritten.
     """
+    rights.require(actor, "fonds.write")
     with env.db.read() as session:
-        row = get_fonds_row(session, code, actor)
+        row = get_fonds_row(session, code, actor, "fonds.write")
         if row.status == "closed":
             raise Conflict(f"Fonds {code} is already closed (on {row.closed_on}).")
         if successor_code:

@@ -19,15 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from ..catalog import Dossier, HandoverBatch, HandoverItem
 from ..codes import CodeEntry
 from . import audit
-from .access import filter_dossiers, in_scope
+from .access import filter_dossiers
 from .context import Actor, Env
 from .dossiers import _record, get_dossier, visible_row
 from .errors import Conflict, NotFound, ValidationFailed
 from .fonds import get_fonds_row
 from .holds import ensure_not_held
-from .policy import require
 from .records import DOSSIER_FILE, dump, from_json_dict, new_id, to_json_dict
 from .retention import years_of
+from .rights import reach_fonds, require
 from .writes import WritePlan, write_object
 
 
@@ -100,8 +100,7 @@ def list_due(env: Env, viewer: Actor, *, fonds_code: str,
     """Closed dossiers due for hand-over within `within_days` (default HANDOVER_WARNING_DAYS);
     overdue ones first. Each says its rule, due date, keep-back and batch, if any."""
     require(viewer, "handover.read")
-    if not in_scope(viewer, fonds_code):
-        raise NotFound(f"There is no fonds with code {fonds_code!r}.")
+    reach_fonds(viewer, fonds_code)
     days = env.config["HANDOVER_WARNING_DAYS"] if within_days is None else within_days
     now = today(env)
     with env.db.read() as session:
@@ -133,7 +132,7 @@ def keep_back(env: Env, actor: Actor, dossier_id: str, *, until: date, consent_r
             f"Keep a dossier back until a date after today and no later than "
             f"{limit.isoformat()} ({env.config['KEEP_BACK_MAX_YEARS']} years ahead)."]})
     with env.db.read() as session:
-        row = visible_row(session, env, actor, dossier_id)
+        row = visible_row(session, env, actor, dossier_id, "dossier.keep_back")
         ensure_not_held(session, dossier_id, row.file_code)
         if row.state != "closed":
             raise Conflict(f"Dossier {row.file_code} is {row.state}; only closed dossiers "
@@ -197,8 +196,10 @@ def _batch_view(session, batch: HandoverBatch) -> dict[str, Any]:  # noqa: ANN00
 def _batch(session, viewer: Actor, batch_id: str, *, lock: bool = False) -> HandoverBatch:  # noqa: ANN001
     stmt = select(HandoverBatch).where(HandoverBatch.id == batch_id)
     batch = session.scalar(stmt.with_for_update() if lock else stmt)
-    if batch is None or not in_scope(viewer, batch.fonds_code):
-        raise NotFound(f"There is no hand-over batch {batch_id!r}.")
+    missing = f"There is no hand-over batch {batch_id!r}."
+    if batch is None:
+        raise NotFound(missing)
+    reach_fonds(viewer, batch.fonds_code, missing)
     return batch
 
 
@@ -245,7 +246,7 @@ def create_batch(env: Env, actor: Actor, *, fonds_code: str, title: str, giving_
     require(actor, "handover.prepare")
     batch_id = new_id()
     with env.db.write() as session:
-        get_fonds_row(session, fonds_code, actor)
+        get_fonds_row(session, fonds_code, actor, "handover.prepare")
         batch = HandoverBatch(id=batch_id, fonds_code=fonds_code, title=title,
                               giving_unit=giving_unit, receiving_archive=receiving_archive,
                               status="draft", created_by=actor.name, created_at=env.now())

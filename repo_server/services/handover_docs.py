@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..catalog import Fonds
 from .context import Actor, Env
 from .handover import get_batch
+from .rights import require
 from .tables import Column, Sheet, cell_text, to_pdf, to_xlsx
 
 INVENTORY_COLUMNS = [
@@ -103,6 +104,7 @@ def record_sheet(env: Env, batch: dict[str, Any]) -> Sheet:
 
 def render(env: Env, viewer: Actor, batch_id: str, which: str, fmt: str) -> tuple[bytes, dict]:
     """`which`: inventory | record; `fmt`: pdf | xlsx. Returns the bytes and the batch."""
+    require(viewer, "handover.read")
     batch = get_batch(env, viewer, batch_id)
     sheet = inventory_sheet(env, batch) if which == "inventory" else record_sheet(env, batch)
     if fmt == "xlsx":

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from ..catalog import Dossier, Hold, HoldItem
-from . import audit
+from . import audit, rights
 from .access import can_see_dossier
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
@@ -60,11 +60,8 @@ def held_dossier_ids(session) -> set[str]:  # noqa: ANN001
 
 
 def _view(session, hold: Hold, viewer: Actor) -> dict[str, Any]:  # noqa: ANN001
-    """A hold; the dossiers of fonds outside the viewer's scope are left out."""
+    """A hold the viewer may reach (so every dossier it covers is in the viewer's view)."""
     stmt = select(HoldItem).where(HoldItem.hold_id == hold.id).order_by(HoldItem.id)
-    if viewer.scope is not None:
-        stmt = stmt.join(Dossier, Dossier.id == HoldItem.dossier_id).where(
-            Dossier.fonds_code.in_(viewer.scope))
     items = session.scalars(stmt).all()
     return {"id": hold.id, "reason": hold.reason, "authority_ref": hold.authority_ref,
             "created_by": hold.created_by, "created_at": hold.created_at,
@@ -76,26 +73,32 @@ def _view(session, hold: Hold, viewer: Actor) -> dict[str, Any]:  # noqa: ANN001
                           "removed_at": i.removed_at} for i in items]}
 
 
-def _get(session, hold_id: str) -> Hold:  # noqa: ANN001
+def load(session, env: Env, actor: Actor, action: str, hold_id: str) -> Hold:  # noqa: ANN001
+    """The hold, for `action` by `actor`: 403 without the role, 404 when there is none or
+    when it covers a dossier outside the actor's view (services/rights.py)."""
+    rights.require(actor, action)
     hold = session.get(Hold, hold_id)
     if hold is None:
         raise NotFound(f"There is no hold {hold_id!r}.")
+    rights.reach_hold(session, env, actor, hold)
     return hold
 
 
 def get_hold(env: Env, hold_id: str, viewer: Actor) -> dict[str, Any]:
     with env.db.read() as session:
-        return _view(session, _get(session, hold_id), viewer)
+        return _view(session, load(session, env, viewer, "hold.read", hold_id), viewer)
 
 
 def list_holds(env: Env, viewer: Actor, *, active: bool | None, page: int, page_size: int
                ) -> tuple[list[dict[str, Any]], int]:
+    rights.require(viewer, "hold.read")
     stmt = select(Hold)
     if active is True:
         stmt = stmt.where(Hold.released_at.is_(None))
     elif active is False:
         stmt = stmt.where(Hold.released_at.is_not(None))
     with env.db.read() as session:
+        stmt = rights.filter_holds(session, env, viewer, stmt)
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(Hold.created_at.desc())
                                .offset((page - 1) * page_size).limit(page_size)).all()
@@ -104,6 +107,7 @@ def list_holds(env: Env, viewer: Actor, *, active: bool | None, page: int, page_
 
 def create_hold(env: Env, actor: Actor, reason: str, authority_ref: str,
                 dossier_ids: list[str]) -> dict[str, Any]:
+    rights.require(actor, "hold.write")
     hold_id = new_id()
     with env.db.write() as session:
         session.add(Hold(id=hold_id, reason=reason, authority_ref=authority_ref,
@@ -130,7 +134,7 @@ def _add(session, env: Env, actor: Actor, hold_id: str, dossier_ids: list[str]) 
 
 def add_dossiers(env: Env, actor: Actor, hold_id: str, dossier_ids: list[str]) -> dict[str, Any]:
     with env.db.write() as session:
-        hold = _get(session, hold_id)
+        hold = load(session, env, actor, "hold.write", hold_id)
         if hold.released_at is not None:
             raise Conflict(f"Hold {hold.authority_ref} was released; create a new hold.")
         _add(session, env, actor, hold_id, dossier_ids)
@@ -140,7 +144,7 @@ def add_dossiers(env: Env, actor: Actor, hold_id: str, dossier_ids: list[str]) -
 
 def remove_dossier(env: Env, actor: Actor, hold_id: str, dossier_id: str) -> dict[str, Any]:
     with env.db.write() as session:
-        _get(session, hold_id)
+        load(session, env, actor, "hold.write", hold_id)
         item = session.scalar(select(HoldItem).where(
             HoldItem.hold_id == hold_id, HoldItem.dossier_id == dossier_id,
             HoldItem.removed_at.is_(None)))
@@ -153,7 +157,7 @@ def remove_dossier(env: Env, actor: Actor, hold_id: str, dossier_id: str) -> dic
 
 def release_hold(env: Env, actor: Actor, hold_id: str, reason: str) -> dict[str, Any]:
     with env.db.write() as session:
-        hold = _get(session, hold_id)
+        hold = load(session, env, actor, "hold.write", hold_id)
         if hold.released_at is not None:
             raise Conflict(f"Hold {hold.authority_ref} was already released.")
         hold.released_by, hold.released_at, hold.release_reason = actor.name, env.now(), reason

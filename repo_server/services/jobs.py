@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from ..catalog import JobRun
+from . import rights
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
 
@@ -58,7 +59,8 @@ def _run_view(run: JobRun) -> dict[str, Any]:
             "counts": run.counts or {}, "error": run.error}
 
 
-def list_jobs(env: Env) -> list[dict[str, Any]]:
+def list_jobs(env: Env, viewer: Actor) -> list[dict[str, Any]]:
+    rights.require(viewer, "jobs.read")
     now = env.now()
     out = []
     with env.db.read() as session:
@@ -73,7 +75,9 @@ def list_jobs(env: Env) -> list[dict[str, Any]]:
     return out
 
 
-def list_runs(env: Env, name: str, *, page: int, page_size: int) -> tuple[list[dict], int]:
+def list_runs(env: Env, name: str, *, page: int, page_size: int,
+              viewer: Actor) -> tuple[list[dict], int]:
+    rights.require(viewer, "jobs.read")
     if name not in REGISTRY:
         raise NotFound(f"There is no job {name!r}.")
     with env.db.read() as session:
@@ -84,7 +88,8 @@ def list_runs(env: Env, name: str, *, page: int, page_size: int) -> tuple[list[d
         return [_run_view(r) for r in rows], total
 
 
-def get_run(env: Env, run_id: int) -> dict[str, Any]:
+def get_run(env: Env, run_id: int, viewer: Actor) -> dict[str, Any]:
+    rights.require(viewer, "jobs.read")
     with env.db.read() as session:
         run = session.get(JobRun, run_id)
         if run is None:
@@ -99,7 +104,14 @@ def _known(name: str) -> bool:
 
 
 def request_run(env: Env, actor: Actor, name: str) -> dict[str, Any]:
-    """Ask the worker to run a job now (once; a pending request is not doubled)."""
+    """Ask the worker to run a job now (once; a pending request is not doubled). A job works
+    on every fonds, so only a user with every fonds may start one (services/rights.py)."""
+    rights.require_whole_repository(actor, "jobs.run", f"Job {name}")
+    return queue_run(env, actor.name, name)
+
+
+def queue_run(env: Env, requested_by: str, name: str) -> dict[str, Any]:
+    """Queue a run for a service that needs one (e.g. carrying out an approved review)."""
     if not _known(name):
         raise NotFound(f"There is no job {name!r}.")
     with env.db.write() as session:
@@ -108,7 +120,7 @@ def request_run(env: Env, actor: Actor, name: str) -> dict[str, Any]:
         if pending is not None:
             raise Conflict(f"Job {name} is already {pending.status} (run {pending.id}).",
                            run_id=pending.id)
-        run = JobRun(job=name, trigger="manual", status="requested", requested_by=actor.name,
+        run = JobRun(job=name, trigger="manual", status="requested", requested_by=requested_by,
                      requested_at=env.now())
         session.add(run)
         session.flush()

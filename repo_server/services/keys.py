@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..catalog import ApiKey, User
+from ..catalog import ApiKey, Counter, User
 from .context import Actor, Env
 from .errors import Unauthorized
-from .records import new_id
+from .records import new_id, next_in_sequence
 
 KEY_PREFIX = "rs_"
 ALL_FONDS = "*"
@@ -70,16 +70,55 @@ def actor_for(user: User, key_id: str | None = None) -> Actor:
                  scope=scope, conditional=user.conditional_access, clearance=user.clearance)
 
 
-# A short per-process memory of recent sign-ins: a key lookup costs a query per request.
-# Revoking a key or changing a user clears it in this process; other processes notice
-# within AUTH_CACHE_SECONDS.
-_recent: dict[str, tuple[float, Actor, datetime | None]] = {}
-_recent_lock = threading.Lock()
+# Sign-ins are remembered per process (a key lookup costs a query per request), but only
+# while the "rights generation" stays the same: every change that can take a right away
+# (revoking a key, changing or disabling a user, revoking a grant) moves it forward in the
+# same transaction, and a process reads it (one row, about 0.1 ms) before trusting a
+# remembered sign-in, at most every AUTH_REVOCATION_SECONDS (0.25 s): a revocation is
+# effective in every process within that time, and a busy process pays the read four times a
+# second instead of once per request (docs/decisions/0008-rights-on-the-object-trust-rights.md).
+# AUTH_CACHE_SECONDS bounds how long a sign-in is remembered at all.
+_GENERATION = ("auth", "rights-generation")
+_READ_GENERATION = select(Counter.value).where(Counter.scope == _GENERATION[0],
+                                               Counter.key == _GENERATION[1])
 
 
-def forget_sign_ins() -> None:
-    with _recent_lock:
-        _recent.clear()
+def signed_in_rights_changed(session, env: Env) -> None:  # noqa: ANN001
+    """Make every process check its remembered sign-ins again (inside the caller's write
+    transaction: the change and the new generation are committed together)."""
+    next_in_sequence(session, *_GENERATION)
+    forget_sign_ins(env)
+
+
+def rights_generation(env: Env) -> int:
+    """The current rights generation (0 before the first change)."""
+    with env.db.engine.connect() as conn:
+        return conn.execute(_READ_GENERATION).scalar() or 0
+
+
+class SignInCache:
+    """Recently checked keys of one process, valid for one rights generation."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, tuple[float, Actor, datetime | None]] = {}
+        self.generation: int | None = None
+        self.checked_at = float("-inf")
+
+
+def _cache(env: Env) -> SignInCache:
+    cache = getattr(env, "_sign_ins", None)
+    if cache is None:
+        cache = env._sign_ins = SignInCache()  # type: ignore[attr-defined]
+    return cache
+
+
+def forget_sign_ins(env: Env) -> None:
+    """Forget this process's remembered sign-ins."""
+    cache = _cache(env)
+    with cache.lock:
+        cache.entries.clear()
+        cache.checked_at = float("-inf")  # read the generation again at the next request
 
 
 def authenticate(env: Env, secret: str | None) -> Actor:
@@ -88,24 +127,32 @@ def authenticate(env: Env, secret: str | None) -> Actor:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     digest = _hash(secret)
     ttl = env.config.get("AUTH_CACHE_SECONDS", 0)
-    if ttl:
-        with _recent_lock:
-            hit = _recent.get(digest)
-        if hit and time.monotonic() - hit[0] < ttl and (hit[2] is None or hit[2] > env.now()):
-            return hit[1]
-    actor = _authenticate(env, digest)
-    if ttl:
-        with _recent_lock:
-            if len(_recent) > 10000:
-                _recent.clear()
-            _recent[digest] = (time.monotonic(), actor, _expiry.get(digest))
+    if not ttl:
+        return _authenticate(env, digest)[0]
+    cache = _cache(env)
+    now = time.monotonic()
+    if now - cache.checked_at >= env.config.get("AUTH_REVOCATION_SECONDS", 0.25):
+        latest = rights_generation(env)
+        with cache.lock:
+            if cache.generation != latest:
+                cache.entries.clear()
+                cache.generation = latest
+            cache.checked_at = now
+    with cache.lock:
+        generation = cache.generation
+        hit = cache.entries.get(digest)
+    if hit and time.monotonic() - hit[0] < ttl and (hit[2] is None or hit[2] > env.now()):
+        return hit[1]
+    actor, expires_at = _authenticate(env, digest)
+    with cache.lock:
+        if len(cache.entries) > 10000:
+            cache.entries.clear()
+        if cache.generation == generation:
+            cache.entries[digest] = (time.monotonic(), actor, expires_at)
     return actor
 
 
-_expiry: dict[str, datetime | None] = {}
-
-
-def _authenticate(env: Env, digest: str) -> Actor:
+def _authenticate(env: Env, digest: str) -> tuple[Actor, datetime | None]:
     from .fonds import predecessors
 
     with env.db.read() as session:
@@ -116,14 +163,14 @@ def _authenticate(env: Env, digest: str) -> Actor:
                                "disabled).")
         if row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= env.now():
             raise Unauthorized("This API key has expired; ask an administrator for a new one.")
-        _expiry[digest] = row.ApiKey.expires_at
+        expires_at = row.ApiKey.expires_at
         actor = actor_for(row.User, row.ApiKey.id)
         if actor.scope is not None:
             # custody: the records of fonds merged into the user's ones are theirs to use
             extra = predecessors(session, set(actor.scope))
             if extra:
                 actor = replace(actor, scope=tuple(sorted(set(actor.scope) | extra)))
-    return actor
+    return actor, expires_at
 
 
 def has_keys(env: Env) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from ..catalog import Document, Dossier, DossierLink
+from . import rights
 from .context import Actor, Env
 from .dossiers import _record, get_dossier, visible_row
 from .dossiers import get_row as get_dossier_row
@@ -73,9 +74,9 @@ def _write_state(env: Env, actor: Actor, row: Dossier, target: str, meta: dict[s
     return get_dossier(env, row.id, actor)
 
 
-def _load(env: Env, actor: Actor, dossier_id: str, target: str) -> Dossier:
+def _load(env: Env, actor: Actor, dossier_id: str, target: str, action: str) -> Dossier:
     with env.db.read() as session:
-        row = visible_row(session, env, actor, dossier_id)
+        row = visible_row(session, env, actor, dossier_id, action)
         ensure_not_held(session, dossier_id, row.file_code)
         check_transition(row, target)
     return row
@@ -104,7 +105,7 @@ def fixed_retention(env: Env, row: Dossier) -> tuple[str, int | None, bool]:
 def close_dossier(env: Env, actor: Actor, dossier_id: str, *, end_date: date | None,
                   note: str | None, expected_version: int | None) -> dict[str, Any]:
     """open -> closed: the end date is set and the retention fixed."""
-    row = _load(env, actor, dossier_id, "closed")
+    row = _load(env, actor, dossier_id, "closed", "dossier.close")
     meta = from_json_dict(row.meta)
     end = end_date or meta.get("end_date") or env.now().astimezone(env.tz).date()
     start = meta.get("start_date")
@@ -136,7 +137,7 @@ def archive_dossier(env: Env, actor: Actor, dossier_id: str, *, handed_over_by: 
                     received_by: str | None, handed_over_on: date | None, note: str | None,
                     expected_version: int | None) -> dict[str, Any]:
     """closed -> archived: handed over to the agency archive; assigns the archive code."""
-    row = _load(env, actor, dossier_id, "archived")
+    row = _load(env, actor, dossier_id, "archived", "dossier.archive")
     meta = from_json_dict(row.meta)
     years = years_of(env, row.retention, row.retention_years)
     minimum = env.config["ARCHIVE_MIN_RETENTION_YEARS"]
@@ -158,7 +159,7 @@ def archive_dossier(env: Env, actor: Actor, dossier_id: str, *, handed_over_by: 
 def mark_transfer_due(env: Env, actor: Actor, dossier_id: str, *, note: str | None,
                       expected_version: int | None) -> dict[str, Any]:
     """archived -> transfer_due: a permanent dossier selected for the historical archive."""
-    row = _load(env, actor, dossier_id, "transfer_due")
+    row = _load(env, actor, dossier_id, "transfer_due", "dossier.transfer")
     if years_of(env, row.retention, row.retention_years) is not None:
         raise Conflict(f"Dossier {row.file_code} is not permanent; only permanent dossiers go "
                        "to the historical archive.", state=row.state)
@@ -172,7 +173,7 @@ def transfer_dossier(env: Env, actor: Actor, dossier_id: str, *, receiving_archi
                      reference: str | None, transferred_on: date | None,
                      expected_version: int | None) -> dict[str, Any]:
     """transfer_due -> transferred: received by the historical archive."""
-    row = _load(env, actor, dossier_id, "transferred")
+    row = _load(env, actor, dossier_id, "transferred", "dossier.transfer")
     meta = from_json_dict(row.meta)
     on = transferred_on or env.now().astimezone(env.tz).date()
     meta["transfer"] = {"receiving_archive": receiving_archive, "reference": reference,
@@ -184,7 +185,9 @@ def transfer_dossier(env: Env, actor: Actor, dossier_id: str, *, receiving_archi
 def keep_after_review(env: Env, actor: Actor, dossier_id: str, *, retention: str,
                       retention_years: int | None, reason: str, review_id: str,
                       back_to: str) -> dict[str, Any]:
-    """disposal_review -> archived (or closed): kept, with a new retention and a reason."""
+    """disposal_review -> archived (or closed): kept, with a new retention and a reason
+    (carrying out an approved review: the system does it)."""
+    rights.require(actor, "disposal.approve")
     with env.db.read() as session:
         row = get_dossier_row(session, dossier_id)
         check_transition(row, back_to)

@@ -1,5 +1,5 @@
 """Filing one document in several dossiers without a copy (NĐ 30/2020 PL VI: "one document can
-sit in several users' files without being copied"); decision 0008.
+sit in several users' files without being copied"); decision 0009.
 
 A document has one home dossier (its OCFL metadata names it; its retention, access mode and
 lifecycle follow from there). Filing it in a further dossier is a change of *that* dossier:
@@ -26,8 +26,8 @@ from .documents import get_document, visible_doc
 from .dossiers import _record, visible_row
 from .errors import Conflict, NotFound
 from .holds import ensure_not_held
-from .policy import require
 from .records import DOSSIER_FILE, dump, from_json_dict, to_json_dict
+from .rights import require
 from .writes import WritePlan, add_outbox, write_object
 
 
@@ -47,7 +47,7 @@ def _write(env: Env, actor: Actor, row: Dossier, meta: dict[str, Any], message: 
 
 
 def _open_target(session, env: Env, actor: Actor, dossier_id: str) -> Dossier:  # noqa: ANN001
-    row = visible_row(session, env, actor, dossier_id)
+    row = visible_row(session, env, actor, dossier_id, "dossier.link")
     ensure_not_held(session, dossier_id, row.file_code)
     if row.state != "open":
         raise Conflict(f"Dossier {row.file_code} is {row.state}; documents are filed only in "
@@ -108,6 +108,7 @@ def unlink_document(env: Env, actor: Actor, dossier_id: str, document_id: str, *
 
 def linked_rows(session, env: Env, viewer: Actor, dossier_id: str) -> list[Document]:  # noqa: ANN001
     """The documents linked into a dossier that the viewer may see where they live."""
+    require(viewer, "document.read")
     rows = session.execute(
         select(Document, Dossier).join(DossierLink, DossierLink.document_id == Document.id)
         .join(Dossier, Dossier.id == Document.dossier_id)
@@ -117,6 +118,7 @@ def linked_rows(session, env: Env, viewer: Actor, dossier_id: str) -> list[Docum
 
 
 def list_links(env: Env, viewer: Actor, dossier_id: str) -> dict[str, Any]:
+    require(viewer, "dossier.read")
     with env.db.read() as session:
         row = visible_row(session, env, viewer, dossier_id)
         docs = linked_rows(session, env, viewer, dossier_id)

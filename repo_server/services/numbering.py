@@ -18,11 +18,10 @@ from sqlalchemy import func, select
 
 from ..catalog import Document, RegisterEntry
 from ..codes import CodeEntry
-from .access import in_scope
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
-from .policy import require
 from .records import next_in_sequence
+from .rights import reach_fonds, require
 
 COUNTER_SCOPE = "register"
 DIRECTIONS = ("outgoing", "incoming")
@@ -76,16 +75,17 @@ def format_number(number: int) -> str:
     return f"{number:02d}"
 
 
-def claim(session, env: Env, actor: Actor, *, fonds_code: str, direction: str,  # noqa: ANN001
+def claim(session, env: Env, by: Actor, *, fonds_code: str, direction: str,  # noqa: ANN001
           book: str, series: str, document_id: str) -> RegisterEntry:
-    """Take the next number of a series, in the caller's write transaction."""
+    """Take the next number of a series, in the caller's write transaction (`by` is who is
+    recorded; the caller checked the right to register)."""
     now = env.now()
     local = now.astimezone(env.tz)
     number = next_in_sequence(session, COUNTER_SCOPE, f"{fonds_code}:{local.year}:{series}")
     entry = RegisterEntry(fonds_code=fonds_code, direction=direction, book=book, series=series,
                           year=local.year, number=number, document_id=document_id,
                           status="pending", registered_on=local.date(), registered_at=now,
-                          registered_by=actor.name)
+                          registered_by=by.name)
     session.add(entry)
     session.flush()
     return entry
@@ -141,8 +141,7 @@ def list_entries(env: Env, viewer: Actor, *, fonds_code: str, year: int | None =
                  page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
     """The number log of a fonds: every number given, pending or cancelled, in series order."""
     require(viewer, "register.read")
-    if not in_scope(viewer, fonds_code):
-        raise NotFound(f"There is no fonds {fonds_code!r}.")
+    reach_fonds(viewer, fonds_code)
     stmt = select(RegisterEntry).where(RegisterEntry.fonds_code == fonds_code)
     if year:
         stmt = stmt.where(RegisterEntry.year == year)
@@ -160,10 +159,16 @@ def list_entries(env: Env, viewer: Actor, *, fonds_code: str, year: int | None =
         return [entry_view(r) for r in rows], total
 
 
-def get_entry(session, viewer: Actor, entry_id: int) -> RegisterEntry:  # noqa: ANN001
+def get_entry(session, viewer: Actor, entry_id: int,  # noqa: ANN001
+              action: str = "register.read") -> RegisterEntry:
+    """The number log entry, for `action` by `viewer`: 403 without the role, 404 outside
+    the viewer's fonds."""
+    require(viewer, action)
     entry = session.get(RegisterEntry, entry_id)
-    if entry is None or not in_scope(viewer, entry.fonds_code):
-        raise NotFound(f"There is no registered number with id {entry_id}.")
+    missing = f"There is no registered number with id {entry_id}."
+    if entry is None:
+        raise NotFound(missing)
+    reach_fonds(viewer, entry.fonds_code, missing)
     return entry
 
 

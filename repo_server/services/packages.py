@@ -60,7 +60,7 @@ from ..catalog import (
     Tombstone,
 )
 from ..storage import ObjectStore, StorageError, layout_path
-from . import audit
+from . import audit, rights
 from .access import filter_documents, filter_dossiers, in_scope
 from .context import Actor, Env
 from .dossiers import visible_row
@@ -132,6 +132,7 @@ class ExportSelection:
 def prepare_export(env: Env, actor: Actor, *, fonds_code: str | None = None,
                    dossier_ids: list[str] | None = None) -> ExportSelection:
     """Check the request: one fonds, or dossiers the caller may see (404 otherwise)."""
+    rights.require(actor, "package.export")
     dossier_ids = list(dict.fromkeys(dossier_ids or []))
     if bool(fonds_code) == bool(dossier_ids):
         raise ValidationFailed({"fonds_code": [
@@ -141,9 +142,10 @@ def prepare_export(env: Env, actor: Actor, *, fonds_code: str | None = None,
             f"At most {MAX_DOSSIER_IDS} dossiers per package; export the fonds instead."]})
     with env.db.read() as session:
         if fonds_code:
-            get_fonds_row(session, fonds_code, actor)
+            get_fonds_row(session, fonds_code, actor, "package.export")
             return ExportSelection([fonds_code], fonds_code=fonds_code)
-        codes = {visible_row(session, env, actor, d).fonds_code for d in dossier_ids}
+        codes = {visible_row(session, env, actor, d, "package.export").fonds_code
+                 for d in dossier_ids}
     return ExportSelection(sorted(codes), dossier_ids=dossier_ids)
 
 
@@ -595,6 +597,7 @@ def layout_extension(store: ObjectStore) -> str:
 def export_to_file(env: Env, actor: Actor, selection: ExportSelection, path: str | Path
                    ) -> dict[str, Any]:
     """Write a package to a file (the command line); returns the export's counts."""
+    rights.require(actor, "package.export")
     path = Path(path)
     part = path.with_name(path.name + ".part")
     export = PackageExport(env, actor, selection)
@@ -663,6 +666,7 @@ def import_package(env: Env, actor: Actor, package: str | Path,
                    progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """Import a package; all or nothing for damaged packages and conflicts (422 / 409 with the
     report), idempotent (objects already here with the same history are skipped)."""
+    rights.require(actor, "package.import")
     started = time.monotonic()
     with _import_lock(env):
         work = Path(tempfile.mkdtemp(prefix="import-", dir=env.store.tmp_dir))

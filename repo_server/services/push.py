@@ -20,7 +20,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ..catalog import Document, DocumentFile, Dossier, PendingWrite
 from ..storage import ObjectNotFound, VersionInfo
-from . import audit
+from . import audit, rights
 from .access import can_see_dossier
 from .context import Actor, Env
 from .documents import (
@@ -73,6 +73,9 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
     gets the pushed documents as its next ones — the sender's explicit new version of the
     case — instead of a 409."""
     try:
+        for action in ("dossier.create", "document.create", "file.write"):
+            rights.require(actor, action)
+        rights.reach_fonds(actor, dossier_data.get("fonds_code") or "")
         if not dossier_data.get("external_ref"):
             raise ValidationFailed({"dossier.external_ref": [
                 "A pushed dossier needs the sender's case number (external_ref)."]})

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import select
 
 from ..catalog import Document, Dossier, Fonds, RegisterEntry
-from .access import filter_documents, in_scope
+from .access import filter_documents
 from .context import Actor, Env
 from .errors import NotFound, ValidationFailed
 from .numbering import format_number, settle
-from .policy import require
 from .records import from_json_dict
+from .rights import reach_fonds, require
 from .tables import Column, Sheet, cell_text, to_pdf, to_xlsx
 
 KINDS = {
@@ -132,7 +132,8 @@ def build_register(env: Env, viewer: Actor, kind: str, *, fonds_code: str, date_
     today = env.now().astimezone(env.tz).date()
     with env.db.read() as session:
         fonds = session.scalar(select(Fonds).where(Fonds.code == fonds_code))
-        if fonds is None or fonds.head_version == 0 or not in_scope(viewer, fonds_code):
+        reach_fonds(viewer, fonds_code)
+        if fonds is None or fonds.head_version == 0:
             raise NotFound(f"There is no fonds {fonds_code!r}.")
         stmt = select(RegisterEntry).where(
             RegisterEntry.fonds_code == fonds_code, RegisterEntry.direction == direction,

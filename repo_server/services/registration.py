@@ -23,8 +23,8 @@ from .documents import SYSTEM_FIELDS as DOCUMENT_SYSTEM_FIELDS
 from .documents import _duplicates, _mirror, _open_dossier, get_document, visible_doc
 from .errors import Conflict, PreconditionFailed, ValidationFailed
 from .metadata import check_document
-from .policy import require
 from .records import DOCUMENT_FILE, dump, from_json_dict, object_id, to_json_dict
+from .rights import require
 from .writes import WritePlan, write_object
 
 LATER_FIELDS = ("delivered_on", "received_by", "assigned_to", "copies", "file_copy_holder",
@@ -49,7 +49,7 @@ def _write(env: Env, actor: Actor, document_id: str, *, message: str,
     transaction after the document row is locked and its version checked (claims go there);
     `build(meta, state)` makes the new metadata; `after` runs with the catalog mirror update."""
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "register.write")
         _open_dossier(session, row.dossier_id)
     expected = expected_version or row.head_version
     stored = env.store.read_json(object_id(document_id), DOCUMENT_FILE)
@@ -157,7 +157,7 @@ def register_outgoing(env: Env, actor: Actor, document_id: str, data: dict[str, 
     require(actor, "register.write")
     data = {k: v for k, v in data.items() if v is not None}
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "register.write")
     current = from_json_dict(row.meta)
     _direction_fits(current, "outgoing", row.doc_code)
     notation = data.get("code_notation") or current.get("code_notation")
@@ -204,7 +204,7 @@ def register_incoming(env: Env, actor: Actor, document_id: str, data: dict[str, 
     require(actor, "register.write")
     data = {k: v for k, v in data.items() if v is not None}
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "register.write")
     current = from_json_dict(row.meta)
     _direction_fits(current, "incoming", row.doc_code)
     arrival = data.get("arrival_date") or _today(env)
@@ -249,7 +249,7 @@ def update_registration(env: Env, actor: Actor, document_id: str, changes: dict[
     file-copy holder, note; and, for an incoming document, its handling deadline."""
     require(actor, "register.write")
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "register.write")
     current = from_json_dict(row.meta)
     reg = _registered(current, row.doc_code)
     if "due_date" in changes and reg["direction"] != "incoming":
@@ -279,7 +279,7 @@ def record_handling(env: Env, actor: Actor, document_id: str, data: dict[str, An
     reply (a registered outgoing document, or its number as text) and the date it was done."""
     require(actor, "register.write")
     with env.db.read() as session:
-        row = visible_doc(session, env, actor, document_id)
+        row = visible_doc(session, env, actor, document_id, "register.write")
         reply_number = data.get("reply_number")
         if data.get("reply_document_id"):
             reply = visible_doc(session, env, actor, data["reply_document_id"])
@@ -315,7 +315,7 @@ def cancel_number(env: Env, actor: Actor, entry_id: int, reason: str) -> dict[st
         raise ValidationFailed({"reason": ["Say why the number is cancelled."]})
     numbering.settle(env)
     with env.db.read() as session:
-        entry = numbering.get_entry(session, actor, entry_id)
+        entry = numbering.get_entry(session, actor, entry_id, "register.cancel")
         if entry.status == "cancelled":
             raise Conflict(f"Number {numbering.format_number(entry.number)} is already "
                            f"cancelled: {entry.cancel_reason}")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ..catalog import Dossier, RetentionRule
 from ..codes import CodeListError, load_retention_schedule
-from . import audit
+from . import audit, rights
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
 
@@ -98,6 +98,7 @@ def get_rule(env: Env, code: str) -> dict[str, Any]:
 
 
 def create_rule(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    rights.require_whole_repository(actor, "retention.write", "The retention schedule")
     data = {"permanent": False, **data}
     _check_rule(data)
     with env.db.write() as session:
@@ -111,6 +112,7 @@ def create_rule(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
 
 def update_rule(env: Env, actor: Actor, code: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change a rule; the due dates of every dossier that uses it follow."""
+    rights.require_whole_repository(actor, "retention.write", "The retention schedule")
     with env.db.write() as session:
         rule = get_rule_row(session, code)
         merged = {**_view(rule), **changes}
@@ -125,6 +127,7 @@ def update_rule(env: Env, actor: Actor, code: str, changes: dict[str, Any]) -> d
 
 
 def delete_rule(env: Env, actor: Actor, code: str) -> None:
+    rights.require_whole_repository(actor, "retention.write", "The retention schedule")
     with env.db.write() as session:
         rule = get_rule_row(session, code)
         used = session.scalar(select(func.count()).select_from(Dossier)
@@ -159,6 +162,7 @@ def _apply_rule_to_dossiers(session, rule: RetentionRule) -> None:  # noqa: ANN0
 
 def import_csv(env: Env, actor: Actor, text: str) -> dict[str, int]:
     """Add or replace rules from a CSV (same columns as the export); all or nothing."""
+    rights.require_whole_repository(actor, "retention.write", "The retention schedule")
     try:
         rows = load_retention_schedule(text=text, source="uploaded CSV")
     except CodeListError as exc:

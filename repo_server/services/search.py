@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..catalog import Document, Dossier
 from ..search.backend import IndexUnavailable, QuerySyntaxError, SearchBackend, SearchRequest
+from . import rights
 from .access import modes, sees_everything
 from .context import Actor, Env
 from .errors import ServiceError
@@ -47,6 +48,7 @@ def _narrow(requested: list[str] | None, allowed: set[str] | tuple[str, ...] | N
 
 
 def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, Any]:  # noqa: ANN001
+    rights.require(viewer, "search")
     problem = backend.check()
     if problem is not None:
         raise SearchUnavailable("The search index is being rebuilt; everything else works. "

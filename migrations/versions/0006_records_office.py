@@ -1,7 +1,7 @@
 """records office
 
-Revision ID: 0005_records_office
-Revises: 0004
+Revision ID: 0006_records_office
+Revises: 0005_trust_rights
 Branch: records-office (issue 15)
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import repo_server.catalog.models
 
 
-revision = '0005_records_office'
-down_revision = '0004'
+revision = "0006_records_office"
+down_revision = "0005_trust_rights"
 branch_labels = None
 depends_on = None
 
