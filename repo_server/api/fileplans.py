@@ -87,8 +87,13 @@ class PlanSchema(Schema):
     items = fields.List(fields.Nested(PlanItemSchema))
 
 
+class PlanSummarySchema(PlanSchema):
+    class Meta:
+        exclude = ("items",)
+
+
 class PlanListSchema(Schema):
-    items = fields.List(fields.Nested(PlanSchema))
+    items = fields.List(fields.Nested(PlanSummarySchema))
 
 
 class PlanQuerySchema(StrictSchema):

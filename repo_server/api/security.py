@@ -211,7 +211,7 @@ def error(status: int, message: str, errors: dict | None = None, **extra):  # no
 def _target() -> str | None:
     args = request.view_args or {}
     for key in ("document_id", "dossier_id", "review_id", "hold_id", "user_id", "code", "name",
-                "run_id", "batch_id", "plan_id", "entry_id"):
+                "run_id", "batch_id", "plan_id"):
         if key in args:
             return str(args[key])
     return None

@@ -384,6 +384,8 @@ def read_sheet(data: bytes, fmt: str) -> list[tuple[int, dict[str, str]]]:
 def import_plan(env: Env, actor: Actor, plan_id: str, data: bytes, fmt: str) -> dict[str, Any]:
     """Replace a draft plan's items by those of a sheet; all or nothing."""
     require(actor, "fileplan.write")
+    with env.db.read() as session:
+        _plan(session, actor, plan_id)  # 404 before the sheet is read
     raw = read_sheet(data, fmt)
     with env.db.write() as session:
         plan = _plan(session, actor, plan_id, lock=True)

@@ -125,14 +125,14 @@ def keep_back(env: Env, actor: Actor, dossier_id: str, *, until: date, consent_r
     """The head's consent to keep a closed dossier with its unit until `until` (at most
     KEEP_BACK_MAX_YEARS ahead, NĐ 30 Art. 30); it is due for hand-over on that date."""
     require(actor, "dossier.keep_back")
-    now = today(env)
-    limit = add_months(now, 12 * int(env.config["KEEP_BACK_MAX_YEARS"]))
-    if not now < until <= limit:
-        raise ValidationFailed({"until": [
-            f"Keep a dossier back until a date after today and no later than "
-            f"{limit.isoformat()} ({env.config['KEEP_BACK_MAX_YEARS']} years ahead)."]})
     with env.db.read() as session:
         row = visible_row(session, env, actor, dossier_id, "dossier.keep_back")
+        now = today(env)
+        limit = add_months(now, 12 * int(env.config["KEEP_BACK_MAX_YEARS"]))
+        if not now < until <= limit:
+            raise ValidationFailed({"until": [
+                f"Keep a dossier back until a date after today and no later than "
+                f"{limit.isoformat()} ({env.config['KEEP_BACK_MAX_YEARS']} years ahead)."]})
         ensure_not_held(session, dossier_id, row.file_code)
         if row.state != "closed":
             raise Conflict(f"Dossier {row.file_code} is {row.state}; only closed dossiers "

@@ -125,6 +125,7 @@ def build_register(env: Env, viewer: Actor, kind: str, *, fonds_code: str, date_
     require(viewer, "register.read")
     if kind not in KINDS:
         raise NotFound(f"There is no register {kind!r}; use one of {', '.join(KINDS)}.")
+    reach_fonds(viewer, fonds_code)
     if date_to < date_from:
         raise ValidationFailed({"date_to": ["The end of the period is before its start."]})
     direction, title = KINDS[kind]

@@ -311,11 +311,11 @@ def cancel_number(env: Env, actor: Actor, entry_id: int, reason: str) -> dict[st
     """Cancel a number taken by mistake: the log keeps it with the reason (the register shows
     it, the series never reuses it) and its document, if any, loses it in a new version."""
     require(actor, "register.cancel")
-    if not reason or not reason.strip():
-        raise ValidationFailed({"reason": ["Say why the number is cancelled."]})
     numbering.settle(env)
     with env.db.read() as session:
         entry = numbering.get_entry(session, actor, entry_id, "register.cancel")
+        if not reason or not reason.strip():
+            raise ValidationFailed({"reason": ["Say why the number is cancelled."]})
         if entry.status == "cancelled":
             raise Conflict(f"Number {numbering.format_number(entry.number)} is already "
                            f"cancelled: {entry.cancel_reason}")

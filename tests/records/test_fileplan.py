@@ -179,3 +179,12 @@ def test_approval_is_the_heads_and_freezes_replacing(app, env, client, plan):
                        json={"fonds_code": FONDS, "year": 2025}).status_code == 409
     outsider = user(app, env, "other", ["clerk"], fonds_scope=["000.00.00.H50"])
     assert outsider.get(url).status_code == 404
+
+
+def test_plans_are_listed_without_their_items(client, plan):
+    upload(client, plan["id"], xlsx([HEADER, *ROWS]))
+    r = client.get("/api/v1/file-plans", query_string={"fonds_code": FONDS})
+    assert r.status_code == 200, r.json
+    assert [(p["id"], p["item_count"], p["year"]) for p in r.json["items"]] == [
+        (plan["id"], len(ROWS), 2025)]
+    assert "items" not in r.json["items"][0]
