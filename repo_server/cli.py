@@ -1,30 +1,71 @@
-"""The `repo-server` command: serve, init, create-key, rebuild."""
+"""The `repo-server` command: serve, worker, init, create-key, doctor, backup, restore, ..."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__, build_env, default_instance_path
 from .config import load_config
 
+log = logging.getLogger(__name__)
+
 
 def _config(instance: str | None) -> dict:
-    return load_config(instance or default_instance_path())
+    if not instance:
+        return load_config(default_instance_path())
+    # An explicit --instance wins over REPO_INSTANCE_PATH (which load_config prefers to its
+    # argument, so that the environment can move an app that defaults to ./instance).
+    saved = os.environ.pop("REPO_INSTANCE_PATH", None)
+    try:
+        return load_config(Path(instance))
+    finally:
+        if saved is not None:
+            os.environ["REPO_INSTANCE_PATH"] = saved
 
 
 def _prepare(config: dict):  # noqa: ANN202
     """Create or upgrade the catalog and the storage root; returns the service env."""
-    from .catalog.migrate import upgrade
+    env, _ = _prepare_told(config)
+    return env
+
+
+def _prepare_told(config: dict) -> tuple[Any, str]:
+    """`_prepare`, and what it did to the database in words ("created", "upgraded ...")."""
+    from .catalog.migrate import current_heads, upgrade
     from .services.retention import seed_default_schedule
 
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    before = current_heads(config["DATABASE_URL"])
     upgrade(config["DATABASE_URL"])
+    after = current_heads(config["DATABASE_URL"])
+    if not before:
+        done = "created"
+    elif before != after:
+        done = f"upgraded from {', '.join(before)} to {', '.join(after)}"
+    else:
+        done = "up to date"
+    if before != after:
+        log.info("database %s: %s", done, _safe_url(config["DATABASE_URL"]))
     env = build_env(config)
     seed_default_schedule(env)
-    return env
+    return env, done
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, fit for a log line."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return url.split("@")[-1]
 
 
 def _first_admin_key(env) -> str | None:  # noqa: ANN001
@@ -37,20 +78,48 @@ def _first_admin_key(env) -> str | None:  # noqa: ANN001
     return secret
 
 
+def _use_instance(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.obj = _config(value)
+        _setup_logging(ctx.obj, ctx.info_name)
+
+
+def _setup_logging(config: dict, command: str | None) -> None:
+    from .logs import setup_logging
+
+    try:
+        setup_logging(config["LOG_LEVEL"], config["LOG_FORMAT"],
+                      production=command in _PRODUCTION_COMMANDS)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def instance_option(command: Callable) -> Callable:
+    """`--instance` after the command name too (`repo-server serve --instance X`), as well as
+    before it (`repo-server --instance X serve`)."""
+    return click.option("--instance", default=None, expose_value=False, is_eager=True,
+                        callback=_use_instance, metavar="FOLDER",
+                        help="Instance folder (database, storage root, index).")(command)
+
+
+# Commands that run as long-lived production processes log JSON lines when LOG_FORMAT is auto;
+# `serve` and the one-shot commands a person types log text.
+_PRODUCTION_COMMANDS = {"worker"}
+
+
 @click.group()
 @click.version_option(__version__, prog_name="repo-server")
-@click.option("--instance", envvar="REPO_INSTANCE_PATH", default=None,
+@click.option("--instance", envvar="REPO_INSTANCE_PATH", default=None, metavar="FOLDER",
               help="Instance folder (database, storage root, index). Default: ./instance")
 @click.pass_context
 def main(ctx: click.Context, instance: str | None) -> None:
     """repo-server: electronic dossiers and documents of Vietnamese agencies."""
-    from .logs import setup_logging
-
     ctx.obj = _config(instance)
-    setup_logging(ctx.obj["LOG_LEVEL"], ctx.obj["LOG_FORMAT"])
+    _setup_logging(ctx.obj, ctx.invoked_subcommand)
 
 
 @main.command()
+@instance_option
 @click.pass_obj
 def init(config: dict) -> None:
     """Create or upgrade the database and the storage root."""
@@ -72,6 +141,7 @@ def init(config: dict) -> None:
 @click.option("--conditional/--no-conditional", default=None,
               help="May use conditional-access (02) records (default: admins only).")
 @click.option("--clearance/--no-clearance", default=False, help="Cleared for secret (03) records.")
+@instance_option
 @click.pass_obj
 def create_key_cmd(config: dict, name: str, roles: tuple[str, ...], fonds: tuple[str, ...],
                    conditional: bool | None, clearance: bool) -> None:
@@ -90,6 +160,7 @@ def create_key_cmd(config: dict, name: str, roles: tuple[str, ...], fonds: tuple
 
 
 @main.command("verify-audit")
+@instance_option
 @click.pass_obj
 def verify_audit(config: dict) -> None:
     """Check the audit trail's hash chain; exit 1 and name the first broken link if any."""
@@ -105,41 +176,114 @@ def verify_audit(config: dict) -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port (default 8080).")
-@click.option("--threads", default=8, show_default=True)
+@click.option("--host", default=None, help="Address to listen on (default HOST, 127.0.0.1; "
+              "0.0.0.0 for every address of this machine).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="Port to listen on (default PORT, 8080).")
+@click.option("--threads", default=8, show_default=True, help="Requests served at once.")
+@instance_option
 @click.pass_obj
 def serve(config: dict, host: str | None, port: int | None, threads: int) -> None:
-    """Run the server in one process (embedded mode: SQLite, local storage, whoosh)."""
-    from waitress import serve as waitress_serve
+    """Run the server in one process (embedded mode: web server and worker together)."""
+    from waitress.server import create_server
 
     from . import create_app
+    from .console import greeting
+    from .services.backup_status import backup_state
     from .services.rebuild import reconcile_pending
 
-    env = _prepare(config)
+    env, database = _prepare_told(config)
     fixed = reconcile_pending(env)
-    if fixed:
-        click.echo(f"Recovered {fixed} interrupted write(s) from the storage root.")
     secret = _first_admin_key(env)
-    app = create_app(env=env)
+    app = create_app(config, env=env)
+    host = host or config["HOST"]
+    port = port or int(config["PORT"])
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="repo-server",
+                               max_request_body_size=config["MAX_UPLOAD_BYTES"] + 1024 * 1024)
+    except OSError as exc:
+        if secret:  # the key would be lost with this start: show it anyway
+            click.echo(f"First admin API key (shown once, keep it safe): {secret}")
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another program (another "
+            f"repo-server?) may use that port: start on another one, e.g. --port {port + 1}."
+        ) from exc
+    worker = None
     if config["EMBEDDED_WORKER"]:
         from .jobs.worker import start_embedded
         from .services.search import open_writer
 
-        start_embedded(env, lambda: open_writer(env))
-    host = host or config["HOST"]
-    port = port or int(config["PORT"])
-    click.echo(f"repo-server {__version__} listening on http://{host}:{port}/api/v1/")
-    click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    if secret:
-        click.echo(f"First admin API key (shown once, keep it safe): {secret}")
+        worker = start_embedded(env, lambda: open_writer(env))
+    # Listening on every address: this machine reaches it on the loopback address.
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
+    port = getattr(server, "effective_port", port)
+    click.echo(greeting(version=__version__, base_url=f"http://{shown}:{port}",
+                        instance=config["INSTANCE_PATH"], database=database, secret=secret,
+                        recovered=fixed, backup=backup_state(env),
+                        embedded_worker=bool(config["EMBEDDED_WORKER"])))
     sys.stdout.flush()
-    waitress_serve(app, host=host, port=port, threads=threads, ident="repo-server",
-                   max_request_body_size=config["MAX_UPLOAD_BYTES"] + 1024 * 1024)
+    _stop_on_signals()
+    try:
+        server.run()  # returns (after closing its threads) on Ctrl+C or SIGTERM
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            # Let the worker finish its turn and hand back its lease: a restart takes over at
+            # once instead of waiting for the lease to expire.
+            thread, stop = worker
+            stop.set()
+            thread.join(15)
+        click.echo("repo-server stopped.")
+
+
+def _stop_on_signals() -> None:
+    """Stop on SIGTERM (systemd, `kill`) as on Ctrl+C; and on SIGINT even where the shell that
+    started the server in the background told it to ignore that signal."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+@main.command()
+@instance_option
+@click.pass_obj
+def doctor(config: dict) -> None:
+    """Check this machine and instance (OCR, fonts, disk, backups, clock, permissions,
+    database) and say what to do; exit status 1 when something is wrong."""
+    from types import SimpleNamespace
+
+    from . import doctor as checks
+    from . import jobs  # noqa: F401 - the job registry: the backup job's schedule
+
+    click.echo(f"repo-server {__version__} doctor: checking {config['INSTANCE_PATH']}\n")
+    database = Path(config["DATABASE_URL"].removeprefix("sqlite:///"))
+    missing = (f"no database at {database}" if config["DATABASE_URL"].startswith("sqlite:///")
+               and not database.is_file() else None)
+    if not Path(config["STORAGE_ROOT"]).is_dir():
+        missing = f"no storage root at {config['STORAGE_ROOT']}"
+    if missing:
+        # Nothing is created here: a doctor only looks.
+        machine = SimpleNamespace(config=config)
+        findings = [checks.Finding("Instance", checks.PROBLEM, missing,
+                                   "start the server once (scripts/serve) or run: "
+                                   "repo-server init"),
+                    checks.check_ocr(machine), checks.check_fonts(machine)]
+    else:
+        findings = checks.run_checks(build_env(config))
+    click.echo(checks.report(findings))
+    if any(f.status == checks.PROBLEM for f in findings):
+        sys.exit(1)
 
 
 @main.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@instance_option
 @click.pass_obj
 def rebuild(config: dict, yes: bool) -> None:
     """Recreate the catalog's mirror rows from the storage root alone."""
@@ -157,6 +301,7 @@ def rebuild(config: dict, yes: bool) -> None:
 
 
 @main.command()
+@instance_option
 @click.pass_obj
 def worker(config: dict) -> None:
     """Run the worker: indexing and scheduled jobs (one active per installation)."""
@@ -178,6 +323,7 @@ def worker(config: dict) -> None:
 
 
 @main.command()
+@instance_option
 @click.pass_obj
 def reindex(config: dict) -> None:
     """Rebuild the search index from the storage root (no text is extracted again)."""
@@ -222,6 +368,7 @@ def _size(n: int) -> str:
               help="Copy only what changed since the newest set (hard links for the rest).")
 @click.option("--keep", type=int, default=None,
               help="Keep this many sets, delete older ones (default BACKUP_KEEP).")
+@instance_option
 @click.pass_obj
 def backup(config: dict, dest: str, mode: str | None, keep: int | None) -> None:
     """Back up the database and the storage root into DEST while the server runs."""
@@ -282,6 +429,7 @@ def verify_backup(src: str, set_name: str | None, all_sets: bool, deep: bool) ->
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.option("--set", "set_name", default=None, help="Which set (default: the newest).")
 @click.option("--no-reindex", is_flag=True, help="Leave the search index to the worker.")
+@instance_option
 @click.pass_obj
 def restore(config: dict, src: str, set_name: str | None, no_reindex: bool) -> None:
     """Restore a backup into an empty instance (a new machine after a disk died)."""
@@ -308,6 +456,7 @@ def restore(config: dict, src: str, set_name: str | None, no_reindex: bool) -> N
 
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Re-hash every object, not a share.")
+@instance_option
 @click.pass_obj
 def verify(config: dict, everything: bool) -> None:
     """Re-hash stored objects now (the nightly fixity check; --all for every object)."""
@@ -345,6 +494,7 @@ def _cli_actor():  # noqa: ANN202
 @click.option("--dossier", "dossier_ids", multiple=True, help="Or these dossiers (repeat).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The package file to write (a ZIP).")
+@instance_option
 @click.pass_obj
 def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...],
                output: str) -> None:
@@ -368,6 +518,7 @@ def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...
 
 @main.command("import")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@instance_option
 @click.pass_obj
 def import_cmd(config: dict, package: str) -> None:
     """Import a package: every checksum is checked first; records already here are skipped."""

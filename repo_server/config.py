@@ -38,7 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8080,
     "EMBEDDED_WORKER": True,  # `repo-server serve` runs the worker in a background thread
     "LOG_LEVEL": "INFO",
-    "LOG_FORMAT": "json",  # json (one object per line, with the request id) or text
+    # json (one object per line, with the request id), text (for a console), or auto: text for
+    # `repo-server serve` and the commands a person types, json for gunicorn and the worker
+    "LOG_FORMAT": "auto",
     # Records management
     "ARCHIVE_CODE_FORMAT": "{fonds_code}.LT.{year}.{serial:06d}",
     "ARCHIVE_MIN_RETENTION_YEARS": 5,  # NĐ 30/2020 Art. 30: shorter-lived files stay with the unit
@@ -64,7 +66,11 @@ DEFAULTS: dict[str, Any] = {
     # Operations (docs/operations.md)
     "FIXITY_PERIOD_DAYS": 90,  # every stored object is re-hashed within this many days (≤ 1095)
     "FIXITY_SHARE": "",  # share of the objects checked per nightly run; "" = 1/FIXITY_PERIOD_DAYS
-    "BACKUP_DIR": "",  # where the nightly backup job writes (a folder, e.g. a mounted USB disk)
+    # Where the nightly backup job writes: a folder on another disk (a mounted USB disk, a
+    # network share). Default <instance>/backups: on by default, but on the same disk as the
+    # records, which /health, the greeting and `repo-server doctor` warn about until it is set.
+    # Turn the job off with JOB_SCHEDULES = {"backup": ""}.
+    "BACKUP_DIR": None,
     "BACKUP_KEEP": 14,  # backup sets kept in BACKUP_DIR (the newest full set is always kept)
     "BACKUP_FULL_EVERY_DAYS": 30,  # a new independent full copy after this many days
     "METRICS_PUBLIC": False,  # /api/v1/metrics without an API key (for a local Prometheus)
@@ -121,6 +127,7 @@ def load_config(instance_path: str | Path, overrides: dict[str, Any] | None = No
     cfg["STORAGE_TMP"] = str(Path(cfg["STORAGE_TMP"] or cfg["STORAGE_ROOT"] + ".tmp").resolve())
     cfg["INDEX_DIR"] = str(Path(cfg["INDEX_DIR"] or instance / "index").resolve())
     cfg["CODES_DIR"] = str(Path(cfg["CODES_DIR"] or instance / "codes").resolve())
+    cfg["BACKUP_DIR"] = str(Path(cfg["BACKUP_DIR"] or instance / "backups").resolve())
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'repo.db'}"
     return cfg

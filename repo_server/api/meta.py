@@ -42,9 +42,11 @@ class Health(MethodView):
     def get(self):
         """Health of the database and the storage root (no key needed)
 
-        `status` is `degraded` (HTTP 200) while a stored object fails its fixity check or the
-        last backup failed: `checks` names what to look at. HTTP 503 means the database or
-        the storage root cannot be reached."""
+        `status` is `degraded` (HTTP 200) while a stored object fails its fixity check, the
+        last backup failed or no backup succeeded for two days: `checks` names what to look
+        at. `warnings` lists advice that does not degrade the status (backups on the same disk
+        as the records, or turned off). HTTP 503 means the database or the storage root cannot
+        be reached."""
         report = health_report(env())
         report["version"] = __version__
         return report, (200 if available(report) else 503)

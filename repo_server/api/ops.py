@@ -45,6 +45,9 @@ class ReadySchema(Schema):
     worker = fields.Dict(allow_none=True, metadata={"description": "lease holder and expiry"})
     outbox = fields.Dict(metadata={"description": "changes waiting for the indexer: depth "
                                                   "and age of the oldest in seconds"})
+    warnings = fields.List(fields.String(), metadata={
+        "description": "checks that say `warning: ...`: advice (backups on the same disk as "
+                       "the records, backups turned off) that does not make the status degraded"})
 
 
 class FixityFailureSchema(Schema):

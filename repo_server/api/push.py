@@ -59,9 +59,14 @@ class ReceiptSchema(Schema):
     archive_code = fields.String(allow_none=True)
     received_at = fields.String()
     documents = fields.List(fields.Nested(ReceiptDocumentSchema))
-    receipt_sha256 = fields.String(metadata={"description": "SHA-256 of the receipt's canonical "
-                                                            "JSON (sorted keys, no spaces), also "
-                                                            "kept in the audit trail."})
+    receipt_sha256 = fields.String(metadata={
+        "description": "SHA-256 (hex) of the receipt's canonical JSON: the receipt without this "
+                       "field, keys sorted at every level, no whitespace (separators `,` and "
+                       "`:`), non-ASCII characters written as themselves (no `\\u` escapes), "
+                       "encoded in UTF-8 — Python: `json.dumps(body, ensure_ascii=False, "
+                       "sort_keys=True, separators=(\",\", \":\")).encode()`. Also kept in the "
+                       "audit trail.",
+        "example": "7f2d76deabafd4598c134cb533da58239b7cd3bf0b505f1517c753be07ce79fd"})
 
 
 PUSH_BODY = {"required": True, "content": {"multipart/form-data": {

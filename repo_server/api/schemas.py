@@ -373,6 +373,19 @@ class CodeListsSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String()
-    version = fields.String()
-    checks = fields.Dict()
+    status = fields.String(metadata={"description": "ok, or degraded (serving, but look at "
+                                                    "`checks`)", "example": "ok"})
+    version = fields.String(metadata={"example": "0.1.0"})
+    checks = fields.Dict(metadata={
+        "description": "database, storage, fixity, backup: `ok`, `failed: ...` (makes the "
+                       "status degraded) or `warning: ...` (advice that stays until it is "
+                       "followed; the status stays ok)",
+        "example": {"database": "ok", "storage": "ok", "fixity": "ok",
+                    "backup": "warning: backups go to /srv/repo/backups, on the same disk as "
+                              "the records: ..."}})
+    warnings = fields.List(fields.String(), metadata={
+        "description": "The `warning: ...` checks in plain words, for a monitoring tool or a "
+                       "person to act on (empty when there is nothing to do).",
+        "example": ["backup: backups go to /srv/repo/backups, on the same disk as the records: "
+                    "a broken disk takes both; set BACKUP_DIR to a folder on another disk "
+                    "(a USB disk or a network share)"]})

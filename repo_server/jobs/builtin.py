@@ -67,4 +67,5 @@ def _backup(env: Env, backend: SearchBackend | None) -> dict[str, Any]:
 register(JobSpec("fixity", "Re-hash the share of stored objects checked longest ago, so every "
                  "object is checked within FIXITY_PERIOD_DAYS.", _fixity, "15 2 * * *"))
 register(JobSpec("backup", "Back up the database and the storage root into BACKUP_DIR "
-                 "(does nothing while BACKUP_DIR is not set).", _backup, "30 0 * * *"))
+                 "(default <instance>/backups: set it to a folder on another disk).", _backup,
+                 "30 0 * * *"))

@@ -66,8 +66,9 @@ class Worker:
                                            id=name, max_instances=1, coalesce=True)
             self.scheduler.start()
 
-    def _step_down(self, reason: str = "lost the lease; standing by") -> None:
-        log.warning("worker %s %s", self.lease.holder, reason)
+    def _step_down(self, reason: str = "lost the lease; standing by",
+                   level: int = logging.WARNING) -> None:
+        log.log(level, "worker %s %s", self.lease.holder, reason)
         self.is_leader = False
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
@@ -82,7 +83,11 @@ class Worker:
         problem = self.backend.check()
         if problem is None:
             return
-        log.warning("search index %s; rebuilding it from the storage root", problem)
+        if problem == "missing" and next(iter(self.env.store.iter_object_ids()), None) is None:
+            # A brand-new instance: nothing to rebuild, and nothing an operator must hear about.
+            log.info("search index created in %s", self.env.config["INDEX_DIR"])
+        else:
+            log.warning("search index %s; rebuilding it from the storage root", problem)
         self.run_job("reindex", "automatic")
 
     # ------------------------------------------------------------------ the loop
@@ -125,7 +130,7 @@ class Worker:
                     stop.wait(self.index_interval)
         finally:
             if self.is_leader:
-                self._step_down("stopping")
+                self._step_down("stopping", logging.INFO)  # asked to: nothing is wrong
                 self.lease.release()
 
     # ------------------------------------------------------------------ jobs

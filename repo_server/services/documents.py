@@ -484,6 +484,9 @@ def _change(env: Env, actor: Actor, document_id: str, action: str, *,
         if add_files or remove_names:  # a metadata-only change leaves the file rows as they are
             done["files"] = [DocumentFile(**r) for r in
                              _sync_files(session, document_id, version, media)]
+            # The worker reads the new files' text and records it as a version of its own:
+            # until then the text is pending, so a client knows to wait before taking the ETag.
+            target.text_status, target.text_reason = "pending", None
 
     plan = WritePlan(document_id, "document",
                      {DOCUMENT_FILE: dump(new_record),

@@ -21,8 +21,19 @@ def health_report(env: Env) -> dict[str, Any]:
     root = env.store.root
     checks["storage"] = "ok" if os.access(root, os.W_OK) else "error: not writable"
     checks.update(record_checks(env) if checks["database"] == "ok" else {})
-    status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
-    return {"status": status, "checks": checks}
+    return {"status": _status(checks), "checks": checks, "warnings": _warnings(checks)}
+
+
+def _status(checks: dict[str, Any]) -> str:
+    """ok while every check is `ok` or only a `warning: ...` (advice that stays until it is
+    followed, such as backups on the same disk); degraded otherwise."""
+    return "ok" if all(v == "ok" or str(v).startswith("warning:") for v in checks.values()) \
+        else "degraded"
+
+
+def _warnings(checks: dict[str, Any]) -> list[str]:
+    return [f"{name}: {str(v).removeprefix('warning: ')}" for name, v in checks.items()
+            if str(v).startswith("warning:")]
 
 
 def available(report: dict[str, Any]) -> bool:
@@ -34,9 +45,6 @@ def available(report: dict[str, Any]) -> bool:
 
 def record_checks(env: Env) -> dict[str, str]:
     """Fixity (damaged or missing objects) and the backup job, from the operations tables."""
-    from sqlalchemy import select
-
-    from ..catalog import Alert
     from .fixity import failing
 
     out: dict[str, str] = {}
@@ -50,15 +58,35 @@ def record_checks(env: Env) -> dict[str, str]:
                              f"{names}{more}; see /api/v1/fixity")
         else:
             out["fixity"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        out["fixity"] = f"unknown: {type(exc).__name__}"
+    out["backup"] = backup_check(env)
+    return out
+
+
+def backup_check(env: Env) -> str:
+    """`ok`; `failed: ...` when the last backup failed or none succeeded for two days;
+    `warning: ...` when backups are off or on the same disk as the records."""
+    from sqlalchemy import select
+
+    from ..catalog import Alert
+    from .backup_status import backup_state
+
+    try:
         with env.db.read() as session:
             alert = session.scalar(select(Alert).where(Alert.kind == "backup",
                                                        Alert.resolved_at.is_(None))
                                    .order_by(Alert.id.desc()).limit(1))
         if alert is not None:
-            out["backup"] = f"failed: {alert.message}"
+            return f"failed: {alert.message}"
+        state = backup_state(env)
     except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
-        out["fixity"] = f"unknown: {type(exc).__name__}"
-    return out
+        return f"unknown: {type(exc).__name__}"
+    if state["stale"]:
+        return "failed: " + state["warnings"][-1]
+    if state["warnings"]:
+        return "warning: " + "; ".join(state["warnings"])
+    return "ok"
 
 
 def outbox_state(env: Env) -> dict[str, Any]:
@@ -135,6 +163,6 @@ def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001
             checks["worker"] = f"error: {type(exc).__name__}"
     ready = available(report) and checks.get("migrations", "ok") == "ok"
-    status = "ok" if all(v == "ok" for v in checks.values()) else (
-        "degraded" if ready else "unavailable")
-    return {"status": status, "ready": ready, "checks": checks, **details}
+    status = _status(checks) if ready else "unavailable"
+    return {"status": status, "ready": ready, "checks": checks, "warnings": _warnings(checks),
+            **details}

@@ -200,3 +200,26 @@ def test_the_answer_to_a_change_is_what_a_read_returns(client, dossier):
     assert [f["name"] for f in got.json["files"]] == ["a.pdf"]
     # the same bytes as b.pdf of v3: stored once, in v3
     assert got.json["files"][0]["version"] == 3 and got.json["page_count"] == 3
+
+
+def test_a_new_file_keeps_the_text_pending_until_the_worker_has_read_it(client, dossier, worker):
+    """README example 5 failed with 412: the worker's text version came after the ETag the
+    clerk had, and nothing said so. `text_status` is `pending` until that version is in."""
+    from tests.conftest import drain
+
+    doc = client.make_document(dossier["id"], files={"qd.txt": "Quyết định số 15".encode()})
+    drain(worker)
+    current = client.get(f"/api/v1/documents/{doc['id']}").json
+    assert (current["text_status"], current["version"]) == ("ok", 2)
+    r = client.put(f"/api/v1/documents/{doc['id']}/files/qd.txt", data="Quyết định đã ký".encode(),
+                   headers={"If-Match": '"v2"', "Content-Type": "text/plain"})
+    assert r.status_code == 200 and r.json["text_status"] == "pending"
+    assert client.get(f"/api/v1/documents/{doc['id']}").json["text_status"] == "pending"
+    drain(worker)
+    after = client.get(f"/api/v1/documents/{doc['id']}").json
+    assert (after["text_status"], after["version"]) == ("ok", 4)
+    r = client.patch(f"/api/v1/documents/{doc['id']}", json={"subject": "đính chính"},
+                     headers={"If-Match": f'"v{after["version"]}"'})
+    assert r.status_code == 200
+    # a metadata change alone reads no text: the status stays as it was
+    assert r.json["text_status"] == "ok"

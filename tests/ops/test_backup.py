@@ -351,7 +351,9 @@ def test_backup_job_writes_into_backup_dir_and_alerts_on_failure(client, dossier
                                                                  tmp_path):
     from repo_server.catalog import JobRun
 
-    assert worker.run_job("backup", "manual") == {"skipped": "BACKUP_DIR is not set"}
+    # on by default, into <instance>/backups
+    assert worker.run_job("backup", "manual")["mode"] == "full"
+    assert bk.list_sets(Path(env.config["INSTANCE_PATH"]) / "backups")
     env.config["BACKUP_DIR"] = str(tmp_path / "nightly")
     counts = worker.run_job("backup", "manual")
     assert counts["mode"] == "full" and counts["objects"] == 2
