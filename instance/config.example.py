@@ -36,6 +36,8 @@
 # ARCHIVE_CODE_FORMAT = "{fonds_code}.LT.{year}.{serial:06d}"   # code given at hand-over
 # ARCHIVE_MIN_RETENTION_YEARS = 5     # shorter-lived dossiers stay with their unit
 # HANDOVER_WARNING_DAYS = 30          # warn this long before a dossier is due for hand-over
+# HANDLING_WARNING_DAYS = 2           # warn this long before an incoming document's deadline
+# KEEP_BACK_MAX_YEARS = 2             # how far ahead the head may let a unit keep a dossier back
 # TRANSFER_AFTER_YEARS = 5            # permanent dossiers go to the historical archive within
 # TRANSFER_WARNING_DAYS = 365         # warn this long before a transfer is due
 # DISPOSAL_QUORUM = 3                 # council members who must agree on each item

@@ -542,9 +542,14 @@ def import_cmd(config: dict, package: str) -> None:
     click.echo(json.dumps(report, ensure_ascii=False, indent=1))
 
 
+from .cli_records import records  # noqa: E402 - the records office's commands
+
+main.add_command(records)
+
 from .cli_digitise import digitise  # noqa: E402 - after `main` exists
 
 main.add_command(digitise)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "HANDOVER_WARNING_DAYS": 30,  # NĐ 30/2020 PL VI: warn 30 days before files are due
     "TRANSFER_AFTER_YEARS": 5,  # Law on Archives 2024: to the historical archive within 5 years
     "TRANSFER_WARNING_DAYS": 365,  # TT 05/2025: register a transfer 12 months ahead
+    "HANDLING_WARNING_DAYS": 2,  # warn this long before an incoming document's deadline
+    "KEEP_BACK_MAX_YEARS": 2,  # NĐ 30/2020 Art. 30: a unit keeps a dossier back ≤ 2 years
     "DISPOSAL_QUORUM": 3,  # distinct council members who must agree on each item
     "DISPOSAL_APPROVER_ROLES": "head",  # roles that may sign off a disposal review
     "PDF_FONT": "",  # a TTF font with Vietnamese letters for PDF records (found when empty)

@@ -32,7 +32,16 @@ import pytest
 from repo_server import build_env, create_app
 from repo_server.api.security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS
 from repo_server.catalog.migrate import upgrade
-from repo_server.services import disposal, fixity, holds, lifecycle
+from repo_server.services import (
+    disposal,
+    fileplan,
+    fixity,
+    handover,
+    holds,
+    lifecycle,
+    links,
+    registration,
+)
 from repo_server.services.context import SYSTEM, Actor
 from repo_server.services.keys import create_key
 from repo_server.services.policy import ROLES, allowed
@@ -208,6 +217,70 @@ ROUTES: dict[tuple[str, str], Req] = {
     ("ops.FixityObject", "GET"): Req("GET", "/api/v1/fixity/objects/{dossier}", "record"),
     ("ops.FixityVerify", "POST"): Req("POST", "/api/v1/fixity/objects/{dossier}/verify",
                                       "record"),
+    # records office (issue 15)
+    ("registers.OutgoingRegistration", "POST"): Req(
+        "POST", "/api/v1/documents/{document}/outgoing-registration", "document",
+        json={"code_notation": "QĐ-UBND"}),
+    ("registers.IncomingRegistration", "POST"): Req(
+        "POST", "/api/v1/documents/{document}/incoming-registration", "document",
+        json={"organ_name": "Sở Nội vụ"}),
+    ("registers.Registration", "PATCH"): Req("PATCH", "/api/v1/documents/{document}/registration",
+                                             "document", json={"note": "Ghi chú"}),
+    ("registers.Handling", "POST"): Req("POST", "/api/v1/documents/{document}/handling",
+                                        "document", json={"progress": "Đang xử lý"}),
+    ("registers.Registrations", "GET"): Req("GET", "/api/v1/registrations", "fonds",
+                                            query={"fonds_code": "{fonds}"}),
+    ("registers.CancelNumber", "POST"): Req("POST", "/api/v1/registrations/{entry}/cancel",
+                                            "entry", json={"reason": "Lấy nhầm số"}),
+    ("registers.Register", "GET"): Req("GET", "/api/v1/registers/outgoing", "fonds", query={
+        "fonds_code": "{fonds}", "date_from": "2000-01-01", "date_to": "2100-12-31"}),
+    ("handover.Due", "GET"): Req("GET", "/api/v1/handover/due", "fonds",
+                                 query={"fonds_code": "{fonds}", "within_days": "36500"}),
+    ("handover.KeepBack", "POST"): Req("POST", "/api/v1/dossiers/{dossier}/keep-back", "dossier",
+                                       json={"until": "2030-01-01", "consent_ref": "Ý kiến",
+                                             "reason": "Còn dùng"}),
+    ("handover.Batches", "GET"): Req("GET", "/api/v1/handover-batches", "none"),
+    ("handover.Batches", "POST"): Req("POST", "/api/v1/handover-batches", "fonds", json={
+        "fonds_code": "{fonds}", "title": "Đợt", "giving_unit": "Văn phòng",
+        "dossier_ids": ["{dossier}"]}),
+    ("handover.Batch", "GET"): Req("GET", "/api/v1/handover-batches/{batch}", "batch"),
+    ("handover.BatchDossiers", "POST"): Req("POST", "/api/v1/handover-batches/{batch}/dossiers",
+                                            "batch", json={"dossier_ids": ["{dossier}"]}),
+    ("handover.BatchDossier", "DELETE"): Req(
+        "DELETE", "/api/v1/handover-batches/{batch}/dossiers/{batched}", "batch"),
+    ("handover.Inventory", "GET"): Req("GET", "/api/v1/handover-batches/{batch}/inventory",
+                                       "batch", query={"format": "xlsx"}),
+    ("handover.HandoverRecord", "GET"): Req("GET", "/api/v1/handover-batches/{batch}/record",
+                                            "batch", query={"format": "xlsx"}),
+    ("handover.ConfirmGiving", "POST"): Req(
+        "POST", "/api/v1/handover-batches/{batch}/confirm-giving", "batch", json={"name": "A"}),
+    ("handover.ConfirmReceiving", "POST"): Req(
+        "POST", "/api/v1/handover-batches/{batch}/confirm-receiving", "batch",
+        json={"name": "B"}),
+    ("handover.BatchCancel", "POST"): Req("POST", "/api/v1/handover-batches/{batch}/cancel",
+                                          "batch"),
+    ("fileplans.Plans", "GET"): Req("GET", "/api/v1/file-plans", "none"),
+    ("fileplans.Plans", "POST"): Req("POST", "/api/v1/file-plans", "fonds",
+                                     json={"fonds_code": "{fonds}", "year": 2030}),
+    ("fileplans.Plan", "GET"): Req("GET", "/api/v1/file-plans/{plan}", "plan"),
+    ("fileplans.PlanItems", "POST"): Req("POST", "/api/v1/file-plans/{plan}/items", "plan",
+                                         json={"title": "Hồ sơ", "retention": "10"}),
+    ("fileplans.PlanItem", "DELETE"): Req("DELETE", "/api/v1/file-plans/{plan}/items/{plan_item}",
+                                          "plan"),
+    ("fileplans.PlanImport", "POST"): Req("POST", "/api/v1/file-plans/{plan}/import", "plan",
+                                          raw="Tên đề mục và tiêu đề hồ sơ\nHồ sơ\n".encode()),
+    ("fileplans.PlanExport", "GET"): Req("GET", "/api/v1/file-plans/{plan}/export", "plan"),
+    ("fileplans.PlanApprove", "POST"): Req("POST", "/api/v1/file-plans/{plan}/approve", "plan",
+                                           json={"approval_ref": "QĐ 5"}),
+    ("fileplans.PlanOpen", "POST"): Req("POST", "/api/v1/file-plans/{plan}/open", "plan",
+                                        json={}),
+    ("filing.Links", "GET"): Req("GET", "/api/v1/dossiers/{dossier}/links", "dossier"),
+    ("filing.Links", "POST"): Req("POST", "/api/v1/dossiers/{dossier}/links", "dossier",
+                                  json={"document_id": "{document}"}),
+    ("filing.Link", "DELETE"): Req("DELETE", "/api/v1/dossiers/{link_dossier}/links/{linked_doc}",
+                                   "dossier"),
+    ("filing.ExportPdf", "GET"): Req("GET", "/api/v1/dossiers/{dossier}/export.pdf", "dossier"),
+    ("filing.ExportXml", "GET"): Req("GET", "/api/v1/dossiers/{dossier}/export.xml", "dossier"),
 }
 
 
@@ -305,11 +378,37 @@ def _fonds_objects(world: World, admin: Client, fonds: str, word: str) -> dict[s
     import tempfile
 
     batch = _batch(env, fonds, Path(tempfile.mkdtemp()))
-    return {"fonds": fonds, "dossier": d["id"], "document": doc["id"], "hold": hold["id"],
+    registered = admin.make_document(d["id"], subject=f"Công văn {word}")
+    entry = registration.register_outgoing(env, SYSTEM, registered["id"],
+                                           {"code_notation": "UBND-VP"})["registration"]
+    plan = fileplan.create_plan(env, SYSTEM, fonds_code=fonds, year=2025)
+    records = _records_objects(world, admin, fonds, plan["id"], word)
+    return {**records, "entry": str(entry["entry_id"]), "plan": plan["id"],
+            "fonds": fonds, "dossier": d["id"], "document": doc["id"], "hold": hold["id"],
             "signed": signed["id"], "batch": batch,
             "held": held["id"], "review": open_review["id"], "done_review": review["id"],
             "reviewed": reviewed["id"], "user": user["id"], "key": key["id"],
             "grant": str(grant["id"]), "gone": gone["id"], "gone_doc": gone_doc["id"]}
+
+
+def _records_objects(world: World, admin: Client, fonds: str, plan_id: str,
+                     word: str) -> dict[str, str]:
+    """What the records-office routes of one role use up: a plan item, a hand-over batch
+    with a closed dossier, a document filed in a second dossier."""
+    env = world.env
+    item = fileplan.add_item(env, SYSTEM, plan_id, {"title": f"Hồ sơ kế hoạch {word}",
+                                                    "retention": "10"})["items"][-1]
+    closed = _dossier(admin, fonds, f"Hồ sơ nộp lưu {word}", retention="04")
+    lifecycle.close_dossier(env, SYSTEM, closed["id"], end_date=None, note=None,
+                            expected_version=None)
+    batch = handover.create_batch(env, SYSTEM, fonds_code=fonds, title=f"Đợt {word}",
+                                  giving_unit="Văn phòng", receiving_archive="Lưu trữ",
+                                  dossier_ids=[closed["id"]])
+    home, other = (_dossier(admin, fonds, f"Hồ sơ {n} {word}") for n in ("gốc", "liên quan"))
+    linked = admin.make_document(home["id"], subject=f"Văn bản dùng chung {word}")
+    links.link_document(env, SYSTEM, other["id"], linked["id"])
+    return {"plan_item": str(item["id"]), "batch": batch["id"], "batched": closed["id"],
+            "link_dossier": other["id"], "linked_doc": linked["id"]}
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +448,9 @@ def world(tmp_path_factory) -> World:  # noqa: ANN001
         assert admin.post(f"/api/v1/documents/{doc}/files", query_string={"name": f"{role}.txt"},
                           data=b"x", content_type="text/plain",
                           headers={"If-Match": f'"v{version}"'}).status_code in (200, 201)
-        w.own[role] = {"hold": hold["id"], "held": held["id"], "own_file": f"{role}.txt"}
+        plan = w.objects["in"]["plan"]
+        w.own[role] = {"hold": hold["id"], "held": held["id"], "own_file": f"{role}.txt",
+                       **_records_objects(w, admin, A, plan, role)}
     yield w
     close_env(env)
 

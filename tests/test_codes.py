@@ -30,6 +30,9 @@ EXPECTED_LISTS = {
     "backup_status",
     "direction",
     "copy_type",
+    "number_book",
+    "handover_rule",
+    "register_column",
 }
 
 

@@ -18,13 +18,17 @@ from . import (
     disposal,
     documents,
     dossiers,
+    fileplans,
+    filing,
     fonds,
+    handover,
     holds,
     jobs,
     lifecycle,
     meta,
     packages,
     push,
+    registers,
     retention,
     search,
     signatures,
@@ -77,7 +81,8 @@ def init_api(app: Flask) -> Api:
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
-                packages.blp, signatures.blp, digitisation.blp):
+                packages.blp, registers.blp, handover.blp,
+                fileplans.blp, filing.blp, signatures.blp, digitisation.blp):
         api.register_blueprint(blp)
     from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
 

@@ -43,7 +43,9 @@ class TransferSchema(StrictSchema):
 
 
 class WarningQuerySchema(PageQuerySchema):
-    kind = fields.String(validate=validate.OneOf(["handover", "transfer"]))
+    kind = fields.String(validate=validate.OneOf(["handover", "transfer", "handling"]),
+                         metadata={"description": "handling: registered incoming documents "
+                                                  "near or past their handling deadline."})
 
 
 class WarningSchema(Schema):
@@ -56,6 +58,8 @@ class WarningSchema(Schema):
     due_on = fields.Date()
     overdue = fields.Boolean()
     computed_at = fields.DateTime()
+    document_id = fields.String(allow_none=True, metadata={"description": "kind handling"})
+    doc_code = fields.String(allow_none=True)
 
 
 class WarningPageSchema(PageSchema):

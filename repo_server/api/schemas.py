@@ -184,6 +184,9 @@ class DossierFields(ArchivalFields):
     external_ref = fields.String(validate=validate.Length(min=1, max=100), allow_none=True,
                                  metadata={"description": "Case number in the sending "
                                                           "one-stop-shop system (unique per fonds)."})
+    handover_rule = code("Hand-over deadline rule (code list handover_rule): xdcb for capital "
+                         "construction files (3 months); default 1 year after the end.",
+                         allow_none=True)
 
 
 class DossierCreateSchema(DossierFields):
@@ -221,6 +224,8 @@ class DossierSchema(DossierCreateSchema, VersionedFields):
     transfer = fields.Dict(metadata={"description": "Transfer to the historical archive."})
     appraisals = fields.List(fields.Dict(), metadata={"description": "Disposal reviews that "
                                                                      "kept it."})
+    keep_back = fields.Dict(metadata={"description": "Kept back by the unit with the head's "
+                                                     "consent; due for hand-over on `until`."})
 
 
 class DossierPageSchema(PageSchema):
@@ -338,6 +343,13 @@ class DocumentSchema(DocumentCreateSchema, VersionedFields):
         "description": "For a digitised document: its batch, the archival PDF/A, the original "
                        "scans, and the pages below the standard (see the batch report)."})
     warnings = fields.List(fields.String())
+    registration = fields.Dict(metadata={"description": "Set by registering the document in "
+                                                        "the records office: book, year, "
+                                                        "number, date, handler, receipt."})
+    registration_history = fields.List(fields.Dict(), metadata={
+        "description": "Numbers this document had and that were cancelled, with the reason."})
+    handling = fields.Dict(metadata={"description": "Follow-up of an incoming document: "
+                                                    "status, progress, reply."})
 
 
 class DocumentPageSchema(PageSchema):

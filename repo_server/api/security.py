@@ -103,6 +103,40 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("digitisation.Cancel", "POST"): "digitisation.run",
     ("digitisation.Resume", "POST"): "digitisation.run",
     ("digitisation.Report", "GET"): "digitisation.read",
+    # records office (issue 15)
+    ("registers.OutgoingRegistration", "POST"): "register.write",
+    ("registers.IncomingRegistration", "POST"): "register.write",
+    ("registers.Registration", "PATCH"): "register.write",
+    ("registers.Handling", "POST"): "register.write",
+    ("registers.Registrations", "GET"): "register.read",
+    ("registers.CancelNumber", "POST"): "register.cancel",
+    ("registers.Register", "GET"): "register.read",
+    ("handover.Due", "GET"): "handover.read",
+    ("handover.KeepBack", "POST"): "dossier.keep_back",
+    ("handover.Batches", "GET"): "handover.read",
+    ("handover.Batches", "POST"): "handover.prepare",
+    ("handover.Batch", "GET"): "handover.read",
+    ("handover.BatchDossiers", "POST"): "handover.prepare",
+    ("handover.BatchDossier", "DELETE"): "handover.prepare",
+    ("handover.BatchCancel", "POST"): "handover.prepare",
+    ("handover.ConfirmGiving", "POST"): "handover.give",
+    ("handover.ConfirmReceiving", "POST"): "handover.receive",
+    ("handover.Inventory", "GET"): "handover.read",
+    ("handover.HandoverRecord", "GET"): "handover.read",
+    ("fileplans.Plans", "GET"): "fileplan.read",
+    ("fileplans.Plans", "POST"): "fileplan.write",
+    ("fileplans.Plan", "GET"): "fileplan.read",
+    ("fileplans.PlanItems", "POST"): "fileplan.write",
+    ("fileplans.PlanItem", "DELETE"): "fileplan.write",
+    ("fileplans.PlanImport", "POST"): "fileplan.write",
+    ("fileplans.PlanExport", "GET"): "fileplan.read",
+    ("fileplans.PlanApprove", "POST"): "fileplan.approve",
+    ("fileplans.PlanOpen", "POST"): "fileplan.open",
+    ("filing.Links", "GET"): "dossier.read",
+    ("filing.Links", "POST"): "dossier.link",
+    ("filing.Link", "DELETE"): "dossier.link",
+    ("filing.ExportPdf", "GET"): "dossier.export",
+    ("filing.ExportXml", "GET"): "dossier.export",
 }
 
 SECURITY_HEADERS = {
@@ -187,7 +221,7 @@ def error(status: int, message: str, errors: dict | None = None, **extra):  # no
 def _target() -> str | None:
     args = request.view_args or {}
     for key in ("document_id", "dossier_id", "review_id", "hold_id", "user_id", "code", "name",
-                "run_id"):
+                "run_id", "batch_id", "plan_id"):
         if key in args:
             return str(args[key])
     return None

@@ -1,7 +1,7 @@
 """The SQL catalog: models and the database handle."""
 
 from .db import Database
-from .models import (
+from .models import (  # records office (issue 15)
     AccessGrant,
     Alert,
     ApiKey,
@@ -18,9 +18,14 @@ from .models import (
     DocumentFile,
     DocumentTombstone,
     Dossier,
+    DossierLink,
+    FilePlan,
+    FilePlanItem,
     FixityObject,
     FixityRun,
     Fonds,
+    HandoverBatch,
+    HandoverItem,
     Hold,
     HoldItem,
     IdempotencyKey,
@@ -28,6 +33,7 @@ from .models import (
     Lease,
     OutboxEvent,
     PendingWrite,
+    RegisterEntry,
     RetentionRule,
     ReviewItem,
     ReviewOpinion,
@@ -39,6 +45,12 @@ __all__ = [
     "DigitisationBatch",
     "DigitisationDossier",
     "DigitisationItem",
+    "DossierLink",
+    "FilePlan",
+    "FilePlanItem",
+    "HandoverBatch",
+    "HandoverItem",
+    "RegisterEntry",
     "IdempotencyKey",
     "Alert",
     "FixityObject",

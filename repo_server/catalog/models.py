@@ -380,8 +380,10 @@ class DeadlineWarning(Base):
     __tablename__ = "deadline_warnings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(20))  # handover | transfer
+    kind: Mapped[str] = mapped_column(String(20))  # handover | transfer | handling
     dossier_id: Mapped[str] = mapped_column(String(36), index=True)
+    # an incoming document whose handling deadline is near or past (kind "handling")
+    document_id: Mapped[str | None] = mapped_column(String(36))
     due_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -591,3 +593,131 @@ class DigitisationItem(Base):
     quality: Mapped[list[Any] | None] = mapped_column(JSONType)  # per page
     output_sha256: Mapped[str | None] = mapped_column(String(64))
     cpu_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+# --- records office (issue 15): numbering, registers, file plan, links, hand-over -------------
+
+
+class RegisterEntry(Base):
+    """One number of a registration series (sổ đăng ký văn bản đi/đến): given to a document,
+    still being written, or cancelled with a reason. The number and date also live in the
+    document's metadata; this is the counter's log, so no number is reused or lost unseen."""
+
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        UniqueConstraint("fonds_code", "series", "year", "number",
+                         name="uq_register_entries_number"),
+        Index("ix_register_entries_period", "fonds_code", "direction", "registered_on"),
+        Index("ix_register_entries_document", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fonds_code: Mapped[str] = mapped_column(String(13))
+    direction: Mapped[str] = mapped_column(String(10))  # outgoing | incoming
+    book: Mapped[str] = mapped_column(String(40))
+    series: Mapped[str] = mapped_column(String(100))  # book, or book:type for per-type books
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(12))  # pending | registered | cancelled
+    registered_on: Mapped[date] = mapped_column(Date)  # local (Vietnam) date
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_by: Mapped[str] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FilePlan(Base):
+    """Danh mục hồ sơ: the planned dossiers of one fonds for one year."""
+
+    __tablename__ = "file_plans"
+    __table_args__ = (UniqueConstraint("fonds_code", "year", name="uq_file_plans_fonds_year"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fonds_code: Mapped[str] = mapped_column(String(13))
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    numbering: Mapped[str] = mapped_column(String(10))  # plan | heading (serials restart)
+    status: Mapped[str] = mapped_column(String(10))  # draft | approved
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approval_ref: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FilePlanItem(Base):
+    """A heading (Roman numeral or Arabic sub-heading) or a planned dossier of a file plan."""
+
+    __tablename__ = "file_plan_items"
+    __table_args__ = (Index("ix_file_plan_items_plan", "plan_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("file_plans.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))  # heading | dossier
+    heading: Mapped[str | None] = mapped_column(String(10))  # I, II, ... or 1, 2, ...
+    level: Mapped[int | None] = mapped_column(Integer)  # 1 Roman, 2 Arabic
+    abbreviation: Mapped[str | None] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    file_notation: Mapped[str | None] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(1000))
+    retention: Mapped[str | None] = mapped_column(String(2))
+    retention_years: Mapped[int | None] = mapped_column(Integer)
+    retention_rule: Mapped[str | None] = mapped_column(String(20))
+    handover_rule: Mapped[str | None] = mapped_column(String(20))
+    maker: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    dossier_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class DossierLink(Base):
+    """A document filed in a further dossier without being copied; mirrors the dossier's
+    `linked_documents` (its OCFL metadata is the truth)."""
+
+    __tablename__ = "dossier_links"
+
+    dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    linked_by: Mapped[str] = mapped_column(String(200))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HandoverBatch(Base):
+    """Đợt nộp lưu: closed dossiers handed by a unit to the agency archive."""
+
+    __tablename__ = "handover_batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fonds_code: Mapped[str] = mapped_column(String(13), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    giving_unit: Mapped[str] = mapped_column(String(300))
+    receiving_archive: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12))  # draft | given | received | cancelled
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    given_by: Mapped[str | None] = mapped_column(String(200))
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    given_note: Mapped[str | None] = mapped_column(Text)
+    received_by: Mapped[str | None] = mapped_column(String(200))
+    received_name: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_note: Mapped[str | None] = mapped_column(Text)
+    record_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class HandoverItem(Base):
+    """A dossier in a hand-over batch (one batch per dossier; a cancelled draft frees it)."""
+
+    __tablename__ = "handover_items"
+    __table_args__ = (UniqueConstraint("dossier_id", name="uq_handover_items_dossier"),
+                      Index("ix_handover_items_batch", "batch_id", "position"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("handover_batches.id"))
+    dossier_id: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(Integer)
+    archive_code: Mapped[str | None] = mapped_column(String(120))

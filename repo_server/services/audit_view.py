@@ -25,7 +25,9 @@ from ..catalog import (
     Document,
     DocumentTombstone,
     Dossier,
+    FilePlan,
     Fonds,
+    HandoverBatch,
     Hold,
     Tombstone,
     User,
@@ -66,6 +68,9 @@ def _out_of_scope_targets(session, env: Env, reader: Actor) -> list[Select]:  # 
             DisposalReview.record_id.is_not(None),
             or_(DisposalReview.fonds_code.is_(None), DisposalReview.fonds_code.not_in(scope))),
         select(Hold.id).where(Hold.id.not_in(reachable_holds)),
+        # records office: hand-over batches and file plans belong to one fonds
+        select(HandoverBatch.id).where(HandoverBatch.fonds_code.not_in(scope)),
+        select(FilePlan.id).where(FilePlan.fonds_code.not_in(scope)),
         *([select(User.id).where(User.id.in_(hidden_users))] if hidden_users else []),
     ]
 
@@ -97,7 +102,9 @@ def filter_events(session, env: Env, reader: Actor, stmt: Select) -> Select:  # 
 def _in_scope_targets(reader: Actor) -> list[Select]:
     scope = list(reader.scope or ())
     return [select(Dossier.id).where(Dossier.fonds_code.in_(scope)),
-            select(Document.id).where(Document.fonds_code.in_(scope))]
+            select(Document.id).where(Document.fonds_code.in_(scope)),
+            select(HandoverBatch.id).where(HandoverBatch.fonds_code.in_(scope)),
+            select(FilePlan.id).where(FilePlan.fonds_code.in_(scope))]
 
 
 def _secret_targets(session, targets: set[str]) -> set[str]:  # noqa: ANN001

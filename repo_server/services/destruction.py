@@ -3,11 +3,8 @@ whose decision, stored as its own OCFL object (record.json + record.pdf)."""
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
-import os
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,27 +15,12 @@ from .context import SYSTEM, Actor, Env
 from .disposal import get_review, load
 from .errors import NotFound
 from .records import new_id, object_id
+from .tables import find_font  # noqa: F401 - used here and by tests
 from .writes import WritePlan, write_object
 
 log = logging.getLogger(__name__)
 RECORD_JSON = "record.json"
 RECORD_PDF = "record.pdf"
-_FONT_NAMES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf",
-               "FreeSans.ttf")
-
-
-@lru_cache(maxsize=4)
-def find_font(configured: str = "") -> str | None:
-    """A TTF font with Vietnamese letters: the configured one, or a common system font."""
-    if configured:
-        return configured if os.path.isfile(configured) else None
-    for name in _FONT_NAMES:
-        hits = glob.glob(f"/usr/share/fonts/**/{name}", recursive=True)
-        if hits:
-            return sorted(hits)[0]
-    return None
-
-
 def _record_body(env: Env, review_id: str) -> dict[str, Any]:
     review = get_review(env, review_id)
     with env.db.read() as session:

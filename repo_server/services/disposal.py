@@ -21,6 +21,7 @@ from ..catalog import (
     DocumentFile,
     DocumentTombstone,
     Dossier,
+    DossierLink,
     OutboxEvent,
     ReviewItem,
     ReviewOpinion,
@@ -35,6 +36,7 @@ from .errors import Conflict, NotFound, ValidationFailed
 from .holds import Held, active_holds, held_dossier_ids
 from .jobs import queue_run
 from .lifecycle import check_transition, keep_after_review
+from .links import blocking_links
 from .records import new_id, object_id
 from .retention import years_of
 
@@ -387,6 +389,15 @@ def _execute(env: Env, backend: Any, review_id: str) -> Tally:
                     dossier_id=item.dossier_id, back_to=item.prior_state)
             counts["skipped"] += 1
             continue
+        with env.db.read() as session:
+            linked_from = blocking_links(session, item.dossier_id)
+        if linked_from and item.outcome == "destroy":
+            _finish(env, item.id, "skipped",
+                    "Its documents are also filed in " + ", ".join(linked_from)
+                    + "; not destroyed while those dossiers keep them.",
+                    dossier_id=item.dossier_id, back_to=item.prior_state)
+            counts["skipped"] += 1
+            continue
         if item.outcome == "keep":
             keep_after_review(env, SYSTEM, item.dossier_id, retention=item.keep_retention,
                               retention_years=item.keep_retention_years,
@@ -459,6 +470,7 @@ def destroy_dossier(env: Env, backend: Any, dossier_id: str, review_id: str,
             session.execute(insert(OutboxEvent), [{
                 "object_id": dossier_id, "object_kind": "dossier", "action": "delete",
                 "created_at": env.now(), "attempts": 0}])
+        session.execute(delete(DossierLink).where(DossierLink.dossier_id == dossier_id))
         session.execute(delete(Dossier).where(Dossier.id == dossier_id))
         audit.log_in(session, env, SYSTEM, "dossier.destroy", dossier_id,
                      {"review": review_id, "documents": doc_ids, **decided_by})

@@ -20,6 +20,7 @@ from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
 from .holds import ensure_not_held
 from .metadata import check_document
+from .numbering import guard_registered_fields
 from .records import (
     DOCUMENT_FILE,
     dump,
@@ -459,6 +460,7 @@ def _change(env: Env, actor: Actor, document_id: str, action: str, *,
         meta = {**record, **(meta_changes or {})}
         meta = {k: v for k, v in meta.items() if v is not None}
         if meta_changes:
+            guard_registered_fields(record, meta_changes, row.doc_code)
             fixed = [k for k in meta_changes if k in SYSTEM_FIELDS]
             if fixed:
                 raise ValidationFailed({k: ["This field is set by the system and cannot be "

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from ..catalog import Document, Dossier
+from ..catalog import Document, Dossier, DossierLink
 from . import rights
 from .context import Actor, Env
 from .dossiers import _record, get_dossier, visible_row
@@ -83,13 +83,17 @@ def _load(env: Env, actor: Actor, dossier_id: str, target: str, action: str) -> 
 
 
 def fixed_retention(env: Env, row: Dossier) -> tuple[str, int | None, bool]:
-    """The dossier's retention at closing: the longest of its own and its documents'.
+    """The dossier's retention at closing: the longest of its own and its documents' (those
+    filed in it by a link too: a file takes the longest retention of any document in it).
 
     Returns (code, explicit years for 07, whether a document made it longer)."""
     own = years_of(env, row.retention, row.retention_years)
     longest = own
     with env.db.read() as session:
-        for meta in session.scalars(select(Document.meta).where(Document.dossier_id == row.id,
+        filed = or_(Document.dossier_id == row.id,  # its own and its linked documents
+                    Document.id.in_(select(DossierLink.document_id)
+                                    .where(DossierLink.dossier_id == row.id)))
+        for meta in session.scalars(select(Document.meta).where(filed,
                                                                 Document.head_version > 0)):
             if meta.get("retention"):
                 longest = longer(longest, years_of(env, meta["retention"],

@@ -74,7 +74,7 @@ def _check_common(meta: Mapping[str, Any], errors: dict[str, list[str]]) -> None
 def check_dossier(codes: CodeLists, meta: Mapping[str, Any]) -> dict[str, list[str]]:
     """Problems in a dossier's complete metadata (after merging an update)."""
     errors: dict[str, list[str]] = {}
-    _check_codes(codes, meta, DOSSIER_CODE_FIELDS, errors)
+    _check_codes(codes, meta, {**DOSSIER_CODE_FIELDS, "handover_rule": "handover_rule"}, errors)
     _check_retention(codes, meta, errors)
     _check_dates(meta, errors)
     _check_common(meta, errors)

@@ -11,21 +11,31 @@ from __future__ import annotations
 from .context import Actor
 from .errors import Forbidden
 
-READ = {"fonds.read", "dossier.read", "document.read", "file.read", "search", "codes.read"}
+READ = {"fonds.read", "dossier.read", "document.read", "file.read", "search", "codes.read",
+        "dossier.export"}
+# Records office (issue 15; README "Records office"): the clerk registers and numbers documents,
+# keeps the file plan and files documents in further dossiers, and prepares and gives hand-over
+# batches; the archivist receives them; the head approves the file plan and consents to keeping
+# a dossier back. Reading the registers and the due list is for the records staff and the head.
+RECORDS_READ = {"register.read", "fileplan.read", "handover.read"}
+CLERK_RECORDS = RECORDS_READ | {"register.write", "register.cancel", "fileplan.write",
+                                "fileplan.open", "dossier.link", "handover.prepare",
+                                "handover.give"}
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "clerk": frozenset(READ | {"dossier.create", "dossier.update", "dossier.close",
                                "document.create", "document.update", "file.write",
                                "retention.read", "warnings.read", "signature.check",
-                               "digitisation.read", "digitisation.run"}),
+                               "digitisation.read", "digitisation.run"} | CLERK_RECORDS),
     "archivist": frozenset(READ | {"dossier.archive", "dossier.transfer", "retention.read",
                                    "retention.write", "hold.read", "hold.write",
                                    "disposal.read", "disposal.propose", "warnings.read",
                                    "jobs.read", "jobs.run", "package.export",
-                                   "package.import", "signature.check", "digitisation.read",
-                                   "digitisation.run"}),
+                                   "package.import", "handover.receive", "signature.check",
+                                   "digitisation.read", "digitisation.run"} | RECORDS_READ),
     "appraiser": frozenset(READ | {"disposal.read", "disposal.opinion", "retention.read"}),
     "head": frozenset(READ | {"disposal.read", "disposal.approve", "hold.read",
-                              "warnings.read", "retention.read"}),
+                              "warnings.read", "retention.read", "fileplan.approve",
+                              "dossier.keep_back"} | RECORDS_READ),
     "reader": frozenset(READ),
     "auditor": frozenset({"audit.read", "codes.read"}),
     "integration": frozenset({"fonds.read", "dossier.read", "document.read", "file.read",

@@ -8,10 +8,21 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from ..catalog import Counter, Document, DocumentFile, Dossier, Fonds, OutboxEvent, PendingWrite
+from ..catalog import (
+    Counter,
+    Document,
+    DocumentFile,
+    Dossier,
+    DossierLink,
+    Fonds,
+    OutboxEvent,
+    PendingWrite,
+)
 from ..storage import ObjectNotFound
 from .context import Env
 from .documents import _mirror, _sync_files
+from .links import mirror_links
+from .numbering import restore_from_documents
 from .records import (
     DOCUMENT_FILE,
     DOSSIER_FILE,
@@ -73,6 +84,7 @@ def import_object(session, env: Env, rid: str) -> str | None:  # noqa: ANN001
         row.meta, row.head_version = to_json_dict(meta), head.number
         row.created_at, row.updated_at = first.created, head.created
         session.merge(row)
+        mirror_links(session, rid, meta)
         return "dossier"
     if DOCUMENT_FILE in paths:
         record = env.store.read_json(oid, DOCUMENT_FILE)
@@ -126,6 +138,7 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
     with env.db.write() as session:
         session.execute(delete(DocumentFile))
         session.execute(delete(Document))
+        session.execute(delete(DossierLink))  # mirrored again from each dossier's metadata
         session.execute(delete(Dossier))
         session.execute(delete(Fonds))
         session.execute(delete(PendingWrite))
@@ -140,6 +153,7 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
                     progress(done)
             session.flush()
         _recount(session)
+        restore_from_documents(session, env)  # the number log, after a lost database
     return {k: len(v) for k, v in ids.items()}
 
 

@@ -1,7 +1,7 @@
 """digitisation batches (intake: finding aids and scans)
 
-Revision ID: 0006_intake
-Revises: 0005_trust_rights
+Revision ID: 0007_intake
+Revises: 0006_records_office
 """
 
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import repo_server.catalog.models
 from sqlalchemy.dialects import postgresql
 
-revision = '0006_intake'
-down_revision = '0005_trust_rights'
+revision = '0007_intake'
+down_revision = '0006_records_office'
 branch_labels = None
 depends_on = None
 
