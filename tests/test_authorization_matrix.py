@@ -207,13 +207,15 @@ ROUTES: dict[tuple[str, str], Req] = {
                                           upload={"fonds": "{fonds}"}),
     ("digitisation.Checks", "POST"): Req("POST", "/api/v1/digitisation/checks", "fonds",
                                          upload={"fonds": "{fonds}"}),
-    ("digitisation.Batch", "GET"): Req("GET", "/api/v1/digitisation/batches/{batch}", "batch"),
-    ("digitisation.Cancel", "POST"): Req("POST", "/api/v1/digitisation/batches/{batch}/cancel",
-                                         "batch"),
-    ("digitisation.Resume", "POST"): Req("POST", "/api/v1/digitisation/batches/{batch}/resume",
-                                         "batch"),
-    ("digitisation.Report", "GET"): Req("GET", "/api/v1/digitisation/batches/{batch}/report",
-                                        "batch", query={"format": "json"}),
+    ("digitisation.Batch", "GET"): Req(
+        "GET", "/api/v1/digitisation/batches/{digitisation_batch}", "digitisation"),
+    ("digitisation.Cancel", "POST"): Req(
+        "POST", "/api/v1/digitisation/batches/{digitisation_batch}/cancel", "digitisation"),
+    ("digitisation.Resume", "POST"): Req(
+        "POST", "/api/v1/digitisation/batches/{digitisation_batch}/resume", "digitisation"),
+    ("digitisation.Report", "GET"): Req(
+        "GET", "/api/v1/digitisation/batches/{digitisation_batch}/report", "digitisation",
+        query={"format": "json"}),
     ("ops.FixityObject", "GET"): Req("GET", "/api/v1/fixity/objects/{dossier}", "record"),
     ("ops.FixityVerify", "POST"): Req("POST", "/api/v1/fixity/objects/{dossier}/verify",
                                       "record"),
@@ -385,7 +387,7 @@ def _fonds_objects(world: World, admin: Client, fonds: str, word: str) -> dict[s
     records = _records_objects(world, admin, fonds, plan["id"], word)
     return {**records, "entry": str(entry["entry_id"]), "plan": plan["id"],
             "fonds": fonds, "dossier": d["id"], "document": doc["id"], "hold": hold["id"],
-            "signed": signed["id"], "batch": batch,
+            "signed": signed["id"], "digitisation_batch": batch,
             "held": held["id"], "review": open_review["id"], "done_review": review["id"],
             "reviewed": reviewed["id"], "user": user["id"], "key": key["id"],
             "grant": str(grant["id"]), "gone": gone["id"], "gone_doc": gone_doc["id"]}
