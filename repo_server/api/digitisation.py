@@ -17,7 +17,7 @@ blp = Blueprint("digitisation", __name__, url_prefix="/api/v1/digitisation",
                             "two-layer PDF/A (OCR), checked against the standard and filed.")
 
 
-class ProblemSchema(Schema):
+class DigitisationProblemSchema(Schema):
     sheet = fields.String(metadata={"description": "File, and sheet of a workbook."})
     row = fields.Integer(allow_none=True, metadata={"description": "Row as Excel numbers it."})
     column = fields.String(allow_none=True, metadata={"description": "Column letter and "
@@ -26,7 +26,7 @@ class ProblemSchema(Schema):
     message = fields.String(metadata={"description": "What is wrong, in plain words."})
 
 
-class CountSchema(Schema):
+class DigitisationCountSchema(Schema):
     total = fields.Integer()
     done = fields.Integer()
     failed = fields.Integer()
@@ -34,7 +34,7 @@ class CountSchema(Schema):
     converted = fields.Integer()
 
 
-class BatchSchema(Schema):
+class DigitisationBatchSchema(Schema):
     id = fields.String()
     fonds_code = fields.String()
     state = fields.String(metadata={"description": "queued, running, done, partial (some "
@@ -44,36 +44,36 @@ class BatchSchema(Schema):
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    dossiers = fields.Nested(CountSchema)
-    documents = fields.Nested(CountSchema)
-    pages = fields.Nested(CountSchema)
+    dossiers = fields.Nested(DigitisationCountSchema)
+    documents = fields.Nested(DigitisationCountSchema)
+    pages = fields.Nested(DigitisationCountSchema)
     pages_per_minute = fields.Float(allow_none=True)
     eta = fields.DateTime(allow_none=True, metadata={"description": "When the run should end, "
                                                                     "at its speed so far."})
     cpu_seconds = fields.Float()
     cpu_seconds_per_page = fields.Float(allow_none=True)
     import_valid_rows = fields.Boolean()
-    left_out = fields.List(fields.Nested(ProblemSchema), metadata={
+    left_out = fields.List(fields.Nested(DigitisationProblemSchema), metadata={
         "description": "Problems of the rows left out (with import_valid_rows)."})
     notes = fields.List(fields.String())
     error = fields.String(allow_none=True)
 
 
-class BatchPageSchema(PageSchema):
-    items = fields.List(fields.Nested(BatchSchema))
+class DigitisationBatchPageSchema(PageSchema):
+    items = fields.List(fields.Nested(DigitisationBatchSchema))
 
 
-class CheckSchema(Schema):
+class DigitisationCheckSchema(Schema):
     valid = fields.Boolean()
     dossiers = fields.Integer()
     valid_dossiers = fields.Integer()
     documents = fields.Integer()
     pages = fields.Integer()
-    problems = fields.List(fields.Nested(ProblemSchema))
+    problems = fields.List(fields.Nested(DigitisationProblemSchema))
     notes = fields.List(fields.String())
 
 
-class ReportQuerySchema(StrictSchema):
+class DigitisationReportQuerySchema(StrictSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "xlsx", "pdf"]))
 
 
@@ -155,7 +155,7 @@ def _parts() -> tuple[str, list, object]:
 @blp.route("/batches")
 class Batches(MethodView):
     @blp.arguments(PageQuerySchema, location="query")
-    @blp.response(200, BatchPageSchema)
+    @blp.response(200, DigitisationBatchPageSchema)
     def get(self, args):
         """List digitisation batches (newest first)"""
         items, total = service.list_batches(env(), actor(), page=args["page"],
@@ -163,7 +163,7 @@ class Batches(MethodView):
         return page(items, total, args)
 
     @blp.doc(requestBody=UPLOAD_BODY)
-    @blp.response(202, BatchSchema, example=BATCH_EXAMPLE,
+    @blp.response(202, DigitisationBatchSchema, example=BATCH_EXAMPLE,
                   headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(413, description="An upload is larger than MAX_UPLOAD_BYTES.")
     @blp.alt_response(422, description="Problems in the finding aid or the scans (each with "
@@ -189,7 +189,7 @@ class Batches(MethodView):
 @blp.route("/checks")
 class Checks(MethodView):
     @blp.doc(requestBody=UPLOAD_BODY)
-    @blp.response(200, CheckSchema, example={
+    @blp.response(200, DigitisationCheckSchema, example={
         "valid": False, "dossiers": 50, "valid_dossiers": 49, "documents": 100, "pages": 490,
         "problems": [{"sheet": "muc-luc.xlsx: Mục lục văn bản", "row": 14,
                       "column": "I (Tệp quét)", "value": "hop-07/vb-02.tif",
@@ -212,7 +212,7 @@ class Checks(MethodView):
 
 @blp.route("/batches/<uuid:batch_id>")
 class Batch(MethodView):
-    @blp.response(200, BatchSchema, example=BATCH_EXAMPLE)
+    @blp.response(200, DigitisationBatchSchema, example=BATCH_EXAMPLE)
     def get(self, batch_id):
         """A batch's state: counts of dossiers, documents and pages, speed and ETA"""
         return service.get_batch(env(), actor(), str(batch_id))
@@ -220,7 +220,7 @@ class Batch(MethodView):
 
 @blp.route("/batches/<uuid:batch_id>/cancel")
 class Cancel(MethodView):
-    @blp.response(200, BatchSchema)
+    @blp.response(200, DigitisationBatchSchema)
     @blp.alt_response(409, description="The batch is already finished.")
     def post(self, batch_id):
         """Cancel a batch: conversions in progress stop; dossiers already filed stay"""
@@ -229,7 +229,7 @@ class Cancel(MethodView):
 
 @blp.route("/batches/<uuid:batch_id>/resume")
 class Resume(MethodView):
-    @blp.response(202, BatchSchema)
+    @blp.response(202, DigitisationBatchSchema)
     @blp.alt_response(409, description="The batch is running, or done.")
     def post(self, batch_id):
         """Run a batch again: what is filed is skipped, what failed is retried"""
@@ -238,7 +238,7 @@ class Resume(MethodView):
 
 @blp.route("/batches/<uuid:batch_id>/report")
 class Report(MethodView):
-    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.arguments(DigitisationReportQuerySchema, location="query")
     @blp.response(200, description="The report: JSON (every page's measures), XLSX (pages "
                                    "below the standard, documents, rows left out) or PDF.",
                   content_type="application/octet-stream")

@@ -18,7 +18,7 @@ blp = Blueprint("signatures", __name__, url_prefix="/api/v1/documents",
                             "against the agency's trust roots).")
 
 
-class SignatureListSchema(Schema):
+class DocumentSignaturesSchema(Schema):
     document_id = fields.String()
     version = fields.Integer(metadata={"description": "The document's version now (after a "
                                                       "re-check that changed the outcome, the "
@@ -39,7 +39,7 @@ EXAMPLE = {"document_id": "6f1c…", "version": 1, "signatures": [{
 
 @blp.route("/<uuid:document_id>/signatures")
 class Signatures(MethodView):
-    @blp.response(200, SignatureListSchema, example=EXAMPLE)
+    @blp.response(200, DocumentSignaturesSchema, example=EXAMPLE)
     def get(self, document_id):
         """The signatures of the document's files, as recorded"""
         return service.signatures_of(env(), actor(), str(document_id))
@@ -47,7 +47,7 @@ class Signatures(MethodView):
 
 @blp.route("/<uuid:document_id>/signatures/check")
 class SignatureCheck(MethodView):
-    @blp.response(200, SignatureListSchema, example={**EXAMPLE, "changed": False})
+    @blp.response(200, DocumentSignaturesSchema, example={**EXAMPLE, "changed": False})
     @blp.alt_response(423, description="The dossier is under a legal hold.")
     def post(self, document_id):
         """Check the signatures again now (e.g. after a root CA was added)
