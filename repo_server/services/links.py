@@ -1,5 +1,5 @@
 """Filing one document in several dossiers without a copy (NĐ 30/2020 PL VI: "one document can
-sit in several users' files without being copied"); decision 0009.
+sit in several users' files without being copied"); decision 0010.
 
 A document has one home dossier (its OCFL metadata names it; its retention, access mode and
 lifecycle follow from there). Filing it in a further dossier is a change of *that* dossier:

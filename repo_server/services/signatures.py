@@ -6,7 +6,7 @@ against the agency's trust roots (a folder of PEM/DER certificates, SIGNATURE_TR
 The verdict goes into the document's metadata (`signatures`, shown by the API); the
 evidence — the full report with every certificate and the revocation data that were
 available — goes into the same OCFL version as `signatures/<file name>.json`, so the proof
-that a signature was valid when received outlives the CAs (decision 0010-intake).
+that a signature was valid when received outlives the CAs (decision 0011).
 A signature that does not verify is reported, never refused: the clerk decides.
 """
 
