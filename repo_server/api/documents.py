@@ -204,12 +204,24 @@ class DocumentFile(MethodView):
                       "`destroyed_at`. Users of other fonds get 404.")
     def get(self, args, document_id, name):
         """Download a file, now or as in an earlier version"""
-        path, info, media_type = service.open_file(env(), str(document_id), name, actor(),
-                                                   args.get("version"))
-        response = send_file(path, mimetype=media_type, as_attachment=True,
-                             download_name=name, etag=info.sha256, conditional=True,
-                             max_age=0 if args.get("version") is None else 31536000)
-        response.headers["X-Checksum-SHA256"] = info.sha256
+        download = service.download(env(), str(document_id), name, actor(), args.get("version"))
+        try:
+            response = send_file(download.file, mimetype=download.media_type,
+                                 as_attachment=True, download_name=name, etag=download.sha256,
+                                 last_modified=download.modified, conditional=False,
+                                 max_age=0 if args.get("version") is None else 31536000)
+            response.content_length = download.size
+            response = response.make_conditional(request.environ, accept_ranges=True,
+                                                 complete_length=download.size)
+        except BaseException:
+            download.file.close()
+            raise
+        if response.status_code == 200 and request.method == "GET":
+            # The whole file: checked against its digest as it streams, the last chunk held
+            # back until the digest is known (a damaged file is a broken transfer, never a
+            # complete wrong copy). Ranges are served as they are (see decision 0014).
+            response.response = download.verified()
+        response.headers["X-Checksum-SHA256"] = download.sha256
         return response
 
     @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)

@@ -181,6 +181,15 @@ def _record(env: Env, oid: str, kind: str | None, status: str, problems: list[st
     return False
 
 
+def report_damaged(env: Env, oid: str, kind: str | None, problems: list[str]) -> None:
+    """Mark an object damaged now, found outside a fixity run (a download whose bytes did not
+    match their digest): the same alert, log line and /health state as a failed check."""
+    try:
+        _record(env, oid, kind, "failed", problems)
+    except Exception:  # noqa: BLE001 - the download is cut anyway; never hide that
+        log.exception("fixity: could not record %s as damaged: %s", oid, problems)
+
+
 def sync(env: Env) -> dict[str, Any]:
     """Bring fixity_objects in line with the storage root and the catalog."""
     now = env.now()

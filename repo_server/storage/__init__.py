@@ -3,6 +3,7 @@
 from .ocfl import (
     LAYOUT_NAME,
     ContentTooLarge,
+    DamagedContent,
     FileInfo,
     LogicalPathError,
     ObjectNotFound,
@@ -19,6 +20,7 @@ from .ocfl import (
 __all__ = [
     "LAYOUT_NAME",
     "ContentTooLarge",
+    "DamagedContent",
     "FileInfo",
     "LogicalPathError",
     "ObjectNotFound",

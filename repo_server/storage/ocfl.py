@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 __all__ = [
     "LAYOUT_NAME",
     "ContentTooLarge",
+    "DamagedContent",
     "FileInfo",
     "LogicalPathError",
     "ObjectNotFound",
@@ -109,6 +110,18 @@ class ContentTooLarge(StorageError):
 
 class LogicalPathError(StorageError, ValueError):
     """A logical path is not acceptable (or not present, for a removal)."""
+
+
+class DamagedContent(StorageError):
+    """A stored file's bytes no longer match the digest recorded when it was written."""
+
+    def __init__(self, object_id: str, content_path: str, expected: str, actual: str) -> None:
+        super().__init__(f"{object_id} {content_path}: digest {actual} does not match the "
+                         f"recorded {expected}")
+        self.object_id = object_id
+        self.content_path = content_path
+        self.expected = expected
+        self.actual = actual
 
 
 @dataclass(frozen=True)
@@ -704,6 +717,46 @@ class ObjectStore:
     def read_json(self, object_id: str, logical_path: str, version: int | None = None) -> Any:
         """Content of a JSON file, parsed."""
         return json.loads(self.read_bytes(object_id, logical_path, version))
+
+    def open_file(self, object_id: str, logical_path: str,
+                  version: int | None = None) -> tuple[BinaryIO, FileInfo]:
+        """An open (binary, seekable) file of a version and its FileInfo; the caller closes
+        it. Size is what is on disk now."""
+        path, info = self.file_path(object_id, logical_path, version)
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - handed to the caller
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{object_id} was purged") from None
+        return fh, info
+
+    def verified_chunks(self, object_id: str, info: FileInfo, fh: BinaryIO,
+                        chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The bytes of ``fh`` (opened by ``open_file``) from its start, checked against the
+        digest recorded when the file was written. The last chunk is held back
+        until the digest is known: on a mismatch DamagedContent is raised instead, so a
+        reader never receives a complete copy of damaged bytes. Closes ``fh``."""
+        # The SHA-256 of the fixity block where it was recorded (SHA-NI makes it the faster
+        # one), else the manifest's SHA-512.
+        recorded = _fixity_by_path(self._require(object_id)).get(info.content_path)
+        digest = hashlib.sha256() if recorded else hashlib.sha512()
+        expected = recorded or info.sha512
+        try:
+            fh.seek(0)
+            held = fh.read(chunk_size)
+            while held:
+                digest.update(held)
+                chunk = fh.read(chunk_size)
+                if not chunk:
+                    break
+                yield held
+                held = chunk
+            actual = digest.hexdigest()
+            if actual != expected:
+                raise DamagedContent(object_id, info.content_path, expected, actual)
+            if held:
+                yield held
+        finally:
+            fh.close()
 
     def iter_object_ids(self) -> Iterator[str]:
         """Ids of every object in the root (read from each root inventory)."""
