@@ -93,3 +93,5 @@
 # WORKER_NICE = 10                    # the worker yields the CPU to requests
 # FIXITY_PERIOD_DAYS = 30             # every stored file is re-hashed within this many days
 # FIXITY_SHARE = ""                   # or a share per night, e.g. 0.05
+# AUDIT_KEY_FILE = ""                 # seals the audit trail; "" = <instance>/audit.key (made
+#                                     # on the first write; keep a copy apart from the database)

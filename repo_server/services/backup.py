@@ -46,6 +46,7 @@ from sqlalchemy import create_engine, delete, func, inspect, select, text, updat
 from sqlalchemy.engine import make_url
 
 from .. import __version__
+from . import audit_anchor
 from .context import Env
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ SUMS = "SHA256SUMS"
 STORAGE = "storage"
 LOCK = ".lock"
 RESTORE_MARKER = ".restore-in-progress"
+AUDIT_KEY = "audit.key"
 OBJECT_NAMASTE = "0=ocfl_object_1.1"
 CHUNK = 1 << 20
 
@@ -543,6 +545,15 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
         t0 = time.monotonic()
         problems: list[str] = []
         attempt = 0
+        # The audit chain's tip, sealed into the storage root before the snapshot (so the
+        # snapshot's chain reaches it) and copied with the storage root; the key that seals
+        # it travels beside the snapshot, never inside it (decision 0015).
+        checkpoint = audit_anchor.write_checkpoint(env)
+        key_file = audit_anchor.key_path(env.config)
+        key_digest = None
+        if key_file.is_file():
+            key_digest, _ = _copy_hashed(key_file, work / AUDIT_KEY)
+            (work / AUDIT_KEY).chmod(0o600)
         for attempt in range(1, 4):  # noqa: B007 - reported in the manifest
             db = snapshot_database(env, work)
             copied = copier.run()
@@ -557,6 +568,8 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
         db_digest, db_size = _hash_file(work / db["file"])
         sums = dict(copier.sums)
         sums[db["file"]] = db_digest
+        if key_digest:
+            sums[AUDIT_KEY] = key_digest
         with open(work / SUMS, "w", encoding="utf-8") as f:
             for rel in sorted(sums):
                 f.write(f"{sums[rel]}  {_escape(rel)}\n")
@@ -571,6 +584,9 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
                          "size": db_size, "alembic_revision": db["alembic_revision"],
                          "catalog_objects": len(db["ids"])},
             "storage": copier.counts,
+            "audit": {"checkpoint": checkpoint, "key_file": AUDIT_KEY if key_digest else None,
+                      "note": "audit.key seals the audit trail: restore puts it back; keep "
+                              "this set as safe as the instance itself"},
             "sums": {"file": SUMS, "sha256": _hash_file(work / SUMS)[0], "files": len(sums)},
             "problems": problems,
         }
@@ -919,6 +935,22 @@ def _reset_operational_state(env: Env, set_name: str) -> None:
             error=f"Interrupted: the instance was restored from backup set {set_name}."))
 
 
+def _restore_audit_key(set_path: Path, config: dict[str, Any], sums: dict[str, str]) -> None:
+    """Put the set's audit key in place unless the instance has one already (its own trail
+    would then be checked with it, and say so if it is not the trail's key)."""
+    source = set_path / AUDIT_KEY
+    target = audit_anchor.key_path(config)
+    if not source.is_file() or target.exists():
+        return
+    if _hash_file(source)[0] != sums.get(AUDIT_KEY):
+        raise BackupError(f"{source} does not match {SUMS}: the backup is damaged.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.restore")
+    _copy_hashed(source, tmp, fsync=True)
+    tmp.chmod(0o600)
+    os.replace(tmp, target)
+
+
 def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = None,
             reindex: bool = True, progress: Callable[[int], None] | None = None
             ) -> dict[str, Any]:
@@ -951,6 +983,7 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
     if tmp.exists():
         shutil.rmtree(tmp)
     storage = _restore_storage(set_path, Path(config["STORAGE_ROOT"]), sums, fsync, progress)
+    _restore_audit_key(set_path, config, sums)
     index_dir = Path(config["INDEX_DIR"])
     if index_dir.exists():
         shutil.rmtree(index_dir)  # derived data: rebuilt below or by the worker

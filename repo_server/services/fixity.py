@@ -298,6 +298,12 @@ def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
         raise
     finally:
         try:
+            from . import audit_anchor
+
+            audit_anchor.write_checkpoint(env)  # nightly: a sealed mark of the audit chain
+        except Exception:  # noqa: BLE001 - fixity's own result matters more
+            log.exception("fixity: could not write the audit checkpoint")
+        try:
             counts["overdue"], oldest = coverage(env)
         except Exception:  # noqa: BLE001 - the run's own error matters more
             counts["overdue"], oldest = None, None

@@ -434,7 +434,7 @@ class PackageExport:
                 with env.db.write() as session:
                     audit.append(session, [audit.make_event(
                         env, self.actor, "dossier.export", d, "ok",
-                        {"package": self.stats["package"]}) for d in exported])
+                        {"package": self.stats["package"]}) for d in exported], env)
         names = "; ".join(name for _, _, name in fonds) or "repo-server"
         codes = ", ".join(code for _, code, _ in fonds)
         from .. import __version__
@@ -1219,7 +1219,7 @@ def _import_group(env: Env, actor: Actor, group: list[_Item], objects: Path, bag
             session.flush()
             _derive(session, env, dossier.rid)
             if is_new:
-                report["history_events"] += _append_history(session, bag, dossier.rid, package)
+                report["history_events"] += _append_history(session, env, bag, dossier.rid, package)
             audit.log_in(session, env, actor, "dossier.import", dossier.rid,
                          {"package": package, "file_code": dossier.code,
                           "actions": {i.rid: i.action for i in group if i.action != "skip"}})
@@ -1271,7 +1271,8 @@ def _parse_archive_code(env: Env, code: str | None) -> tuple[str, int, int] | No
     return match["fonds_code"], int(match["year"]), int(match["serial"])
 
 
-def _append_history(session, bag: Path, dossier_id: str, package: str) -> int:  # noqa: ANN001
+def _append_history(session, env: Env, bag: Path, dossier_id: str,  # noqa: ANN001
+                    package: str) -> int:
     """The source's audit events of the dossier, appended to this trail (marked imported)."""
     path = bag / "data" / "history" / f"{dossier_id}.json"
     try:
@@ -1293,5 +1294,5 @@ def _append_history(session, bag: Path, dossier_id: str, package: str) -> int:  
                        "client_addr": e.get("client_addr"), "request_id": e.get("request_id"),
                        "details": json.loads(json.dumps(details, ensure_ascii=False,
                                                         default=str))})
-    audit.append(session, events)
+    audit.append(session, events, env)
     return len(events)

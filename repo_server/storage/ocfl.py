@@ -213,6 +213,15 @@ def _check_no_conflicts(paths: Iterable[str]) -> None:
                 raise LogicalPathError(f"{folder!r} cannot be both a file and a folder")
 
 
+_NOTE_NAME = re.compile(r"[a-z][a-z0-9-]{0,60}\.(json|jsonl|txt)")
+
+
+def _note_name(name: str) -> str:
+    if not _NOTE_NAME.fullmatch(name) or name in ("ocfl_layout.json", INVENTORY):
+        raise ValueError(f"not a storage root note name: {name!r}")
+    return name
+
+
 def _format_created(created: datetime | None) -> str:
     if created is None:
         created = datetime.now(UTC)
@@ -461,6 +470,18 @@ class ObjectStore:
             raise
         if self.fsync:
             _fsync_dir(dest.parent)
+
+    def write_note(self, name: str, data: bytes) -> None:
+        """Replace a small file of the server's own at the top of the storage root (OCFL 1.1
+        allows other files there; backups copy them with the objects), atomically."""
+        self._replace_file(self.root / _note_name(name), data)
+
+    def read_note(self, name: str) -> bytes | None:
+        """A note written by ``write_note``, or None."""
+        try:
+            return (self.root / _note_name(name)).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def commit_syncs(self, path: str | Path) -> bool:
         """True if every version commit makes writes already made to ``path`` durable too.
