@@ -18,9 +18,13 @@ again (the storage copy then only adds what changed).
 Incremental: OCFL version folders never change once written, so an incremental set hard-links
 every file of a version the previous set already holds and copies only new versions (and the
 root inventories, which are copies of the newest version's inventory). Every set is therefore
-complete on its own: restore and retention never need a chain. A full set copies everything
-again (independent bytes, in case the backup disk itself rots); `auto` makes one every
-BACKUP_FULL_EVERY_DAYS. Where hard links are not possible (FAT/exFAT disks) files are copied.
+complete on its own: restore and retention never need a chain. Before linking, each file of
+the previous set is re-hashed against that set's SHA256SUMS: a byte that rotted there is not
+carried on (the file is copied afresh and the manifest names it in `previous_set_damaged`).
+A full set copies everything again (independent bytes, in case the backup disk itself rots);
+`auto` makes one every BACKUP_FULL_EVERY_DAYS, and retention keeps the two newest full sets, so
+one flipped byte on the backup disk can never damage every set (decision 0014). Where hard
+links are not possible (FAT/exFAT disks) files are copied.
 """
 
 from __future__ import annotations
@@ -261,11 +265,13 @@ def _choose_mode(env: Env, mode: str, sets: list[dict[str, Any]]) -> str:
 
 
 def prune(dest: Path, keep: int) -> list[str]:
-    """Delete the oldest sets beyond `keep`, never the newest full set; returns their names."""
+    """Delete the oldest sets beyond `keep`, never the two newest full sets (incremental sets
+    share files with their full set by hard links: the older full set is the copy that does
+    not share a byte with them); returns their names."""
     keep = max(1, int(keep))
     sets = list_sets(dest)
     fulls = [s["name"] for s in sets if s["manifest"].get("mode") == "full"]
-    protect = {s["name"] for s in sets[-keep:]} | set(fulls[-1:])
+    protect = {s["name"] for s in sets[-keep:]} | set(fulls[-2:])
     removed = []
     for s in sets:
         if s["name"] not in protect:
@@ -381,6 +387,7 @@ class _StorageCopy:
         self.counts = dict.fromkeys(("objects", "files", "bytes", "copied_files", "copied_bytes",
                                      "linked_files"), 0)
         self.objects: dict[str, str] = {}  # object id -> relative folder
+        self.damaged_in_prev: list[str] = []
 
     def _rel(self, path: Path) -> str:
         return f"{STORAGE}/{path.relative_to(self.dst).as_posix()}"
@@ -395,9 +402,16 @@ class _StorageCopy:
         prev_digest = self.prev_sums.get(rel)
         if not fresh and self.prev is not None and prev_digest is not None:
             try:
-                linked = _link_or_copy(self.prev / rel, dst)
+                # Verify before linking: a byte that rotted in the previous set is never
+                # carried into this one (decision 0014); the file is copied afresh instead.
+                intact = _hash_file(self.prev / rel)[0] == prev_digest
+                linked = _link_or_copy(self.prev / rel, dst) if intact else None
             except FileNotFoundError:
-                pass
+                intact, linked = False, None
+            if not intact:
+                self.damaged_in_prev.append(rel)
+                log.warning("backup: %s is damaged or missing in the previous set %s; copied "
+                            "afresh from the storage root", rel, self.prev.name)
             else:
                 self.sums[rel] = prev_digest
                 size = dst.stat().st_size
@@ -584,6 +598,7 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
                          "size": db_size, "alembic_revision": db["alembic_revision"],
                          "catalog_objects": len(db["ids"])},
             "storage": copier.counts,
+            "previous_set_damaged": sorted(set(copier.damaged_in_prev)),
             "audit": {"checkpoint": checkpoint, "key_file": AUDIT_KEY if key_digest else None,
                       "note": "audit.key seals the audit trail: restore puts it back; keep "
                               "this set as safe as the instance itself"},
