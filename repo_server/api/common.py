@@ -95,18 +95,22 @@ def uploaded_files() -> list[IncomingFile]:
             if unexpected:
                 raise ValidationFailed({k: ["Send files in parts named 'file'."]
                                         for k in unexpected})
-            for part in parts:
+            # Every digest header is checked before any byte is staged: a refusal leaves
+            # nothing behind in the storage's staging folder.
+            digests = [_digest_from_headers(part.headers) for part in parts]
+            for part, digest in zip(parts, digests, strict=True):
                 staged = _stage(part.stream, limit)
                 files.append(IncomingFile(name=part.filename or "", staged=staged,
                                           media_type=part.mimetype or "application/octet-stream",
-                                          expected_sha256=_digest_from_headers(part.headers)))
+                                          expected_sha256=digest))
             return files
         name = request.args.get("name") or _disposition_name()
         cached = getattr(request, "_cached_data", None)  # read already (Idempotency-Key)
+        digest = _digest_from_headers(request.headers)
         staged = _stage(io.BytesIO(cached) if cached is not None else request.stream, limit)
         files.append(IncomingFile(name=name or "", staged=staged,
                                   media_type=request.mimetype or "application/octet-stream",
-                                  expected_sha256=_digest_from_headers(request.headers)))
+                                  expected_sha256=digest))
         return files
     except BaseException:
         for f in files:

@@ -35,6 +35,7 @@ import marshal
 import os
 import re
 import shutil
+import stat
 import string
 import tempfile
 import time
@@ -742,9 +743,17 @@ def _keepalive(work: Path) -> None:
         pass
 
 
+# A ZIP entry may expand this many times over its compressed size (deflate's limit is about
+# 1,030; the PDF, TIFF and JSON of a real package stay far below 20), and a whole package this
+# many times over its own size: beyond that it is a zip bomb, refused before anything is read.
+MAX_ENTRY_RATIO = 100
+MAX_PACKAGE_RATIO = 100
+RATIO_FREE_BYTES = 1 << 20  # entries and packages that expand to less are never refused
+
+
 def _unpack(env: Env, package: Path, work: Path) -> Path:
     """Extract the ZIP into `work/bag` (flushed to disk when the store fsyncs); refuse unsafe
-    names, duplicates and damaged entries."""
+    names, duplicates, encrypted entries, links, zip bombs and damaged entries."""
     bag = work / "bag"
     bag.mkdir()
     try:
@@ -752,7 +761,6 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
     except (zipfile.BadZipFile, OSError) as exc:
         raise PackageRejected("The package is not a readable ZIP file; nothing was imported.",
                               errors={"package": [str(exc)]}) from exc
-    problems: list[str] = []
     made: list[Path] = []
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -762,23 +770,23 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
             tops = {n.split("/", 1)[0] for n in names}
             if len(tops) == 1 and f"{next(iter(tops))}/bagit.txt" in names:
                 prefix = f"{next(iter(tops))}/"
+        problems = _entry_problems(zf, infos, prefix)
+        if problems:
+            _refuse_zip(problems)
         total = sum(i.file_size for i in infos)
+        _refuse_bomb(package, total)
         free = shutil.disk_usage(work).free
         if total + (64 << 20) > free:
             raise InsufficientStorage(
                 f"Unpacking the package needs {_human(total)}; only {_human(free)} are free in "
                 "the storage's staging folder. Nothing was imported.")
         for n, info in enumerate(infos):
-            name = info.filename
-            rel = name[len(prefix):] if name.startswith(prefix) else None
-            if not rel or not _safe_member(rel):
-                problems.append(f"{name}: not an acceptable path inside a package")
-                continue
+            rel = info.filename[len(prefix):]
             dest = bag / rel
             _make_dirs(dest.parent, bag, made)
             try:
                 with zf.open(info) as src, open(dest, "xb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
+                    _copy_at_most(src, out, info.file_size, rel)
             except FileExistsError:
                 problems.append(f"{rel}: appears twice in the ZIP")
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
@@ -786,12 +794,74 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
             if n % 1000 == 0:
                 _keepalive(work)
     if problems:
-        raise PackageRejected(f"The ZIP file is damaged or unsafe ({len(problems)} problem(s)); "
-                              "nothing was imported.", errors={"package": problems[:200]},
-                              report={"problems": problems[:200]})
+        _refuse_zip(problems)
     if env.store.fsync:  # one flush for every file and folder, before any is moved in
         _syncfs(work)
     return bag
+
+
+def _refuse_zip(problems: list[str]) -> None:
+    raise PackageRejected(f"The ZIP file is damaged or unsafe ({len(problems)} problem(s)); "
+                          "nothing was imported.", errors={"package": problems[:200]},
+                          report={"problems": problems[:200]})
+
+
+def _entry_problems(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
+                    prefix: str) -> list[str]:
+    """What is wrong with the entries, from the ZIP's directory alone (nothing is read)."""
+    problems: list[str] = []
+    files: set[str] = set()
+    folders = {i.filename[len(prefix):].rstrip("/") for i in zf.infolist()
+               if i.is_dir() and i.filename.startswith(prefix)}
+    for info in infos:
+        name = info.filename
+        rel = name[len(prefix):] if name.startswith(prefix) else None
+        if not rel or not _safe_member(rel):
+            problems.append(f"{name}: not an acceptable path inside a package")
+            continue
+        long = [seg for seg in rel.split("/") if len(seg.encode("utf-8")) > 255]
+        if long:
+            problems.append(f"{name}: a folder or file name is longer than 255 bytes "
+                            f"({len(long[0].encode('utf-8'))}); no file system can hold it")
+            continue
+        if info.flag_bits & 0x1:
+            problems.append(f"{name}: encrypted; export the package again without a password")
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            problems.append(f"{name}: a symbolic link; packages hold only files and folders")
+            continue
+        if info.file_size > RATIO_FREE_BYTES and \
+                info.file_size > MAX_ENTRY_RATIO * max(info.compress_size, 1):
+            problems.append(f"{name}: expands {info.file_size // max(info.compress_size, 1)} "
+                            f"times (to {_human(info.file_size)}); more than {MAX_ENTRY_RATIO} "
+                            "times is refused as a zip bomb")
+            continue
+        files.add(rel)
+        parts = rel.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    for rel in sorted(files & folders):
+        problems.append(f"{prefix}{rel}: is both a file and a folder in the ZIP")
+    return problems
+
+
+def _refuse_bomb(package: Path, total: int) -> None:
+    size = package.stat().st_size
+    if total > RATIO_FREE_BYTES and total > MAX_PACKAGE_RATIO * max(size, 1):
+        raise PackageRejected(
+            f"The package ({_human(size)}) would expand to {_human(total)}, more than "
+            f"{MAX_PACKAGE_RATIO} times its size: refused as a zip bomb; nothing was imported.",
+            errors={"package": [f"declared size {total} bytes from {size} bytes"]})
+
+
+def _copy_at_most(src: BinaryIO, out: BinaryIO, limit: int, rel: str) -> None:
+    """Copy an entry, never more than its declared size (zipfile stops there too; this keeps
+    the promise whatever the reader does)."""
+    written = 0
+    while chunk := src.read(CHUNK):
+        written += len(chunk)
+        if written > limit:
+            raise zipfile.BadZipFile(f"{rel} is larger than its declared {limit} bytes")
+        out.write(chunk)
 
 
 def _syncfs(path: Path) -> None:
