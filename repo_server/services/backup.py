@@ -29,9 +29,7 @@ links are not possible (FAT/exFAT disks) files are copied.
 
 from __future__ import annotations
 
-import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -44,12 +42,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import create_engine, delete, func, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
 from .. import __version__
+from ..storage.copy import STORAGE, CopyDamaged, restore_root, root_holds_objects, verify_copy
+from ..storage.files import copy_hashed, hash_file
+from ..storage.sync import fsync_dir
 from . import audit_anchor
 from .context import Env
 
@@ -59,113 +59,19 @@ FORMAT = "repo-server-backup/1"
 SETS = "sets"
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
-STORAGE = "storage"
 LOCK = ".lock"
 RESTORE_MARKER = ".restore-in-progress"
 AUDIT_KEY = "audit.key"
-OBJECT_NAMASTE = "0=ocfl_object_1.1"
-CHUNK = 1 << 20
 
 
 class BackupError(Exception):
     """A backup, verification or restore that cannot go on; the message says why."""
 
 
-# --- walking a storage root (folder names only, no inventory parsed) ----------------------------
-
-
-def iter_object_dirs(root: Path) -> Iterator[Path]:
-    """Every object folder in a storage root (one holding an object declaration)."""
-    root = Path(root)
-    try:
-        stack = [Path(e.path) for e in os.scandir(root)
-                 if e.is_dir(follow_symlinks=False) and e.name != "extensions"]
-    except FileNotFoundError:
-        return
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            continue  # purged while we walked
-        if any(e.name == OBJECT_NAMASTE for e in entries):
-            yield folder
-        else:
-            stack.extend(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
-
-
-def object_id_of(root: Path, objdir: Path) -> str:
-    """The object id: the layout keeps it, percent-encoded, as the folder name."""
-    from ..storage.ocfl import layout_path
-
-    candidate = unquote(objdir.name)
-    try:
-        if layout_path(candidate) == objdir.relative_to(root).as_posix():
-            return candidate
-    except Exception:  # noqa: BLE001 - fall back to the inventory
-        pass
-    newest = _versions(objdir)
-    source = objdir / (f"v{newest[-1]}" if newest else "") / "inventory.json"
-    return json.loads(source.read_bytes())["id"]
-
-
-def _versions(objdir: Path) -> list[int]:
-    out = []
-    for entry in os.scandir(objdir):
-        name = entry.name
-        if name.startswith("v") and name[1:].isdigit() and name[1] != "0" \
-                and entry.is_dir(follow_symlinks=False):
-            out.append(int(name[1:]))
-    return sorted(out)
-
-
-# --- small file helpers -------------------------------------------------------------------------
-
-
-def _copy_hashed(src: Path, dst: Path, fsync: bool = False) -> tuple[str, int]:
-    """Copy a file, returning (sha256, size) of what was copied."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            digest.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-        if fsync:
-            fout.flush()
-            os.fsync(fout.fileno())
-    return digest.hexdigest(), size
-
-
 def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _link_or_copy(src: Path, dst: Path) -> bool:
-    """Hard-link src to dst; copy when the file system cannot. True if linked."""
-    try:
-        os.link(src, dst)
-        return True
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK,
-                             errno.EXDEV, errno.EACCES):
-            raise
-    shutil.copyfile(src, dst)
-    return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """(sha256, size) of a file of a set (the storage's one hashing)."""
+    digests, size = hash_file(path, ("sha256",))
+    return digests[0], size
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -373,161 +279,6 @@ def snapshot_database(env: Env, work: Path) -> dict[str, Any]:
     raise BackupError(f"Backups of {env.db.engine.dialect.name} databases are not supported.")
 
 
-# --- copying the storage root -------------------------------------------------------------------
-
-
-class _StorageCopy:
-    """Copies a live storage root into a set; links unchanged versions from the previous set."""
-
-    def __init__(self, src: Path, dst: Path, prev: Path | None, prev_sums: dict[str, str],
-                 progress: Callable[[int], None] | None = None) -> None:
-        self.src, self.dst, self.prev, self.prev_sums = src, dst, prev, prev_sums
-        self.sums: dict[str, str] = {}
-        self.progress = progress
-        self.counts = dict.fromkeys(("objects", "files", "bytes", "copied_files", "copied_bytes",
-                                     "linked_files"), 0)
-        self.objects: dict[str, str] = {}  # object id -> relative folder
-        self.damaged_in_prev: list[str] = []
-
-    def _rel(self, path: Path) -> str:
-        return f"{STORAGE}/{path.relative_to(self.dst).as_posix()}"
-
-    def _file(self, src: Path, dst: Path, fresh: bool = False) -> None:
-        rel = self._rel(dst)
-        if not fresh and rel in self.sums and dst.exists():
-            # copied by an earlier attempt of this backup (versions never change)
-            self.counts["files"] += 1
-            self.counts["bytes"] += dst.stat().st_size
-            return
-        prev_digest = self.prev_sums.get(rel)
-        if not fresh and self.prev is not None and prev_digest is not None:
-            try:
-                # Verify before linking: a byte that rotted in the previous set is never
-                # carried into this one (decision 0014); the file is copied afresh instead.
-                intact = _hash_file(self.prev / rel)[0] == prev_digest
-                linked = _link_or_copy(self.prev / rel, dst) if intact else None
-            except FileNotFoundError:
-                intact, linked = False, None
-            if not intact:
-                self.damaged_in_prev.append(rel)
-                log.warning("backup: %s is damaged or missing in the previous set %s; copied "
-                            "afresh from the storage root", rel, self.prev.name)
-            else:
-                self.sums[rel] = prev_digest
-                size = dst.stat().st_size
-                self.counts["files"] += 1
-                self.counts["bytes"] += size
-                self.counts["linked_files" if linked else "copied_files"] += 1
-                if not linked:
-                    self.counts["copied_bytes"] += size
-                return
-        digest, size = _copy_hashed(src, dst)
-        self.sums[rel] = digest
-        self.counts["files"] += 1
-        self.counts["bytes"] += size
-        self.counts["copied_files"] += 1
-        self.counts["copied_bytes"] += size
-
-    def _tree(self, src: Path, dst: Path) -> None:
-        dst.mkdir(parents=True, exist_ok=True)
-        for folder, dirs, files in os.walk(src, onerror=_raise):
-            rel = Path(folder).relative_to(src)
-            target = dst / rel
-            for d in dirs:
-                (target / d).mkdir(exist_ok=True)
-            for name in files:
-                self._file(Path(folder) / name, target / name)
-
-    def root_files(self) -> None:
-        self.dst.mkdir(parents=True, exist_ok=True)
-        for entry in os.scandir(self.src):
-            if entry.is_file(follow_symlinks=False):
-                rel = self._rel(self.dst / entry.name)
-                self.sums.pop(rel, None)  # small and mutable: always copied afresh
-                (self.dst / entry.name).unlink(missing_ok=True)
-                self._file(Path(entry.path), self.dst / entry.name, fresh=True)
-        ext = self.src / "extensions"
-        if ext.is_dir():
-            for folder, _, files in os.walk(ext):
-                target = self.dst / Path(folder).relative_to(self.src)
-                target.mkdir(parents=True, exist_ok=True)
-                for name in files:
-                    rel = self._rel(target / name)
-                    self.sums.pop(rel, None)
-                    (target / name).unlink(missing_ok=True)
-                    self._file(Path(folder) / name, target / name, fresh=True)
-
-    def object(self, objdir: Path) -> None:
-        rel = objdir.relative_to(self.src)
-        dst = self.dst / rel
-        versions = _versions(objdir)
-        if not versions:
-            return
-        dst.mkdir(parents=True, exist_ok=True)
-        self._file(objdir / OBJECT_NAMASTE, dst / OBJECT_NAMASTE)
-        for number in versions:
-            self._tree(objdir / f"v{number}", dst / f"v{number}")
-        # The root inventory is a copy of the newest version's inventory (always: a writer
-        # replaces the root one only after the version is in place), so take it from there.
-        head = dst / f"v{versions[-1]}"
-        for name in ("inventory.json", "inventory.json.sha512"):
-            target = dst / name
-            target.unlink(missing_ok=True)
-            _link_or_copy(head / name, target)
-            self.sums[self._rel(target)] = self.sums[self._rel(head / name)]
-            self.counts["files"] += 1
-            self.counts["bytes"] += target.stat().st_size
-        if not (objdir / OBJECT_NAMASTE).exists():
-            # Purged (moved out in one rename) while we copied: the copy may be partial.
-            raise FileNotFoundError(objdir)
-        self.objects[object_id_of(self.src, objdir)] = rel.as_posix()
-        self.counts["objects"] += 1
-        if self.progress:
-            self.progress(1)
-
-    def run(self) -> set[str]:
-        """Copy everything now in the source; remove objects that are gone; returns ids."""
-        self.counts = dict.fromkeys(self.counts, 0)
-        seen_dirs: set[str] = set()
-        self.objects = {}
-        self.root_files()
-        # A walk misses objects created behind it in folders it already passed; a record's
-        # parent (fonds, dossier) is older than the record, so walking again finds the parent
-        # of every record found before. Walk until nothing new turns up (at most three times).
-        for _ in range(3):
-            new = 0
-            for objdir in iter_object_dirs(self.src):
-                rel = objdir.relative_to(self.src).as_posix()
-                if rel in seen_dirs:
-                    continue
-                try:
-                    self.object(objdir)
-                    seen_dirs.add(rel)
-                    new += 1
-                except FileNotFoundError:
-                    # Purged (approved destruction) while we copied it: leave it out.
-                    shutil.rmtree(self.dst / rel, ignore_errors=True)
-            if not new:
-                break
-        # An earlier attempt may hold objects destroyed since: drop them.
-        for objdir in list(iter_object_dirs(self.dst)):
-            rel = objdir.relative_to(self.dst).as_posix()
-            if rel not in seen_dirs:
-                shutil.rmtree(objdir)
-        depth = 1 + next(iter(seen_dirs), "a/b/c/d").count("/") + 1  # storage/<tuples>/<obj>
-        live = {f"{STORAGE}/{rel}" for rel in seen_dirs}
-        for rel in list(self.sums):
-            parts = rel.split("/")
-            if parts[0] == STORAGE and len(parts) > depth and \
-                    "/".join(parts[:depth]) not in live:
-                del self.sums[rel]
-        return set(self.objects)
-
-
-def _raise(exc: OSError) -> None:
-    raise exc
-
-
 # --- backup -------------------------------------------------------------------------------------
 
 
@@ -554,8 +305,8 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
         work = dest / SETS / f".tmp-{name}"
         work.mkdir()
         prev_sums = read_sums(prev["path"] / SUMS) if prev else {}
-        copier = _StorageCopy(env.store.root, work / STORAGE, prev["path"] if prev else None,
-                              prev_sums, progress)
+        copier = env.store.copier(work / STORAGE, prev["path"] if prev else None,
+                                 prev_sums, progress)
         t0 = time.monotonic()
         problems: list[str] = []
         attempt = 0
@@ -566,7 +317,7 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
         key_file = audit_anchor.key_path(env.config)
         key_digest = None
         if key_file.is_file():
-            key_digest, _ = _copy_hashed(key_file, work / AUDIT_KEY)
+            key_digest, _ = copy_hashed(key_file, work / AUDIT_KEY)
             (work / AUDIT_KEY).chmod(0o600)
         for attempt in range(1, 4):  # noqa: B007 - reported in the manifest
             db = snapshot_database(env, work)
@@ -609,7 +360,7 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
         os.sync()  # every copied file on the backup disk before the set is declared done
         final = dest / SETS / name
         os.rename(work, final)
-        _fsync_dir(dest / SETS)
+        fsync_dir(dest / SETS)
         removed = prune(dest, keep) if keep else []
     manifest["path"] = str(final)
     manifest["pruned"] = removed
@@ -674,33 +425,10 @@ def verify_set(path: str | Path, *, deep: bool = False) -> dict[str, Any]:
         except BackupError as exc:
             log.warning("%s", exc)
     if deep:
-        problems += _deep_check(path / STORAGE)
+        problems += verify_copy(path / STORAGE)
     problems += [f"recorded at backup time: {p}" for p in manifest.get("problems", [])]
     return {"set": path.name, "ok": not problems, "problems": problems, "files": checked,
             "mode": manifest.get("mode"), "started_at": manifest.get("started_at")}
-
-
-def _deep_check(root: Path) -> list[str]:
-    problems: list[str] = []
-    for objdir in iter_object_dirs(root):
-        rel = objdir.relative_to(root).as_posix()
-        try:
-            data = (objdir / "inventory.json").read_bytes()
-            inv = json.loads(data)
-            side = (objdir / "inventory.json.sha512").read_text().split()[:1]
-            if side != [hashlib.sha512(data).hexdigest()]:
-                problems.append(f"{rel}/inventory.json.sha512: does not match")
-            for digest, paths in inv["manifest"].items():
-                for content in paths:
-                    h = hashlib.sha512()
-                    with open(objdir / content, "rb") as f:
-                        while chunk := f.read(CHUNK):
-                            h.update(chunk)
-                    if h.hexdigest() != digest:
-                        problems.append(f"{rel}/{content}: sha512 does not match the inventory")
-        except (OSError, ValueError, KeyError) as exc:
-            problems.append(f"{rel}: {type(exc).__name__}: {exc}")
-    return problems
 
 
 # --- restore ------------------------------------------------------------------------------------
@@ -709,7 +437,7 @@ def _deep_check(root: Path) -> list[str]:
 def _instance_is_empty(config: dict[str, Any]) -> str | None:
     """None when the instance holds no records; else why it is not empty."""
     root = Path(config["STORAGE_ROOT"])
-    if next(iter_object_dirs(root), None) is not None:
+    if root_holds_objects(root):
         return f"the storage root {root} holds objects"
     url = config["DATABASE_URL"]
     if url.startswith("sqlite"):
@@ -755,7 +483,7 @@ def _restore_database(set_path: Path, manifest: dict[str, Any], url: str,
         target = Path(make_url(url).database)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".restoring")
-        _copy_hashed(src, tmp, fsync=fsync)
+        copy_hashed(src, tmp, fsync=fsync)
         os.replace(tmp, target)
         return
     if db["dialect"] == "postgresql":
@@ -827,28 +555,10 @@ def _restore_storage(set_path: Path, root: Path, sums: dict[str, str], fsync: bo
     src = set_path / STORAGE
     if not (src / "0=ocfl_1.1").is_file():
         raise BackupError(f"{src} is not an OCFL storage root.")
-    if root.exists():
-        shutil.rmtree(root)  # empty (checked before): only the root's declaration files
-    counts = {"files": 0, "bytes": 0}
-    for folder, _, files in os.walk(src):
-        target = root / Path(folder).relative_to(src)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            s = Path(folder) / name
-            rel = f"{STORAGE}/{s.relative_to(src).as_posix()}"
-            digest, size = _copy_hashed(s, target / name, fsync=fsync)
-            if sums.get(rel) != digest:
-                raise BackupError(f"{rel} in the backup does not match its checksum: the backup "
-                                  "is damaged; try another set (repo-server verify-backup).")
-            counts["files"] += 1
-            counts["bytes"] += size
-            if progress and name == OBJECT_NAMASTE:
-                progress(1)
-        if fsync:
-            _fsync_dir(target)
-    if not fsync:
-        os.sync()
-    return counts
+    try:
+        return restore_root(src, root, sums, fsync, progress)
+    except CopyDamaged as exc:
+        raise BackupError(str(exc)) from exc
 
 
 def reconcile_storage(env: Env) -> dict[str, int]:
@@ -873,8 +583,7 @@ def reconcile_storage(env: Env) -> dict[str, int]:
     # 2. every object in storage: import when the catalog is behind; a destroyed dossier's
     #    objects never come back
     heads: dict[str, tuple[str, int]] = {}
-    for objdir in iter_object_dirs(env.store.root):
-        oid = object_id_of(env.store.root, objdir)
+    for oid in sorted(env.store.stored_object_ids()):
         try:
             rid = record_id(oid)
         except ValueError:
@@ -961,7 +670,7 @@ def _restore_audit_key(set_path: Path, config: dict[str, Any], sums: dict[str, s
         raise BackupError(f"{source} does not match {SUMS}: the backup is damaged.")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.restore")
-    _copy_hashed(source, tmp, fsync=True)
+    copy_hashed(source, tmp, fsync=True)
     tmp.chmod(0o600)
     os.replace(tmp, target)
 

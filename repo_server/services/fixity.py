@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,9 +78,7 @@ def catalog_objects(env: Env) -> dict[str, str]:
 
 def stored_objects(env: Env) -> set[str]:
     """OCFL ids of the objects in the storage root, from folder names (cheap)."""
-    from .backup import iter_object_dirs, object_id_of
-
-    return {object_id_of(env.store.root, d) for d in iter_object_dirs(env.store.root)}
+    return env.store.stored_object_ids()
 
 
 def _still_expected(env: Env, oid: str) -> bool:
@@ -118,11 +115,7 @@ def _verify(env: Env, oid: str) -> tuple[str, list[str], int, int]:
     files = size = 0
     if not problems:
         try:
-            objdir = env.store.object_path(oid)
-            for paths in env.store.inventory(oid)["manifest"].values():
-                for path in paths:
-                    files += 1
-                    size += os.stat(objdir / path).st_size
+            files, size = env.store.object_size(oid)
         except (OSError, ObjectNotFound):
             pass
     return ("failed" if problems else "ok"), problems, files, size

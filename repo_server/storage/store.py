@@ -21,10 +21,11 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import sync as _sync
+from .copy import RootCopy
 from .files import hash_file
 from .inventory import (
     Plan,
@@ -56,6 +58,7 @@ from .layout import (
     check_logical_path,
     iter_object_dirs,
     layout_path,
+    object_id_of,
 )
 from .maintenance import Maintenance
 from .sync import Build, resolve_sync_method
@@ -72,6 +75,22 @@ from .types import (
 )
 
 log = logging.getLogger("repo_server.storage.ocfl")
+
+
+class StorageBusy(StorageError):
+    """A lock asked for without waiting is held by someone else."""
+
+
+@dataclass(frozen=True)
+class ObjectFiles:
+    """An object's files as of one reading of its root inventory: ``files`` holds (path in
+    the object, file, sha256 if recorded, sha512 for content) in a stable order."""
+
+    object_id: str
+    folder: str  # relative to the root
+    inventory_bytes: bytes
+    inventory: dict[str, Any]
+    files: list[tuple[str, Path, str | None, str | None]]
 
 
 @dataclass
@@ -215,15 +234,17 @@ class ObjectStore(Maintenance):
         return (self.object_path(object_id) / INVENTORY).exists()
 
     @contextmanager
-    def _locked(self, object_id: str) -> Iterator[None]:
-        """Exclusive per-object lock, across threads and processes (flock on its own fd).
+    def lock(self, name: str, *, wait: bool = True) -> Iterator[None]:
+        """Exclusive lock on an object id (or any name: one import at a time, ...), across
+        threads and processes (flock on its own fd). ``wait=False``: raise StorageBusy at
+        once when someone holds it.
 
         The lock file is deleted on release so the locks folder does not grow by one file per
         object ever written. That is safe because a locker that wins the flock checks the file
         it locked is still the one at the path, and starts again if it was unlinked meanwhile.
         """
-        path = self._locks / f"{hashlib.sha256(object_id.encode('utf-8')).hexdigest()}.lock"
-        fd = self._acquire(path)
+        path = self._locks / f"{hashlib.sha256(name.encode('utf-8')).hexdigest()}.lock"
+        fd = self._acquire(path, wait)
         try:
             yield
         finally:
@@ -232,8 +253,10 @@ class ObjectStore(Maintenance):
             finally:
                 os.close(fd)
 
-    def _acquire(self, path: Path) -> int:
-        """flock ``path`` (blocking) and return its fd."""
+    _locked = lock  # the name the write path has always used
+
+    def _acquire(self, path: Path, wait: bool = True) -> int:
+        """flock ``path`` and return its fd."""
         while True:
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -241,15 +264,112 @@ class ObjectStore(Maintenance):
                 self._locks.mkdir(parents=True, exist_ok=True)
                 continue
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if os.fstat(fd).st_ino == os.stat(path).st_ino:
                     return fd
+            except BlockingIOError:
+                os.close(fd)
+                raise StorageBusy(f"{path.name} is held by another writer") from None
             except FileNotFoundError:
                 pass  # unlinked by the previous holder after we opened it: try again
             except BaseException:
                 os.close(fd)
                 raise
             os.close(fd)
+
+    # -- folders of the staging area, durability ---------------------------------------------
+
+    def work_dir(self, prefix: str) -> Path:
+        """A new folder in the staging area (same file system as the root, so what is built
+        there can be adopted by rename); start-up recovery removes it once it is old."""
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+
+    def sync_all(self) -> None:
+        """Make everything written on the root's file system durable (a no-op without fsync)."""
+        if self.fsync:
+            _sync.sync_tree(self.tmp_dir)
+
+    # -- the objects held ---------------------------------------------------------------------
+
+    def stored_object_ids(self) -> set[str]:
+        """Ids of every object in the root, from folder names (no inventory read: cheap)."""
+        return {object_id_of(self.root, d) for d in iter_object_dirs(self.root)}
+
+    def object_size(self, object_id: str) -> tuple[int, int]:
+        """(content files, bytes) of an object, every version."""
+        inv = self._require(object_id)
+        objdir = self.object_path(object_id)
+        files = size = 0
+        for paths in inv["manifest"].values():
+            for path in paths:
+                files += 1
+                size += os.stat(objdir / path).st_size
+        return files, size
+
+    def root_files(self) -> list[tuple[str, Path]]:
+        """The root's own files (declaration, layout and its extension's config), as
+        (path relative to the root, file) for an export."""
+        config = Path("extensions") / LAYOUT_NAME / "config.json"
+        return [(name, self.root / name) for name in (ROOT_NAMASTE, "ocfl_layout.json",
+                                                       config.as_posix())]
+
+    def object_files(self, object_id: str) -> ObjectFiles | None:
+        """Every file of an object, from one reading of its root inventory (a snapshot that
+        later versions do not change), or None if the object is not here."""
+        objdir = self.object_path(object_id)
+        try:
+            data = (objdir / INVENTORY).read_bytes()
+        except FileNotFoundError:
+            return None
+        inv = json.loads(data)
+        head = _version_number(inv["head"])
+        files: list[tuple[str, Path, str | None, str | None]] = [
+            (OBJECT_NAMASTE, objdir / OBJECT_NAMASTE, None, None)]
+        for n in range(1, head + 1):
+            for name in (INVENTORY, SIDECAR):
+                files.append((f"v{n}/{name}", objdir / f"v{n}" / name, None, None))
+        sha256_of = _fixity_by_path(inv)
+        for digest, paths in sorted(inv["manifest"].items(), key=lambda kv: kv[1][0]):
+            for path in paths:
+                files.append((path, objdir / path, sha256_of.get(path), digest))
+        return ObjectFiles(object_id, layout_path(object_id), data, inv, files)
+
+    def adopt(self, object_id: str, folder: Path, *, expected_head: int = 0,
+              new_head: int | None = None) -> None:
+        """Take in an object folder built in the staging area (an imported package's): a new
+        object (``expected_head`` 0) is renamed into place whole; an existing one at
+        ``expected_head`` gets the folder's versions after it (each rename commits one), then
+        its root inventory, as a write does (a crash in between is rolled forward). Raises
+        StaleVersion if the object is not at ``expected_head``. Not synced: call
+        ``sync_all`` after a group."""
+        dest = self.object_path(object_id)
+        if expected_head == 0:
+            try:
+                self._make_parents(dest.parent)
+                os.rename(folder, dest)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise StaleVersion(0, self.head(object_id)) from exc
+                raise
+            return
+        with self.lock(object_id):
+            head = self.head(object_id)
+            if head != expected_head:
+                raise StaleVersion(expected_head, head)
+            last = new_head if new_head is not None else _version_number(
+                json.loads((folder / INVENTORY).read_bytes())["head"])
+            for n in range(expected_head + 1, last + 1):
+                os.rename(folder / f"v{n}", dest / f"v{n}")
+            self._sync_folders([dest])
+            os.replace(folder / INVENTORY, dest / INVENTORY)
+            os.replace(folder / SIDECAR, dest / SIDECAR)
+            self._sync_folders([dest])
+            self._forget(object_id)
+
+    def copier(self, dest: Path, previous: Path | None, previous_sums: dict[str, str],
+               progress: Callable[[int], None] | None = None) -> RootCopy:
+        """A copy of this root into ``dest`` for a backup set (see storage/copy.py)."""
+        return RootCopy(self.root, dest, previous, previous_sums, progress)
 
     # -- staging -----------------------------------------------------------------------------
 
