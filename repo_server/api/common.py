@@ -12,10 +12,10 @@ from flask import current_app, g, request
 from flask_smorest import abort
 from werkzeug.datastructures import FileStorage
 
+from ..services import uploads
 from ..services.context import Actor, Env
 from ..services.documents import IncomingFile
-from ..services.errors import PayloadTooLarge, PreconditionFailed, ValidationFailed
-from ..storage import ContentTooLarge
+from ..services.errors import PreconditionFailed, ValidationFailed
 
 _ETAG = re.compile(r'^(?:W/)?"?v(\d+)"?$')
 
@@ -77,11 +77,7 @@ def _digest_from_headers(headers) -> str | None:  # noqa: ANN001
 
 
 def _stage(stream, max_bytes: int):  # noqa: ANN001, ANN202
-    try:
-        return env().store.stage(stream, max_bytes=max_bytes)
-    except ContentTooLarge as exc:
-        raise PayloadTooLarge(
-            f"The file is larger than the limit of {max_bytes // (1024 * 1024)} MiB.") from exc
+    return uploads.stage_upload(env(), stream, max_bytes)
 
 
 def uploaded_files() -> list[IncomingFile]:
@@ -114,7 +110,7 @@ def uploaded_files() -> list[IncomingFile]:
         return files
     except BaseException:
         for f in files:
-            env().store.discard(f.staged)
+            uploads.discard(env(), f.staged)
         raise
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from ..services import documents as service
+from ..services import uploads
 from ..services.errors import ValidationFailed
 from .common import actor, env, expected_version, page, uploaded_files, with_etag
 from .schemas import (
@@ -233,7 +234,7 @@ class DocumentFile(MethodView):
         files = uploaded_files()
         if len(files) != 1:
             for f in files:
-                env().store.discard(f.staged)
+                uploads.discard(env(), f.staged)
             raise ValidationFailed({"file": ["Send exactly one file to replace it."]})
         return with_etag(service.replace_file(env(), actor(), str(document_id), name, files[0],
                                               expected_version()))

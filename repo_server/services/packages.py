@@ -26,8 +26,6 @@ rename on the same file system) and mirrors them in the catalog, dossier by doss
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import hashlib
 import json
 import logging
@@ -60,7 +58,7 @@ from ..catalog import (
     PendingWrite,
     Tombstone,
 )
-from ..storage import ObjectStore, StorageError, layout_path
+from ..storage import ObjectStore, StaleVersion, StorageBusy, StorageError, layout_path
 from . import audit, rights
 from .access import filter_documents, filter_dossiers, in_scope
 from .context import Actor, Env
@@ -416,10 +414,8 @@ class PackageExport:
         yield from writer.add_bytes(
             "bagit.txt", f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: UTF-8\n"
             .encode(), payload=False)
-        for name in ROOT_FILES:
-            yield from writer.add_path(f"{OBJECTS}/{name}", env.store.root / name)
-        config = Path("extensions") / layout_extension(env.store) / "config.json"
-        yield from writer.add_path(f"{OBJECTS}/{config.as_posix()}", env.store.root / config)
+        for name, path in env.store.root_files():
+            yield from writer.add_path(f"{OBJECTS}/{name}", path)
         with env.db.read() as session:
             fonds = [(r.id, r.code, r.name) for r in session.scalars(
                 select(Fonds).where(Fonds.code.in_(sel.fonds_codes)).order_by(Fonds.code))]
@@ -548,30 +544,23 @@ class PackageExport:
     def _object(self, writer: _BagWriter, rid: str):  # noqa: ANN202 - a generator
         """Every file of one OCFL object, from one reading of its inventory (a snapshot)."""
         oid = object_id(rid)
-        objdir = self.env.store.object_path(oid)
-        try:
-            data = (objdir / INVENTORY).read_bytes()
-        except FileNotFoundError:
+        snapshot = self.env.store.object_files(oid)
+        if snapshot is None:
             log.warning("package %s: object %s is not in the storage root; left out",
                         self.stats["package"], oid)
             self.stats["skipped"].append(rid)
             return None
-        inv = json.loads(data)
+        data, inv = snapshot.inventory_bytes, snapshot.inventory
         head = int(inv["head"][1:])
-        prefix = f"{OBJECTS}/{layout_path(oid)}"
-        yield from writer.add_path(f"{prefix}/{OBJECT_NAMASTE}", objdir / OBJECT_NAMASTE)
+        prefix = f"{OBJECTS}/{snapshot.folder}"
+        files = {name: path for name, path, _, _ in snapshot.files}
+        yield from writer.add_path(f"{prefix}/{OBJECT_NAMASTE}", files[OBJECT_NAMASTE])
         yield from writer.add_bytes(f"{prefix}/{INVENTORY}", data)
         yield from writer.add_bytes(
             f"{prefix}/{SIDECAR}", f"{hashlib.sha512(data).hexdigest()}  {INVENTORY}\n".encode())
-        for n in range(1, head + 1):
-            for name in (INVENTORY, SIDECAR):
-                yield from writer.add_path(f"{prefix}/v{n}/{name}", objdir / f"v{n}" / name)
-        sha256_of = {p: d for d, paths in inv.get("fixity", {}).get("sha256", {}).items()
-                     for p in paths}
-        for digest, paths in sorted(inv["manifest"].items(), key=lambda kv: kv[1][0]):
-            for path in paths:
-                yield from writer.add_path(f"{prefix}/{path}", objdir / path,
-                                           sha256_of.get(path), digest)
+        for name, path, sha256, sha512 in snapshot.files:
+            if name != OBJECT_NAMASTE:
+                yield from writer.add_path(f"{prefix}/{name}", path, sha256, sha512)
         state = inv["versions"][inv["head"]]["state"]
         kind, record = "other", {}
         for logical, name in ((FONDS_FILE, "fonds"), (DOSSIER_FILE, "dossier"),
@@ -579,7 +568,7 @@ class PackageExport:
             digest = next((d for d, paths in state.items() if logical in paths), None)
             if digest is not None:
                 kind = name
-                record = json.loads((objdir / inv["manifest"][digest][0]).read_bytes())
+                record = json.loads(files[inv["manifest"][digest][0]].read_bytes())
                 break
         self.stats["objects"] += 1
         self.stats["versions"] += head
@@ -589,10 +578,6 @@ class PackageExport:
                      "message": b.get("message")}
                     for v, b in sorted(inv["versions"].items(), key=lambda kv: int(kv[0][1:]))]
         return _Exported(rid, kind, head, record, versions)
-
-
-def layout_extension(store: ObjectStore) -> str:
-    return json.loads((store.root / "ocfl_layout.json").read_bytes())["extension"]
 
 
 def export_to_file(env: Env, actor: Actor, selection: ExportSelection, path: str | Path
@@ -670,7 +655,7 @@ def import_package(env: Env, actor: Actor, package: str | Path,
     rights.require(actor, "package.import")
     started = time.monotonic()
     with _import_lock(env):
-        work = Path(tempfile.mkdtemp(prefix="import-", dir=env.store.tmp_dir))
+        work = env.store.work_dir("import-")
         try:
             return _import(env, actor, Path(package), work, started, progress)
         finally:
@@ -680,18 +665,12 @@ def import_package(env: Env, actor: Actor, package: str | Path,
 @contextmanager
 def _import_lock(env: Env) -> Iterator[None]:
     """One import at a time per storage root (two imports of one package would race)."""
-    path = env.store.tmp_dir / "locks" / "package-import.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Conflict("Another package is being imported into this repository; try again "
-                           "when it has finished.") from None
-        yield
-    finally:
-        os.close(fd)
+        with env.store.lock("package-import", wait=False):
+            yield
+    except StorageBusy:
+        raise Conflict("Another package is being imported into this repository; try again "
+                       "when it has finished.") from None
 
 
 def _import(env: Env, actor: Actor, package: Path, work: Path, started: float,
@@ -795,8 +774,7 @@ def _unpack(env: Env, package: Path, work: Path) -> Path:
                 _keepalive(work)
     if problems:
         _refuse_zip(problems)
-    if env.store.fsync:  # one flush for every file and folder, before any is moved in
-        _syncfs(work)
+    env.store.sync_all()  # one flush for every file and folder, before any is moved in
     return bag
 
 
@@ -864,21 +842,6 @@ def _copy_at_most(src: BinaryIO, out: BinaryIO, limit: int, rel: str) -> None:
         out.write(chunk)
 
 
-def _syncfs(path: Path) -> None:
-    """Flush the file system holding `path` (syncfs(2)): one call instead of an fsync per
-    unpacked file and folder, which cost ~8 ms each here."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None:
-            os.sync()
-        elif syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"syncfs failed: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
 _BAD_MEMBER = re.compile(r"[\x00-\x1f\x7f\\]|^/|(?:^|/)\.{0,2}(?:/|$)")
 
 
@@ -895,14 +858,6 @@ def _make_dirs(folder: Path, stop: Path, made: list[Path]) -> None:
     for f in reversed(missing):
         f.mkdir()
         made.append(f)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _describe(detail: Exception) -> str:
@@ -1170,34 +1125,16 @@ def _dossier_clashes(taken: _Taken, item: _Item, label: str, plan: _Plan) -> Non
 
 
 def _place(env: Env, item: _Item, objects: Path) -> None:
-    """Move the object folder (or its new versions) from the unpacked bag into the root."""
+    """Hand the object folder (or its new versions) from the unpacked bag to the store."""
     oid = object_id(item.rid)
-    src = objects / layout_path(oid)
-    dest = env.store.object_path(oid)
-    store = env.store
-    if item.action == "new":
-        created: list[Path] = []
-        _make_dirs(dest.parent, store.root, created)
-        try:
-            os.rename(src, dest)
-        except OSError as exc:
-            raise Conflict(f"{item.kind} {item.code} ({item.rid}) appeared in this repository "
-                           "while the package was imported; import it again.") from exc
-        return  # made durable with the whole group (`_import_group`)
-    # update: the new versions first (each rename commits one), then the root inventory,
-    # as the store itself writes; a crash in between is rolled forward by `recover`.
-    with store._locked(oid):  # noqa: SLF001 - the store's own per-object lock
-        if store.head(oid) != item.target_head:
-            raise Conflict(f"{item.kind} {item.code} ({item.rid}) changed here while the "
-                           "package was imported; import it again.")
-        for n in range(item.target_head + 1, item.head + 1):
-            os.rename(src / f"v{n}", dest / f"v{n}")
-        if store.fsync:
-            _fsync_dir(dest)
-        os.replace(src / INVENTORY, dest / INVENTORY)
-        os.replace(src / SIDECAR, dest / SIDECAR)
-        if store.fsync:
-            _fsync_dir(dest)
+    try:
+        env.store.adopt(oid, objects / layout_path(oid),
+                        expected_head=item.target_head if item.action == "update" else 0,
+                        new_head=item.head)
+    except StaleVersion as exc:
+        happened = "appeared in" if item.action == "new" else "changed in"
+        raise Conflict(f"{item.kind} {item.code} ({item.rid}) {happened} this repository "
+                       "while the package was imported; import it again.") from exc
 
 
 def _execute(env: Env, actor: Actor, plan: _Plan, bag: Path, report: dict[str, Any],
@@ -1208,8 +1145,7 @@ def _execute(env: Env, actor: Actor, plan: _Plan, bag: Path, report: dict[str, A
     for item in plan.of("fonds"):
         if item.action in ("new", "update"):
             _place(env, item, objects)
-            if env.store.fsync:
-                _syncfs(env.store.root)
+            env.store.sync_all()
         with env.db.write() as session:
             other = session.scalar(select(Fonds.id).where(Fonds.code == item.code,
                                                           Fonds.id != item.rid))
@@ -1263,8 +1199,7 @@ def _import_group(env: Env, actor: Actor, group: list[_Item], objects: Path, bag
             for item in moving:
                 _place(env, item, objects)
                 placed += 1
-            if env.store.fsync:  # every new folder and rename of the group, in one flush
-                _syncfs(env.store.root)
+            env.store.sync_all()  # every new folder and rename of the group, in one flush
         except BaseException:
             # what was placed stays guarded by its pending row (start-up imports it)
             with env.db.write() as session:

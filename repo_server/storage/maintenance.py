@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import sync as _sync
+import repo_server.storage.sync as _sync
+
 from .files import hash_file
 from .inventory import _check_sidecar, _content_files, _fixity_by_path, _sidecar
 from .layout import INVENTORY, LOCKS_DIR, SIDECAR, _version_number, newest_version

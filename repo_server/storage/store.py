@@ -32,7 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import sync as _sync
+import repo_server.storage.sync as _sync
+
 from .copy import RootCopy
 from .files import hash_file
 from .inventory import (
@@ -69,16 +70,13 @@ from .types import (
     ObjectNotFound,
     StagedFile,
     StaleVersion,
+    StorageBusy,
     StorageError,
     VersionInfo,
     VersionWrite,
 )
 
 log = logging.getLogger("repo_server.storage.ocfl")
-
-
-class StorageBusy(StorageError):
-    """A lock asked for without waiting is held by someone else."""
 
 
 @dataclass(frozen=True)

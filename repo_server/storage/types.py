@@ -12,6 +12,10 @@ class StorageError(Exception):
     """Base class of every error raised by the object store."""
 
 
+class StorageBusy(StorageError):
+    """A lock asked for without waiting is held by someone else."""
+
+
 class ObjectNotFound(StorageError):
     """The object, version or logical path does not exist."""
 
