@@ -395,13 +395,15 @@ class PackageExport:
         env = self.env
         audit.buffer(env).flush()  # recent request events belong in the history files
         started = env.now()
-        writer = _BagWriter(env.store.tmp_dir, started)
+        work = env.store.work_dir("export-")
+        writer = _BagWriter(work, started)
         try:
             for chunk in self._chunks(writer, started):
                 self.stats["bytes"] += len(chunk)
                 yield chunk
         finally:
             writer.close()
+            shutil.rmtree(work, ignore_errors=True)
         self.stats["payload_bytes"] = writer.payload_bytes
         self.stats["payload_files"] = writer.payload_files
         audit.record(env, self.actor, "package.export", self.stats["package"], "ok",

@@ -9,38 +9,11 @@ an imported object), ``maintenance`` (purge, recovery, verification), ``copy`` (
 of the root and their restore). ``protocol.Storage`` writes down what services may use.
 """
 
+from . import types
 from .layout import LAYOUT_NAME, check_logical_path, layout_path
 from .protocol import Storage
 from .store import ObjectStore
-from .types import (
-    ContentTooLarge,
-    DamagedContent,
-    FileInfo,
-    LogicalPathError,
-    ObjectNotFound,
-    StagedFile,
-    StaleVersion,
-    StorageBusy,
-    StorageError,
-    VersionInfo,
-    VersionWrite,
-)
+from .types import *  # noqa: F403 - the errors and value types, listed in types.__all__
 
-__all__ = [
-    "LAYOUT_NAME",
-    "ContentTooLarge",
-    "DamagedContent",
-    "FileInfo",
-    "LogicalPathError",
-    "ObjectNotFound",
-    "ObjectStore",
-    "StagedFile",
-    "StaleVersion",
-    "Storage",
-    "StorageBusy",
-    "StorageError",
-    "VersionInfo",
-    "VersionWrite",
-    "check_logical_path",
-    "layout_path",
-]
+__all__ = ["LAYOUT_NAME", "ObjectStore", "Storage", "check_logical_path", "layout_path",
+           *types.__all__]

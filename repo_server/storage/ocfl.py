@@ -3,53 +3,10 @@ for callers and tests written against it. New code imports from ``repo_server.st
 
 from __future__ import annotations
 
-from .layout import (
-    CONTENT_DIR,
-    INVENTORY,
-    LAYOUT_CONFIG,
-    LAYOUT_NAME,
-    OBJECT_NAMASTE,
-    ROOT_NAMASTE,
-    SIDECAR,
-    check_logical_path,
-    layout_path,
-)
-from .store import ObjectStore
+from . import *  # noqa: F403 - everything public, as before
+from . import __all__ as _public
+from .layout import CONTENT_DIR, INVENTORY, LAYOUT_CONFIG, OBJECT_NAMASTE, ROOT_NAMASTE, SIDECAR
 from .sync import SYNC_METHODS, resolve_sync_method
-from .types import (
-    ContentTooLarge,
-    DamagedContent,
-    FileInfo,
-    LogicalPathError,
-    ObjectNotFound,
-    StagedFile,
-    StaleVersion,
-    StorageError,
-    VersionInfo,
-    VersionWrite,
-)
 
-__all__ = [
-    "CONTENT_DIR",
-    "INVENTORY",
-    "LAYOUT_CONFIG",
-    "LAYOUT_NAME",
-    "OBJECT_NAMASTE",
-    "ROOT_NAMASTE",
-    "SIDECAR",
-    "SYNC_METHODS",
-    "ContentTooLarge",
-    "DamagedContent",
-    "FileInfo",
-    "LogicalPathError",
-    "ObjectNotFound",
-    "ObjectStore",
-    "StagedFile",
-    "StaleVersion",
-    "StorageError",
-    "VersionInfo",
-    "VersionWrite",
-    "check_logical_path",
-    "layout_path",
-    "resolve_sync_method",
-]
+__all__ = [*_public, "CONTENT_DIR", "INVENTORY", "LAYOUT_CONFIG", "OBJECT_NAMASTE",
+           "ROOT_NAMASTE", "SIDECAR", "SYNC_METHODS", "resolve_sync_method"]

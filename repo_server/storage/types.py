@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+__all__ = [
+    "ContentTooLarge", "DamagedContent", "FileInfo", "LogicalPathError", "ObjectNotFound",
+    "StagedFile", "StaleVersion", "StorageBusy", "StorageError", "VersionInfo", "VersionWrite",
+]
+
 
 class StorageError(Exception):
     """Base class of every error raised by the object store."""
