@@ -14,8 +14,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from ..catalog import Document, DocumentFile, DocumentTombstone, Dossier, Fonds, Tombstone
 from ..storage import DamagedContent, FileInfo, ObjectNotFound, StagedFile
-from . import fixity
-from . import rights
+from . import fixity, rights
 from .access import can_see_document, can_see_dossier, filter_documents, in_scope
 from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row

@@ -508,7 +508,6 @@ def test_verify_object_finds_damage(store: ObjectStore) -> None:
 
 @pytest.mark.parametrize("method", ["syncfs", "fsync"])
 def test_fsync_on_path_writes_valid_objects(tmp_path: Path, monkeypatch, method: str) -> None:
-    import repo_server.storage.ocfl as ocfl
     import repo_server.storage.sync as sync
 
     calls = {"syncfs": 0, "fsync": 0}
