@@ -196,7 +196,11 @@ class DocumentFiles(MethodView):
 class DocumentFile(MethodView):
     @blp.arguments(DownloadQuerySchema, location="query")
     @blp.response(200, description="The file's bytes (Range and conditional GET supported; "
-                                   "ETag is the SHA-256).",
+                                   "ETag is the SHA-256). A whole-file answer is checked "
+                                   "against the recorded digest as it streams: if the stored "
+                                   "bytes changed on disk the transfer stops before its last "
+                                   "byte (fewer bytes than Content-Length) and the object is "
+                                   "reported damaged in /health and /fixity.",
                   content_type="application/octet-stream")
     @blp.alt_response(206, description="Partial content for a Range request.")
     @blp.alt_response(304, description="Not modified (If-None-Match).")

@@ -32,10 +32,14 @@ def test_object_store_offers_every_member_of_the_protocol(tmp_path):
 
 
 def test_services_and_http_use_the_storage_api_not_its_folders():
-    paths = [SERVICES / "services" / f for f in ("backup.py", "packages.py", "fixity.py")]
+    services = SERVICES / "services"
+    paths = [*sorted(services.glob("backup*.py")), *sorted(services.glob("package*.py")),
+             services / "fixity.py"]
     paths += sorted((SERVICES / "api").glob("*.py"))
-    private = re.compile(r"\bstore\._|\bstore\.root\b|object_path\(|iter_object_dirs|_syncfs|"
-                         r"_fsync_dir|os\.link\(")
+    # a path inside the root (`store.root / ...`), the store's private parts, its walk or
+    # sync helpers by hand; the root itself as a place (which disk) is fine
+    private = re.compile(r"\bstore\._|\bstore\.root\s*/|object_path\(|iter_object_dirs|"
+                         r"_syncfs|_fsync_dir|os\.link\(")
     found = [f"{p.name}:{n}: {line.strip()}" for p in paths
              for n, line in enumerate(p.read_text().splitlines(), 1) if private.search(line)]
     assert found == []
