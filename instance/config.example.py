@@ -91,5 +91,7 @@
 # EMBEDDED_WORKER = True              # `serve` runs the worker (indexing, jobs) in-process
 # INDEX_INTERVAL_SECONDS = 0.5        # the indexer's pause between small batches
 # WORKER_NICE = 10                    # the worker yields the CPU to requests
-# FIXITY_PERIOD_DAYS = 90             # every stored file is re-hashed within this many days
+# FIXITY_PERIOD_DAYS = 30             # every stored file is re-hashed within this many days
 # FIXITY_SHARE = ""                   # or a share per night, e.g. 0.05
+# AUDIT_KEY_FILE = ""                 # seals the audit trail; "" = <instance>/audit.key (made
+#                                     # on the first write; keep a copy apart from the database)

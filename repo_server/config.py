@@ -64,8 +64,11 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,  # reverse proxies in front of the server whose X-Forwarded-For
     # is believed (number of hops); 0: the client address is the TCP peer
     # Operations (docs/operations.md)
-    "FIXITY_PERIOD_DAYS": 90,  # every stored object is re-hashed within this many days (≤ 1095)
+    "FIXITY_PERIOD_DAYS": 30,  # every stored object is re-hashed within this many days (≤ 1095)
     "FIXITY_SHARE": "",  # share of the objects checked per nightly run; "" = 1/FIXITY_PERIOD_DAYS
+    # The key that seals the audit trail, kept outside the database (decision 0015); made on
+    # the first write. "" = <instance>/audit.key. Backup sets carry a copy beside the snapshot.
+    "AUDIT_KEY_FILE": "",
     # Where the nightly backup job writes: a folder on another disk (a mounted USB disk, a
     # network share). Default <instance>/backups: on by default, but on the same disk as the
     # records, which /health, the greeting and `repo-server doctor` warn about until it is set.

@@ -104,3 +104,93 @@ def test_verify_audit_command(client, busy, env, config):
     bad = CliRunner().invoke(main, ["--instance", config["INSTANCE_PATH"], "verify-audit"],
                              env=cli_env)
     assert bad.exit_code == 1 and "BROKEN" in bad.output
+
+
+# --- anchors outside the database (decision 0015) -------------------------------------------
+
+
+def _rows(env) -> list[tuple]:
+    with env.db.engine.begin() as conn:
+        return conn.execute(text("SELECT seq, at, actor, action, target, outcome, client_addr, "
+                                 "request_id, details, hash FROM audit_events ORDER BY seq")).all()
+
+
+def _rechain_from(env, start: int, prev: str) -> str:
+    """What an attacker with database access does: recompute every hash from `start` on."""
+    from repo_server.catalog import AuditEvent
+    from sqlalchemy import select
+
+    with env.db.write() as session:
+        for e in session.scalars(select(AuditEvent).where(AuditEvent.seq >= start)
+                                 .order_by(AuditEvent.seq)):
+            event = {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+                     "outcome": e.outcome, "client_addr": e.client_addr,
+                     "request_id": e.request_id, "details": e.details}
+            e.prev_hash = prev
+            e.hash = prev = audit.chain(prev, event)
+    return prev
+
+
+def _tip(env) -> tuple:
+    with env.db.engine.begin() as conn:
+        return conn.execute(text("SELECT seq, hash, mac FROM audit_head WHERE id = 1")).one()
+
+
+def test_the_key_is_made_outside_the_database_and_seals_the_tip(client, busy, env, config):
+    from pathlib import Path
+
+    key_file = audit.audit_anchor.key_path(config)
+    assert key_file == Path(config["INSTANCE_PATH"]) / "audit.key"
+    assert key_file.is_file() and key_file.stat().st_mode & 0o777 == 0o600
+    assert _tip(env)[2] is not None
+    assert audit.verify(env)["ok"]
+
+
+def test_rewritten_rows_with_recomputed_hashes_and_tip_are_detected(client, busy, env):
+    before = audit.verify(env)
+    assert before["ok"]
+    _tamper(env, "UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3")
+    with env.db.engine.begin() as conn:
+        prev = conn.execute(text("SELECT hash FROM audit_events WHERE seq = 2")).scalar()
+    tip_hash = _rechain_from(env, 3, prev)
+    seq = _tip(env)[0]
+    _tamper(env, "UPDATE audit_head SET hash = :h WHERE id = 1", h=tip_hash)
+    result = audit.verify(env)
+    assert not result["ok"] and "seal" in result["problem"], result
+    # The server's next write does not bless the rewritten trail.
+    client.make_dossier()
+    audit.buffer(env).flush()
+    assert _tip(env)[0] > seq
+    assert not audit.verify(env)["ok"]
+
+
+def test_cut_off_newest_rows_with_the_tip_moved_back_are_detected(client, busy, env):
+    keep = _tip(env)[0] - 3
+    with env.db.engine.begin() as conn:
+        kept_hash = conn.execute(text("SELECT hash FROM audit_events WHERE seq = :s"),
+                                 {"s": keep}).scalar()
+    _tamper(env, "DELETE FROM audit_events WHERE seq > :s", s=keep)
+    _tamper(env, "UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1", s=keep, h=kept_hash)
+    result = audit.verify(env)
+    assert not result["ok"] and "seal" in result["problem"], result
+
+
+def test_an_old_genuine_tip_put_back_is_caught_by_a_checkpoint(client, busy, env):
+    old = _tip(env)  # an attacker keeps a copy of the sealed tip ...
+    client.make_dossier(title="Hồ sơ sau mốc")
+    audit.buffer(env).flush()
+    point = audit.audit_anchor.write_checkpoint(env)  # ... the nightly job seals a checkpoint
+    assert point["seq"] > old[0]
+    assert b'"seq"' in env.store.read_note("audit-checkpoints.jsonl")
+    _tamper(env, "DELETE FROM audit_events WHERE seq > :s", s=old[0])
+    _tamper(env, "UPDATE audit_head SET seq = :s, hash = :h, mac = :m WHERE id = 1",
+            s=old[0], h=old[1], m=old[2])
+    result = audit.verify(env)
+    assert not result["ok"] and "checkpoint" in result["problem"], result
+
+
+def test_a_missing_key_is_named(client, busy, env, config):
+    audit.audit_anchor.key_path(config).unlink()
+    env._audit_key = None
+    result = audit.verify(env)
+    assert not result["ok"] and "audit.key" in result["problem"]

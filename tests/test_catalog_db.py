@@ -15,7 +15,7 @@ from repo_server import build_env
 from repo_server.catalog import Database
 from repo_server.catalog.migrate import upgrade
 from repo_server.services.context import SYSTEM
-from repo_server.storage import ocfl
+from repo_server.storage import ocfl, sync
 
 from .conftest import close_env, make_config
 
@@ -92,7 +92,7 @@ def test_write_synced_by_storage_skips_fsync_only_where_storage_covers_it(
     (True, "syncfs", True), (True, "fsync", False), (False, "syncfs", False)])
 def test_build_env_pairs_catalog_and_storage_syncs(tmp_path: Path, fsync: bool, method: str,
                                                     expected: bool) -> None:
-    if method == "syncfs" and ocfl._SYNCFS is None:
+    if method == "syncfs" and sync._SYNCFS is None:
         pytest.skip("no syncfs on this system")
     config = make_config(tmp_path / "instance", FSYNC=fsync, FSYNC_METHOD=method)
     (tmp_path / "instance").mkdir()
@@ -107,7 +107,7 @@ def test_pending_row_is_committed_before_the_storage_syncs(tmp_path: Path, monke
     """The crash argument of `synced_by_storage`: the pending row must already be written
     (committed to the WAL) when the storage's first sync runs, so that sync makes it durable
     before the new version's commit point."""
-    if ocfl._SYNCFS is None:
+    if sync._SYNCFS is None:
         pytest.skip("no syncfs on this system")
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -118,14 +118,14 @@ def test_pending_row_is_committed_before_the_storage_syncs(tmp_path: Path, monke
     env = build_env(config)
     assert env.db.storage_syncs_commits
     seen: list[int] = []
-    real = ocfl._syncfs
+    real = sync.syncfs
 
     def checking_syncfs(path: Path) -> None:
         with sqlite3.connect(env.db.file) as other:
             seen.append(other.execute("SELECT count(*) FROM pending_writes").fetchone()[0])
         real(path)
 
-    monkeypatch.setattr(ocfl, "_syncfs", checking_syncfs)
+    monkeypatch.setattr(sync, "syncfs", checking_syncfs)
     from repo_server.services.writes import WritePlan, write_object
 
     try:

@@ -454,7 +454,9 @@ def test_export_memory_does_not_grow_with_the_number_of_files(tmp_path, monkeypa
     """The export's ZIP writer keeps nothing per file in memory (it kept ~0.5 KB per file, a
     ZipInfo per entry for the central directory): the traced peak for 3,200 files stays within
     64 bytes per added file of the peak for 800, and the bag is still a valid BagIt bag."""
-    monkeypatch.setattr(packages, "CHUNK", 16 * 1024)  # small buffers, full from the start
+    from repo_server.services import package_export
+
+    monkeypatch.setattr(package_export, "CHUNK", 16 * 1024)  # small buffers, full from the start
     monkeypatch.setattr(packages._Sink, "SPILL_AT", 16 * 1024)
 
     def peak(files: int) -> int:

@@ -10,8 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ..services.errors import ServiceError
-from ..storage import StorageError
+from ..services.errors import ServiceError, StorageError
 from . import (
     audit,
     digitisation,

@@ -12,10 +12,10 @@ from flask import current_app, g, request
 from flask_smorest import abort
 from werkzeug.datastructures import FileStorage
 
+from ..services import uploads
 from ..services.context import Actor, Env
 from ..services.documents import IncomingFile
-from ..services.errors import PayloadTooLarge, PreconditionFailed, ValidationFailed
-from ..storage import ContentTooLarge
+from ..services.errors import PreconditionFailed, ValidationFailed
 
 _ETAG = re.compile(r'^(?:W/)?"?v(\d+)"?$')
 
@@ -77,11 +77,7 @@ def _digest_from_headers(headers) -> str | None:  # noqa: ANN001
 
 
 def _stage(stream, max_bytes: int):  # noqa: ANN001, ANN202
-    try:
-        return env().store.stage(stream, max_bytes=max_bytes)
-    except ContentTooLarge as exc:
-        raise PayloadTooLarge(
-            f"The file is larger than the limit of {max_bytes // (1024 * 1024)} MiB.") from exc
+    return uploads.stage_upload(env(), stream, max_bytes)
 
 
 def uploaded_files() -> list[IncomingFile]:
@@ -95,22 +91,26 @@ def uploaded_files() -> list[IncomingFile]:
             if unexpected:
                 raise ValidationFailed({k: ["Send files in parts named 'file'."]
                                         for k in unexpected})
-            for part in parts:
+            # Every digest header is checked before any byte is staged: a refusal leaves
+            # nothing behind in the storage's staging folder.
+            digests = [_digest_from_headers(part.headers) for part in parts]
+            for part, digest in zip(parts, digests, strict=True):
                 staged = _stage(part.stream, limit)
                 files.append(IncomingFile(name=part.filename or "", staged=staged,
                                           media_type=part.mimetype or "application/octet-stream",
-                                          expected_sha256=_digest_from_headers(part.headers)))
+                                          expected_sha256=digest))
             return files
         name = request.args.get("name") or _disposition_name()
         cached = getattr(request, "_cached_data", None)  # read already (Idempotency-Key)
+        digest = _digest_from_headers(request.headers)
         staged = _stage(io.BytesIO(cached) if cached is not None else request.stream, limit)
         files.append(IncomingFile(name=name or "", staged=staged,
                                   media_type=request.mimetype or "application/octet-stream",
-                                  expected_sha256=_digest_from_headers(request.headers)))
+                                  expected_sha256=digest))
         return files
     except BaseException:
         for f in files:
-            env().store.discard(f.staged)
+            uploads.discard(env(), f.staged)
         raise
 
 

@@ -64,10 +64,21 @@ class FixityRunSchema(Schema):
     status = fields.String(metadata={"description": "running, ok, problems or failed"})
     started_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
+    seconds = fields.Float(allow_none=True, metadata={"description": "how long the run took"})
     objects_total = fields.Integer()
-    objects_checked = fields.Integer()
+    objects_checked = fields.Integer(metadata={"description": "objects re-hashed by this run"})
     files_checked = fields.Integer()
-    bytes_checked = fields.Integer()
+    bytes_checked = fields.Integer(metadata={"description": "bytes re-hashed by this run"})
+    period_days = fields.Integer(allow_none=True, metadata={
+        "description": "every object is to be re-hashed within this many days"})
+    overdue = fields.Integer(allow_none=True, metadata={
+        "description": "after the run: objects not checked within the period"})
+    oldest_check_at = fields.DateTime(allow_none=True, metadata={
+        "description": "after the run: the oldest last check of any object"})
+    oldest_check_age_days = fields.Float(allow_none=True, metadata={
+        "description": "after the run: how old that oldest check was, in days (at most "
+                       "period_days when the cycle keeps up)",
+        "example": 29.5})
     failures = fields.List(fields.Nested(FixityFailureSchema))
     error = fields.String(allow_none=True)
 

@@ -10,8 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import packages as service
-from ..services.errors import PayloadTooLarge
-from ..storage import ContentTooLarge
+from ..services import uploads
 from .common import actor, env
 from .schemas import StrictSchema
 
@@ -101,12 +100,10 @@ class Import(MethodView):
         so importing a package twice is harmless.
         """
         limit = env().config["MAX_UPLOAD_BYTES"]
-        try:
-            staged = env().store.stage(_body(), max_bytes=limit)
-        except ContentTooLarge as exc:
-            raise PayloadTooLarge(f"The package is larger than {limit // (1024 * 1024)} MiB; "
-                                  "import it with `repo-server import` instead.") from exc
+        staged = uploads.stage_upload(
+            env(), _body(), limit, f"The package is larger than {limit // (1024 * 1024)} MiB; "
+            "import it with `repo-server import` instead.")
         try:
             return service.import_package(env(), actor(), staged.path)
         finally:
-            env().store.discard(staged)
+            uploads.discard(env(), staged)

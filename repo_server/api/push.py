@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
+from ..services import uploads
 from ..services.errors import ValidationFailed
 from ..services.push import PushedDocument, push_dossier
 from .common import actor, env, uploaded_files
@@ -131,7 +132,7 @@ class DossierPush(MethodView):
             errors["file"] = [f"{name}: not named in the manifest." for name in extra]
         if errors:
             for f in files:
-                env().store.discard(f.staged)
+                uploads.discard(env(), f.staged)
             raise ValidationFailed(errors)
         return push_dossier(env(), actor(), manifest["dossier"], documents,
                             add_to_existing=manifest["add_to_existing"]), 201

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -450,6 +451,9 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of "seq:hash" under the instance's audit key (kept outside the database):
+    # rewriting rows and the tip, or moving the tip back, cannot be sealed again without it.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 # --- operations: fixity checks and alerts (issue 6) -------------------------------------------
@@ -487,6 +491,11 @@ class FixityRun(Base):
     bytes_checked: Mapped[int] = mapped_column(BigInteger, default=0)
     failures: Mapped[list[Any]] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
+    # What the rolling check covers after this run (issue 12 §3).
+    period_days: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    overdue: Mapped[int | None] = mapped_column(Integer)  # objects unchecked within the period
+    oldest_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Alert(Base):

@@ -2,7 +2,9 @@
 
 hash(n) = sha256(hash(n-1) + canonical JSON of event n). Editing, deleting or reordering a
 row breaks the chain at that row; the `audit_head` row holds the tip, so cutting off the
-newest events is detected too. Changes to records are logged inside the transaction that
+newest events is detected too. The tip is sealed with a key kept outside the database and
+checkpoints of it are written into the storage root (services/audit_anchor.py), so that
+rewriting rows *and* recomputing the hashes after them is detected as well. Changes to records are logged inside the transaction that
 makes them; requests (reads, searches, refusals) are logged through a small per-process
 buffer flushed every fraction of a second, so a read never waits for a disk flush.
 """
@@ -22,6 +24,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, update
 
 from ..catalog import AuditEvent, AuditHead
+from . import audit_anchor
 from .context import Actor, Env
 
 log = logging.getLogger(__name__)
@@ -75,23 +78,25 @@ def make_event(env: Env, actor: Actor | str, action: str, target: str | None,
 # the ORM's bulk-insert and bulk-update paths cost about 1 ms per event, Core a tenth of it.
 _EVENTS = AuditEvent.__table__
 _HEAD = AuditHead.__table__
-_TIP = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_TIP = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.mac).where(_HEAD.c.id == 1).with_for_update()
 _ADD = insert(_EVENTS)
 _MOVE_TIP = update(_HEAD).where(_HEAD.c.id == 1).values(
-    seq=bindparam("tip_seq"), hash=bindparam("tip_hash"))
+    seq=bindparam("tip_seq"), hash=bindparam("tip_hash"), mac=bindparam("tip_mac"))
 
 
-def append(session, events: list[dict[str, Any]]) -> None:  # noqa: ANN001
-    """Add events to the chain inside the caller's write transaction (locks the tip)."""
+def append(session, events: list[dict[str, Any]], env: Env) -> None:  # noqa: ANN001
+    """Add events to the chain inside the caller's write transaction (locks the tip, seals
+    the new tip with the instance's audit key)."""
     if not events:
         return
     conn = session.connection()
     head = conn.execute(_TIP).first()
     if head is None:  # the migration creates the tip; this only covers a deleted one
         conn.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
-        seq, prev = 0, GENESIS
+        seq, prev, old_mac = 0, GENESIS, None
     else:
-        seq, prev = head
+        seq, prev, old_mac = head
+    old_seq, old_hash = seq, prev
     rows = []
     for event in events:
         seq += 1
@@ -99,20 +104,21 @@ def append(session, events: list[dict[str, Any]]) -> None:  # noqa: ANN001
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
     conn.execute(_ADD, rows)
-    conn.execute(_MOVE_TIP, {"tip_seq": seq, "tip_hash": prev})
+    mac = audit_anchor.seal_for_append(env, old_seq, old_hash, old_mac, seq, prev)
+    conn.execute(_MOVE_TIP, {"tip_seq": seq, "tip_hash": prev, "tip_mac": mac})
 
 
 def log_in(session, env: Env, actor: Actor | str, action: str, target: str | None,  # noqa: ANN001
            details: dict[str, Any] | None = None) -> None:
     """Log a change inside the transaction that makes it."""
-    append(session, [make_event(env, actor, action, target, "ok", details)])
+    append(session, [make_event(env, actor, action, target, "ok", details)], env)
 
 
 def record(env: Env, actor: Actor | str, action: str, target: str | None,
            outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
     """Log an event now, in its own transaction."""
     with env.db.write() as session:
-        append(session, [make_event(env, actor, action, target, outcome, details)])
+        append(session, [make_event(env, actor, action, target, outcome, details)], env)
 
 
 class Buffer:
@@ -147,7 +153,7 @@ class Buffer:
     def _write(self, events: list[dict[str, Any]]) -> bool:
         try:
             with self.env.db.write() as session:
-                append(session, events)
+                append(session, events, self.env)
             return True
         except Exception:  # noqa: BLE001 - keep them for the next try rather than lose them
             log.exception("writing %d audit events failed; will retry", len(events))
@@ -226,6 +232,8 @@ def export_lines(env: Env, filters: dict[str, Any], reader: Actor,
 def verify(env: Env, batch: int = 5000) -> dict[str, Any]:
     """Walk the chain; report the first broken link (or that it is intact)."""
     buffer(env).flush()
+    wanted = {p["seq"] for p in audit_anchor.read_checkpoints(env) if isinstance(p.get("seq"), int)}
+    hash_at: dict[int, str] = {}
     prev, expected_seq, checked = GENESIS, 1, 0
     while True:
         with env.db.read() as session:
@@ -246,6 +254,8 @@ def verify(env: Env, batch: int = 5000) -> dict[str, Any]:
             if problem:
                 return {"ok": False, "checked": checked, "first_broken_seq": e.seq
                         if e.seq == expected_seq else expected_seq, "problem": problem}
+            if e.seq in wanted:
+                hash_at[e.seq] = e.hash
             prev, expected_seq, checked = e.hash, expected_seq + 1, checked + 1
         if len(rows) < batch:
             break
@@ -254,4 +264,8 @@ def verify(env: Env, batch: int = 5000) -> dict[str, Any]:
         return {"ok": False, "checked": checked, "first_broken_seq": checked + 1,
                 "problem": f"the chain ends at event {checked} but its tip says {tip_seq}: "
                            "the newest events were removed or the tip was altered"}
+    problem = audit_anchor.check(env, (head.seq, head.hash, head.mac) if head else None,
+                                 checked, hash_at)
+    if problem:
+        return {"ok": False, "checked": checked, "first_broken_seq": None, "problem": problem}
     return {"ok": True, "checked": checked, "first_broken_seq": None, "problem": None}

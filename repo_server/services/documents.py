@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from ..catalog import Document, DocumentFile, DocumentTombstone, Dossier, Fonds, Tombstone
-from ..storage import FileInfo, ObjectNotFound, StagedFile
-from . import rights
+from ..storage import DamagedContent, FileInfo, ObjectNotFound, StagedFile
+from . import fixity, rights
 from .access import can_see_document, can_see_dossier, filter_documents, in_scope
 from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row
@@ -586,3 +588,57 @@ def open_file(env: Env, document_id: str, name: str, viewer: Actor,
         where = f"in version {version}" if version else "now"
         raise NotFound(f"Document {row.doc_code} has no file named {name!r} {where}.") from exc
     return path, info, media.get(name, {}).get("media_type", "application/octet-stream")
+
+
+class DamagedFile(Exception):
+    """Raised while streaming a download whose bytes no longer match their recorded digest
+    (after the object was marked damaged); the transfer is cut before its last byte."""
+
+
+@dataclass
+class Download:
+    """A file ready to send: an open file (for ranges and conditional answers), its digests
+    and media type, and ``verified()`` for a whole-file answer checked as it streams."""
+
+    env: Env
+    document_id: str
+    file: BinaryIO
+    info: FileInfo
+    media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return self.info.sha256
+
+    @property
+    def size(self) -> int:
+        return self.info.size
+
+    @property
+    def modified(self) -> float:
+        return os.fstat(self.file.fileno()).st_mtime
+
+    def verified(self) -> Iterator[bytes]:
+        """The whole file, checked against its recorded digest as it streams. On a mismatch
+        the object is marked damaged (fixity alert, /health degraded) and DamagedFile is
+        raised before the last chunk is sent."""
+        oid = object_id(self.document_id)
+        try:
+            yield from self.env.store.verified_chunks(oid, self.info, self.file)
+        except DamagedContent as exc:
+            fixity.report_damaged(env=self.env, oid=oid, kind="document", problems=[
+                f"{exc.content_path}: a download found its bytes changed on disk "
+                f"(digest {exc.actual}, recorded {exc.expected})"])
+            raise DamagedFile(str(exc)) from exc
+
+
+def download(env: Env, document_id: str, name: str, viewer: Actor,
+             version: int | None = None) -> Download:
+    """Open a file for download (rights as ``open_file``); the caller closes ``file`` or
+    consumes ``verified()``."""
+    _, info, media_type = open_file(env, document_id, name, viewer, version)
+    try:
+        fh, info = env.store.open_file(object_id(document_id), info.logical_path, version)
+    except ObjectNotFound as exc:
+        raise NotFound(f"The file {name!r} is no longer stored.") from exc
+    return Download(env, document_id, fh, info, media_type)

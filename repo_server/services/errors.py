@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Raised by the storage layer through any service (a disk that fails, a root that went
+# away): the HTTP layer answers 503 for it, without knowing the storage.
+from ..storage import StorageError as StorageError
+
 
 class ServiceError(Exception):
     """Base of every rule violation a caller can act on."""

@@ -1,5 +1,7 @@
 """Rolling fixity: re-hash a share of the stored objects every night, oldest check first, so
-that every object is checked within FIXITY_PERIOD_DAYS (default 90, never more than 3 years).
+that every object is checked within FIXITY_PERIOD_DAYS (default 30, never more than 3 years).
+Each run records what the rolling check covers when it ends: objects and bytes re-hashed, the
+objects not checked within the period, and the oldest check (its age, in the run's view).
 
 A damaged or missing object raises an alert (alerts table, audit trail, error log) once, when
 it starts failing; /api/v1/health reports "degraded" and names it until a later check finds it
@@ -15,9 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -32,6 +33,7 @@ from .records import object_id, record_id
 log = logging.getLogger(__name__)
 
 MAX_PERIOD_DAYS = 3 * 365
+DEFAULT_PERIOD_DAYS = 30
 FAILING = ("failed", "missing")
 
 
@@ -41,9 +43,9 @@ FAILING = ("failed", "missing")
 def period_days(env: Env) -> int:
     """FIXITY_PERIOD_DAYS, kept between 1 day and 3 years."""
     try:
-        days = int(env.config.get("FIXITY_PERIOD_DAYS") or 90)
+        days = int(env.config.get("FIXITY_PERIOD_DAYS") or DEFAULT_PERIOD_DAYS)
     except (TypeError, ValueError):
-        days = 90
+        days = DEFAULT_PERIOD_DAYS
     return max(1, min(days, MAX_PERIOD_DAYS))
 
 
@@ -76,9 +78,7 @@ def catalog_objects(env: Env) -> dict[str, str]:
 
 def stored_objects(env: Env) -> set[str]:
     """OCFL ids of the objects in the storage root, from folder names (cheap)."""
-    from .backup import iter_object_dirs, object_id_of
-
-    return {object_id_of(env.store.root, d) for d in iter_object_dirs(env.store.root)}
+    return env.store.stored_object_ids()
 
 
 def _still_expected(env: Env, oid: str) -> bool:
@@ -115,11 +115,7 @@ def _verify(env: Env, oid: str) -> tuple[str, list[str], int, int]:
     files = size = 0
     if not problems:
         try:
-            objdir = env.store.object_path(oid)
-            for paths in env.store.inventory(oid)["manifest"].values():
-                for path in paths:
-                    files += 1
-                    size += os.stat(objdir / path).st_size
+            files, size = env.store.object_size(oid)
         except (OSError, ObjectNotFound):
             pass
     return ("failed" if problems else "ok"), problems, files, size
@@ -181,6 +177,15 @@ def _record(env: Env, oid: str, kind: str | None, status: str, problems: list[st
     return False
 
 
+def report_damaged(env: Env, oid: str, kind: str | None, problems: list[str]) -> None:
+    """Mark an object damaged now, found outside a fixity run (a download whose bytes did not
+    match their digest): the same alert, log line and /health state as a failed check."""
+    try:
+        _record(env, oid, kind, "failed", problems)
+    except Exception:  # noqa: BLE001 - the download is cut anyway; never hide that
+        log.exception("fixity: could not record %s as damaged: %s", oid, problems)
+
+
 def sync(env: Env) -> dict[str, Any]:
     """Bring fixity_objects in line with the storage root and the catalog."""
     now = env.now()
@@ -220,10 +225,25 @@ def _due(env: Env, total: int, limit: int | None) -> list[tuple[str, str | None]
     return [tuple(r) for r in (*failing, *oldest)]
 
 
+def coverage(env: Env) -> tuple[int, datetime | None]:
+    """(objects not checked within the period, the oldest last check) as they stand now."""
+    last = func.coalesce(FixityObject.last_checked_at, FixityObject.registered_at)
+    with env.db.read() as session:
+        overdue = session.scalar(select(func.count()).select_from(FixityObject)
+                                 .where(last <= env.now() - timedelta(days=period_days(env))))
+        oldest = session.scalar(select(func.min(last)))
+    if isinstance(oldest, str):  # SQLite gives an aggregate's result untyped
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return overdue or 0, oldest
+
+
 def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
                object_ids: list[str] | None = None) -> dict[str, Any]:
     """One fixity run; returns its counts (also kept in fixity_runs)."""
     started = env.now()
+    t0 = time.monotonic()
     with env.db.write() as session:
         run = FixityRun(trigger=trigger, status="running", started_at=started, failures=[],
                         objects_total=0, objects_checked=0, files_checked=0, bytes_checked=0)
@@ -270,8 +290,23 @@ def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        try:
+            from . import audit_anchor
+
+            audit_anchor.write_checkpoint(env)  # nightly: a sealed mark of the audit chain
+        except Exception:  # noqa: BLE001 - fixity's own result matters more
+            log.exception("fixity: could not write the audit checkpoint")
+        try:
+            counts["overdue"], oldest = coverage(env)
+        except Exception:  # noqa: BLE001 - the run's own error matters more
+            counts["overdue"], oldest = None, None
+        counts["oldest_check_at"] = oldest.isoformat() if oldest else None
+        counts["period_days"] = period_days(env)
+        counts["seconds"] = round(time.monotonic() - t0, 3)
         with env.db.write() as session:
             run = session.get(FixityRun, run_id)
+            run.period_days, run.seconds = counts["period_days"], counts["seconds"]
+            run.overdue, run.oldest_check_at = counts["overdue"], oldest
             run.status = "failed" if error else ("problems" if failures else "ok")
             run.finished_at, run.error = env.now(), error
             run.objects_total = counts["objects_total"]
@@ -314,11 +349,16 @@ def object_state(env: Env, rid: str, viewer: Actor = SYSTEM) -> dict[str, Any]:
 
 
 def run_view(run: FixityRun) -> dict[str, Any]:
+    age = None
+    if run.oldest_check_at is not None and run.finished_at is not None:
+        age = round((run.finished_at - run.oldest_check_at).total_seconds() / 86400, 2)
     return {"id": run.id, "trigger": run.trigger, "status": run.status,
             "started_at": run.started_at, "finished_at": run.finished_at,
-            "objects_total": run.objects_total, "objects_checked": run.objects_checked,
-            "files_checked": run.files_checked, "bytes_checked": run.bytes_checked,
-            "failures": run.failures or [], "error": run.error}
+            "seconds": run.seconds, "objects_total": run.objects_total,
+            "objects_checked": run.objects_checked, "files_checked": run.files_checked,
+            "bytes_checked": run.bytes_checked, "period_days": run.period_days,
+            "overdue": run.overdue, "oldest_check_at": run.oldest_check_at,
+            "oldest_check_age_days": age, "failures": run.failures or [], "error": run.error}
 
 
 def list_runs(env: Env, *, page: int, page_size: int,

@@ -49,12 +49,10 @@ def _diff(a: list, b: list) -> list:
 def assert_catalog_matches_storage(env) -> None:  # noqa: ANN001
     """Every object intact, and the catalog mirrors each one's head (nothing more, nothing less)."""
     from repo_server.catalog import Document, Dossier, Fonds, PendingWrite
-    from repo_server.services.backup import iter_object_dirs, object_id_of
     from repo_server.services.records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, record_id
 
     heads = {}
-    for objdir in iter_object_dirs(env.store.root):
-        oid = object_id_of(env.store.root, objdir)
+    for oid in sorted(env.store.stored_object_ids()):
         assert env.store.verify_object(oid) == [], oid
         v = env.store.version(oid)
         kind = ("fonds" if FONDS_FILE in v.state else "dossier" if DOSSIER_FILE in v.state

@@ -313,8 +313,40 @@ def test_retention_keeps_the_newest_sets_and_the_newest_full(client, dossier, en
     for s in bk.list_sets(dest):
         assert bk.verify_set(s["path"])["ok"]
     env.config["BACKUP_FULL_EVERY_DAYS"] = 0
-    assert bk.backup(env, dest, mode="auto", keep=2)["mode"] == "full"
-    assert len(bk.list_sets(dest)) == 2
+    second = bk.backup(env, dest, mode="auto", keep=2)
+    assert second["mode"] == "full"
+    # the two newest full sets stay: the older shares no byte with the newer's incrementals
+    assert [s["name"] for s in bk.list_sets(dest)] == [names[0], names[3], second["name"]]
+    third = bk.backup(env, dest, mode="auto", keep=2)
+    assert [s["name"] for s in bk.list_sets(dest)] == [second["name"], third["name"]]
+
+
+def test_a_rotted_byte_in_the_previous_set_is_not_linked_into_the_next(client, dossier, env,
+                                                                     tmp_path):
+    client.make_document(dossier["id"], files={"a.pdf": PDF})
+    dest = tmp_path / "b"
+    full = bk.backup(env, dest, mode="full")
+    sums = bk.read_sums(Path(full["path"]) / bk.SUMS)
+    victim = next(p for p in sums if p.endswith("a.pdf"))
+    rotted = Path(full["path"]) / victim
+    data = bytearray(rotted.read_bytes())
+    data[10] ^= 1
+    rotted.write_bytes(bytes(data))  # in place: the inode stays, as bit rot would
+
+    client.make_document(dossier["id"], subject="after the full set")
+    incr = bk.backup(env, dest, mode="incremental")
+    assert incr["previous_set_damaged"] == [victim]
+    fresh = Path(incr["path"]) / victim
+    assert fresh.read_bytes() == PDF and not os.path.samefile(fresh, rotted)
+    assert bk.verify_set(incr["path"], deep=True)["ok"]
+    assert not bk.verify_set(full["path"])["ok"]
+    # unchanged, intact files are still linked (no second copy on the backup disk)
+    other = next(p for p in sums if p.endswith("dossier.json"))
+    assert os.path.samefile(Path(incr["path"]) / other, Path(full["path"]) / other)
+    # every set carries the audit key beside the snapshot and a sealed checkpoint
+    assert (Path(incr["path"]) / "audit.key").is_file()
+    assert incr["audit"]["checkpoint"]["seq"] > 0
+    assert (Path(incr["path"]) / "storage" / "audit-checkpoints.jsonl").is_file()
 
 
 def test_command_line_backup_and_restore(client, dossier, env, config, restore_config,

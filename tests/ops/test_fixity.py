@@ -142,3 +142,25 @@ def test_fixity_is_a_scheduled_job_with_a_run_record(client, dossier, worker, en
     assert run["status"] == "ok", run
     assert run["counts"]["objects_total"] == 2
     assert client.get("/api/v1/fixity/runs").json["items"][0]["trigger"] == "schedule"
+
+
+def test_default_cycle_covers_every_object_within_30_days_and_each_run_says_so(
+        client, dossier, env):
+    for _ in range(40):  # more objects than nights in the period: the share decides
+        client.make_document(dossier["id"])
+    start = env.now()
+    ages = []
+    for night in range(1, 61):
+        env.clock = lambda night=night: start + timedelta(days=night)
+        counts = fixity.run_fixity(env)  # the nightly job's defaults
+        run = client.get(f"/api/v1/fixity/runs/{counts['run_id']}").json
+        assert run["period_days"] == 30
+        assert run["objects_checked"] >= 1 and run["bytes_checked"] > 0
+        assert run["seconds"] is not None and run["oldest_check_at"] is not None
+        ages.append(run["oldest_check_age_days"])
+        if night >= 30:
+            assert run["overdue"] == 0, (night, run)
+    assert max(ages) <= 30, ages
+    summary = client.get("/api/v1/fixity").json
+    assert summary["period_days"] == 30 and summary["last_run"]["overdue"] == 0
+    assert summary["last_run"]["oldest_check_age_days"] <= 30

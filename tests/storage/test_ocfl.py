@@ -508,10 +508,10 @@ def test_verify_object_finds_damage(store: ObjectStore) -> None:
 
 @pytest.mark.parametrize("method", ["syncfs", "fsync"])
 def test_fsync_on_path_writes_valid_objects(tmp_path: Path, monkeypatch, method: str) -> None:
-    import repo_server.storage.ocfl as ocfl
+    import repo_server.storage.sync as sync
 
     calls = {"syncfs": 0, "fsync": 0}
-    real_syncfs, real_fsync = ocfl._syncfs, os.fsync
+    real_syncfs, real_fsync = sync.syncfs, os.fsync
 
     def counting_syncfs(path: Path) -> None:
         calls["syncfs"] += 1
@@ -521,8 +521,8 @@ def test_fsync_on_path_writes_valid_objects(tmp_path: Path, monkeypatch, method:
         calls["fsync"] += 1
         real_fsync(fd)
 
-    monkeypatch.setattr(ocfl, "_syncfs", counting_syncfs)
-    monkeypatch.setattr(ocfl.os, "fsync", counting_fsync)
+    monkeypatch.setattr(sync, "syncfs", counting_syncfs)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
     # fsync=True: exercise the real code path of each method
     store = ObjectStore(tmp_path / "root", sync_method=method)
     assert store.sync_method == method
@@ -621,12 +621,13 @@ if __name__ == "__main__":
 def test_write_versions_commits_a_batch_with_three_syncs(tmp_path: Path, monkeypatch,
                                                          method: str) -> None:
     import repo_server.storage.ocfl as ocfl
+    import repo_server.storage.sync as sync
 
     calls = {"syncfs": 0, "fsync": 0}
-    real_syncfs, real_fsync = ocfl._syncfs, os.fsync
-    monkeypatch.setattr(ocfl, "_syncfs", lambda p: (calls.__setitem__("syncfs", calls["syncfs"] + 1),
+    real_syncfs, real_fsync = sync.syncfs, os.fsync
+    monkeypatch.setattr(sync, "syncfs", lambda p: (calls.__setitem__("syncfs", calls["syncfs"] + 1),
                                                     real_syncfs(p))[1])
-    monkeypatch.setattr(ocfl.os, "fsync", lambda fd: (calls.__setitem__("fsync", calls["fsync"] + 1),
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.__setitem__("fsync", calls["fsync"] + 1),
                                                       real_fsync(fd))[1])
     store = ObjectStore(tmp_path / "root", sync_method=method)
     ids = [new_id() for _ in range(5)]
