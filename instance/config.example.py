@@ -91,5 +91,8 @@
 # EMBEDDED_WORKER = True              # `serve` runs the worker (indexing, jobs) in-process
 # INDEX_INTERVAL_SECONDS = 0.5        # the indexer's pause between small batches
 # WORKER_NICE = 10                    # the worker yields the CPU to requests
+# OUTBOX_RETRY_SECONDS = 30.0         # a failing index item waits this long, doubling ...
+# OUTBOX_MAX_ATTEMPTS = 5             # ... and is parked after this many tries (/outbox/parked)
+# RECOVERY_FALLBACK_SECONDS = 120.0   # crash recovery's wait for writers it cannot check
 # FIXITY_PERIOD_DAYS = 90             # every stored file is re-hashed within this many days
 # FIXITY_SHARE = ""                   # or a share per night, e.g. 0.05

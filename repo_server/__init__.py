@@ -35,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, env=None) -> Flask:  
     from . import jobs  # noqa: F401 - the job registry, listed by /api/v1/jobs
     from .api import init_api
     from .config import load_config
+    from .services.processes import this_process
 
     config = load_config(default_instance_path(), overrides)
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,14 @@ def create_app(overrides: dict[str, Any] | None = None, *, env=None) -> Flask:  
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["repo_server"] = env or build_env(config)
+    env = env or build_env(config)
+    app.extensions["repo_server"] = env
+
+    @app.before_request
+    def _mark_process() -> None:
+        # Each web process (a forked gunicorn worker too) registers before it stages or
+        # writes anything, so crash recovery can tell it is alive (services/processes.py).
+        this_process(env, "web")
+
     init_api(app)
     return app

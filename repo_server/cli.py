@@ -39,6 +39,7 @@ def _prepare(config: dict):  # noqa: ANN202
 def _prepare_told(config: dict) -> tuple[Any, str]:
     """`_prepare`, and what it did to the database in words ("created", "upgraded ...")."""
     from .catalog.migrate import current_heads, upgrade
+    from .services.processes import this_process
     from .services.retention import seed_default_schedule
 
     Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,7 @@ def _prepare_told(config: dict) -> tuple[Any, str]:
         log.info("database %s: %s", done, _safe_url(config["DATABASE_URL"]))
     env = build_env(config)
     seed_default_schedule(env)
+    this_process(env, "command")  # before it writes or stages anything (crash recovery)
     return env, done
 
 
@@ -309,11 +311,13 @@ def worker(config: dict) -> None:
     import threading
 
     from .jobs.worker import Worker
-    from .services.rebuild import reconcile_pending
+    from .services.recovery import recover
     from .services.search import open_writer
 
     env = _prepare(config)
-    reconcile_pending(env, older_than_seconds=120)
+    # What a killed process left (pending writes, reserved rows, staged files) is recovered
+    # now, not after a fixed wait: live writers are told from dead ones by their markers.
+    recover(env)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

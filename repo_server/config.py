@@ -27,6 +27,14 @@ DEFAULTS: dict[str, Any] = {
     # about a second); and run at this nice(2) level so that requests get the CPU first.
     "INDEX_INTERVAL_SECONDS": 0.5,
     "WORKER_NICE": 10,
+    # An index item that fails is tried again after OUTBOX_RETRY_SECONDS, doubling each time,
+    # and parked after OUTBOX_MAX_ATTEMPTS tries (listed by /api/v1/outbox/parked and /health).
+    "OUTBOX_RETRY_SECONDS": 30.0,
+    "OUTBOX_MAX_ATTEMPTS": 5,
+    # Crash recovery waits this long only for writes of a process it cannot check (another
+    # host, or a row older than process markers); a gone process of this host is recovered
+    # at once (services/recovery.py).
+    "RECOVERY_FALLBACK_SECONDS": 120.0,
     "SQLITE_SYNCHRONOUS": "FULL",  # FULL: a committed transaction survives a power cut
     "MAX_UPLOAD_BYTES": 512 * 1024 * 1024,
     "MAX_JSON_BYTES": 1024 * 1024,

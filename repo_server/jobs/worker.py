@@ -22,11 +22,13 @@ from ..services import audit
 from ..services import jobs as job_service
 from ..services.context import SYSTEM, Env
 from ..services.indexing import DRAIN_BATCH, drain_outbox
+from ..services.recovery import needs_recovery, recover
 from . import builtin  # noqa: F401 - registers the built-in jobs
 from .digitisation import BatchThread
 from .lease import Lease
 
 log = logging.getLogger(__name__)
+RECOVERY_CHECK_SECONDS = 5.0  # how often the active worker looks for crashed writers
 
 
 class Worker:
@@ -50,6 +52,7 @@ class Worker:
         self.is_leader = False
         self._last_renew = 0.0
         self._last_check = 0.0
+        self._last_recovery = 0.0
         self._lock = threading.Lock()  # one job or drain at a time
         self.batches = BatchThread(env, self.lease.holder)  # digitisation, in its own thread
 
@@ -107,11 +110,21 @@ class Worker:
         if now - self._last_check >= 60:
             self._last_check = now
             self.ensure_index()
+        if now - self._last_recovery >= RECOVERY_CHECK_SECONDS:
+            self._last_recovery = now
+            self.recover_crashed()
         done = self.run_requested()
         self.batches.tick()
         with self._lock:
             done += drain_outbox(self.env, self.backend)
         return done
+
+    def recover_crashed(self) -> None:
+        """A web process killed on this host (kill -9, out of memory) left pending writes,
+        a reserved row or staged files: recover them now rather than at the next restart."""
+        if needs_recovery(self.env):
+            with self._lock:
+                recover(self.env)
 
     def run_forever(self, stop: threading.Event) -> None:
         import time

@@ -50,6 +50,12 @@ class IncomingFile:
     role: str | None = None  # "original-scan": kept beside its PDF/A, not read for text
 
 
+# The text extracted from a file is stored beside it as <name>.txt (services/texts.py), and a
+# file system holds names of 255 bytes: a longer name could be stored but never indexed.
+TEXT_SUFFIX = ".txt"
+MAX_FILE_NAME_BYTES = 255 - len(TEXT_SUFFIX)
+
+
 def clean_file_name(name: str | None) -> str:
     """A safe file name: NFC, no folders, no control characters; else a clear error."""
     if not name or not name.strip():
@@ -62,8 +68,11 @@ def clean_file_name(name: str | None) -> str:
         problems.append('A file name cannot contain / \\ : * ? " < > |.')
     if name in {".", ".."} or name.startswith("."):
         problems.append("A file name cannot start with a dot.")
-    if len(name.encode()) > 255:
-        problems.append("The file name is longer than 255 bytes.")
+    if len(name.encode()) > MAX_FILE_NAME_BYTES:
+        problems.append(f"The file name is {len(name.encode())} bytes long (UTF-8); the limit is "
+                        f"{MAX_FILE_NAME_BYTES} bytes, so that its extracted text "
+                        f"(<name>{TEXT_SUFFIX}) fits a file name of the storage (255 bytes). "
+                        "Shorten the name and send the file again.")
     if problems:
         raise ValidationFailed({"file": problems})
     return name

@@ -35,6 +35,7 @@ from .documents import (
 from .dossiers import dossier_file, prepare_dossier, reserve_dossier
 from .errors import Conflict, ValidationFailed
 from .holds import ensure_not_held
+from .processes import this_process
 from .records import (
     DOCUMENT_FILE,
     DOSSIER_FILE,
@@ -119,6 +120,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
     for doc in documents:
         doc.id = doc.id or new_id()
     now = env.now()
+    holder = this_process(env)
     with_pending = ([] if existing is not None else [(new.record_id, "dossier")]) + \
         [(d.id, "document") for d in documents]
     try:
@@ -146,7 +148,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
                     "created_at": now, "updated_at": now, **_mirrored(doc.meta)}])
             session.execute(insert(PendingWrite), [
                 {"token": new_id(), "object_id": rid, "object_kind": f"{PUSH_KIND}{group}:{kind}",
-                 "started_at": now} for rid, kind in with_pending])
+                 "started_at": now, "holder": holder} for rid, kind in with_pending])
     except BaseException:
         _discard_all(env, documents)
         raise

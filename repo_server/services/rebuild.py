@@ -158,21 +158,24 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
 
 
 def reconcile_pending(env: Env, older_than_seconds: float = 0,
-                      only: list[str] | None = None) -> int:
+                      only: list[str] | None = None, tokens: list[str] | None = None) -> int:
     """After a crash: import every object whose write was interrupted; drop empty reservations.
 
     Another process may be writing right now (gunicorn workers start one by one), so only
     writes pending for longer than `older_than_seconds` are treated as interrupted. With
     `only`, just the writes of those records (a resumed digitisation batch finishing its own
-    interrupted dossier while the server runs).
+    interrupted dossier while the server runs). With `tokens`, just those pending writes
+    (services/recovery.py chose them: their process is gone; it has recovered the storage).
     """
-    if only is None:
+    if only is None and tokens is None:
         env.store.recover(older_than_seconds=older_than_seconds)
     cutoff = env.now() - timedelta(seconds=older_than_seconds)
     with env.db.write() as session:
         stmt = select(PendingWrite).where(PendingWrite.started_at <= cutoff)
         if only is not None:
             stmt = stmt.where(PendingWrite.object_id.in_(only))
+        if tokens is not None:
+            stmt = stmt.where(PendingWrite.token.in_(tokens))
         pending = session.scalars(stmt).all()
         pushes: dict[str, list[PendingWrite]] = {}
         for p in pending:
