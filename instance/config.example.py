@@ -44,12 +44,11 @@
 # DISPOSAL_APPROVER_ROLES = "head"    # roles that may approve a disposal review
 # PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"   # found by itself when empty
 # OCR = True                          # read scans with Tesseract (tesseract-ocr-vie)
+# TESSERACT_CMD = ""                  # set REPO_TESSERACT_CMD instead: read from the environment
 
 # --- Limits ---------------------------------------------------------------------------------
 # MAX_UPLOAD_BYTES = 536870912        # 512 MiB: the largest file accepted
 # MAX_JSON_BYTES = 1048576            # the largest JSON body accepted
-# MAX_PAGE_SIZE = 200                 # the most items a listing returns at once
-# DEFAULT_PAGE_SIZE = 20
 # IDEMPOTENCY_TTL_HOURS = 24          # how long a POST's Idempotency-Key is remembered
 # IDEMPOTENCY_MAX_HASH_BYTES = 8388608  # larger uploads are compared by length and digest
 
