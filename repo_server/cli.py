@@ -7,11 +7,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from . import __version__, build_env, default_instance_path
+from .cli_env import _prepare, _prepare_told
 from .config import load_config
 
 log = logging.getLogger(__name__)
@@ -28,46 +28,6 @@ def _config(instance: str | None) -> dict:
     finally:
         if saved is not None:
             os.environ["REPO_INSTANCE_PATH"] = saved
-
-
-def _prepare(config: dict):  # noqa: ANN202
-    """Create or upgrade the catalog and the storage root; returns the service env."""
-    env, _ = _prepare_told(config)
-    return env
-
-
-def _prepare_told(config: dict) -> tuple[Any, str]:
-    """`_prepare`, and what it did to the database in words ("created", "upgraded ...")."""
-    from .catalog.migrate import current_heads, upgrade
-    from .services.processes import this_process
-    from .services.retention import seed_default_schedule
-
-    Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-    before = current_heads(config["DATABASE_URL"])
-    upgrade(config["DATABASE_URL"])
-    after = current_heads(config["DATABASE_URL"])
-    if not before:
-        done = "created"
-    elif before != after:
-        done = f"upgraded from {', '.join(before)} to {', '.join(after)}"
-    else:
-        done = "up to date"
-    if before != after:
-        log.info("database %s: %s", done, _safe_url(config["DATABASE_URL"]))
-    env = build_env(config)
-    seed_default_schedule(env)
-    this_process(env, "command")  # before it writes or stages anything (crash recovery)
-    return env, done
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, fit for a log line."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
-        return url.split("@")[-1]
 
 
 def _first_admin_key(env) -> str | None:  # noqa: ANN001
@@ -197,7 +157,7 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
     env, database = _prepare_told(config)
     fixed = reconcile_pending(env)
     secret = _first_admin_key(env)
-    app = create_app(config, env=env)
+    app = create_app(env=env)
     host = host or config["HOST"]
     port = port or int(config["PORT"])
     try:
@@ -261,7 +221,6 @@ def doctor(config: dict) -> None:
     from types import SimpleNamespace
 
     from . import doctor as checks
-    from . import jobs  # noqa: F401 - the job registry: the backup job's schedule
 
     click.echo(f"repo-server {__version__} doctor: checking {config['INSTANCE_PATH']}\n")
     database = Path(config["DATABASE_URL"].removeprefix("sqlite:///"))
@@ -331,8 +290,8 @@ def worker(config: dict) -> None:
 @click.pass_obj
 def reindex(config: dict) -> None:
     """Rebuild the search index from the storage root (no text is extracted again)."""
-    from .jobs.builtin import reindex as reindex_job
     from .jobs.lease import Lease
+    from .services.indexing import reindex as reindex_job
     from .services.jobs import request_run
     from .services.search import open_writer
 

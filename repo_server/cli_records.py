@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
+from .cli_env import _prepare
+
 
 def _env(config: dict):  # noqa: ANN202
-    from .cli import _prepare
-
     return _prepare(config)
 
 

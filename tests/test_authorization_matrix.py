@@ -36,6 +36,7 @@ from repo_server.catalog import OutboxEvent
 from repo_server.catalog.migrate import upgrade
 from repo_server.services import (
     disposal,
+    disposal_execution,
     fileplan,
     fixity,
     handover,
@@ -369,7 +370,7 @@ def _fonds_objects(world: World, admin: Client, fonds: str, word: str) -> dict[s
              "reason": "Còn giá trị"}])
     disposal.approve_review(env, Actor(name=f"head-{fonds}", roles=("head",)), review["id"],
                             "QĐ 1")
-    disposal.execute_approved(env)
+    disposal_execution.execute_approved(env)
     open_review = disposal.propose_review(env, SYSTEM, f"Mở {word}", [
         {"dossier_id": reviewed["id"], "reason": "duplicate"}])
     user = admin.post("/api/v1/users", json={"name": f"user-{fonds}", "roles": ["reader"],

@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 
-from .. import __version__
 from ..observability import init_metrics, render
 from ..services import fixity as service
 from ..services import outbox
@@ -17,17 +16,18 @@ from ..services.errors import Forbidden
 from ..services.health import readiness_report
 from ..services.keys import authenticate
 from ..services.policy import allowed
-from . import security
+from ..version import __version__
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
+from .security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS
 
 blp = Blueprint("ops", __name__, url_prefix="/api/v1",
                 description="Readiness, metrics and the fixity check of the stored records.")
 
 # Readiness is probed by load balancers and service managers without a key; the metrics
 # endpoint checks the key itself (it may be opened with METRICS_PUBLIC).
-security.PUBLIC_ENDPOINTS.update({"ops.Ready", "ops.Metrics"})
-security.ROUTE_ACTIONS.update({
+PUBLIC_ENDPOINTS.update({"ops.Ready", "ops.Metrics"})
+ROUTE_ACTIONS.update({
     ("ops.FixitySummary", "GET"): "jobs.read",
     ("ops.FixityRuns", "GET"): "jobs.read",
     ("ops.FixityRunItem", "GET"): "jobs.read",

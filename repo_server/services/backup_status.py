@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .context import Env
+from .job_table import schedule_of
 
 # A nightly job that has not succeeded for this long has missed at least one night.
 STALE_AFTER = timedelta(days=2)
@@ -43,12 +44,7 @@ def _device(path: Path) -> int:
 
 
 def _schedule(env: Env) -> str | None:
-    from .jobs import REGISTRY, schedule_of
-
-    if "backup" in REGISTRY:
-        return schedule_of(env, "backup")
-    configured = (env.config.get("JOB_SCHEDULES") or {}).get("backup")
-    return configured or None if configured is not None else "30 0 * * *"
+    return schedule_of(env, "backup")
 
 
 def _last_success(env: Env, dest: str) -> datetime | None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from .context import Env
 from .audit import audit_head_problem
+from .context import Env
 from .outbox import parked_count
 from .processes import current_lease
 

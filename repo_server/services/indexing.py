@@ -288,3 +288,17 @@ def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
             yield record
         if progress:
             progress(1)
+
+
+def reindex(env: Env, backend: SearchBackend | None,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Rebuild the whole search index from the storage root (extracted text is reused)."""
+    if backend is None:
+        raise RuntimeError("no search index is open in this process")
+    backend.clear()
+    count = 0
+    with backend.bulk() as writer:
+        for record in iter_all_records(env, progress):
+            writer.add(record)
+            count += 1
+    return {"records": count}

@@ -21,8 +21,8 @@ from ..storage import StagedFile, StaleVersion, VersionInfo, VersionWrite
 from . import audit
 from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
-from .records import new_id, object_id
 from .processes import this_process
+from .records import new_id, object_id
 
 # The statements every write runs, built once on the tables and executed on the session's
 # connection: the ORM's bulk paths cost several times more per statement (see decision 0006).

@@ -14,8 +14,8 @@ import time
 
 from sqlalchemy import func, select
 
-from repo_server.catalog import Document, PendingWrite, ProcessMarker
 from repo_server import build_env
+from repo_server.catalog import Document, PendingWrite, ProcessMarker
 from repo_server.jobs.lease import Lease
 from repo_server.services.processes import forget_process
 from repo_server.services.recovery import recover
