@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__, build_env, default_instance_path
-from .cli_env import _prepare, _prepare_told
+from .cli_env import prepare, prepare_told
 from .config import load_config
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def main(ctx: click.Context, instance: str | None) -> None:
 @click.pass_obj
 def init(config: dict) -> None:
     """Create or upgrade the database and the storage root."""
-    env = _prepare(config)
+    env = prepare(config)
     click.echo(f"Database ready: {config['DATABASE_URL']}")
     click.echo(f"Storage root:  {config['STORAGE_ROOT']}")
     secret = _first_admin_key(env)
@@ -114,7 +114,7 @@ def create_key_cmd(config: dict, name: str, roles: tuple[str, ...], fonds: tuple
     """
     from .services.keys import create_key
 
-    env = _prepare(config)
+    env = prepare(config)
     key_id, secret = create_key(env, name, list(roles), fonds_scope=list(fonds) or None,
                                 conditional=conditional, clearance=clearance)
     click.echo(f"Key {key_id} for {name} ({', '.join(roles)}):")
@@ -128,7 +128,7 @@ def verify_audit(config: dict) -> None:
     """Check the audit trail's hash chain; exit 1 and name the first broken link if any."""
     from .services.audit import verify
 
-    result = verify(_prepare(config))
+    result = verify(prepare(config))
     if result["ok"]:
         click.echo(f"Audit trail intact: {result['checked']} events.")
         return
@@ -154,7 +154,7 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
     from .services.backup_status import backup_state
     from .services.rebuild import reconcile_pending
 
-    env, database = _prepare_told(config)
+    env, database = prepare_told(config)
     fixed = reconcile_pending(env)
     secret = _first_admin_key(env)
     app = create_app(env=env)
@@ -253,7 +253,7 @@ def rebuild(config: dict, yes: bool) -> None:
     if not yes:
         click.confirm("Replace the catalog's dossiers and documents with what the storage "
                       "root holds?", abort=True)
-    env = _prepare(config)
+    env = prepare(config)
     total = sum(1 for _ in env.store.iter_object_ids())
     with click.progressbar(length=total, label="Reading objects", show_pos=True) as bar:
         counts = rebuild_catalog(env, progress=lambda n: bar.update(1))
@@ -273,7 +273,7 @@ def worker(config: dict) -> None:
     from .services.recovery import recover
     from .services.search import open_writer
 
-    env = _prepare(config)
+    env = prepare(config)
     # What a killed process left (pending writes, reserved rows, staged files) is recovered
     # now, not after a fixed wait: live writers are told from dead ones by their markers.
     recover(env)
@@ -295,7 +295,7 @@ def reindex(config: dict) -> None:
     from .services.jobs import request_run
     from .services.search import open_writer
 
-    env = _prepare(config)
+    env = prepare(config)
     lease = Lease(env, "worker")
     if not lease.acquire():
         run = request_run(env, _cli_actor(), "reindex")
@@ -465,7 +465,7 @@ def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...
     from .services.errors import ServiceError
     from .services.packages import export_to_file, prepare_export
 
-    env = _prepare(config)
+    env = prepare(config)
     actor = _cli_actor()
     try:
         selection = prepare_export(env, actor, fonds_code=fonds_code,
@@ -490,7 +490,7 @@ def import_cmd(config: dict, package: str) -> None:
     from .services.errors import ServiceError
     from .services.packages import import_package
 
-    env = _prepare(config)
+    env = prepare(config)
     actor = _cli_actor()
     try:
         report = import_package(env, actor, package)

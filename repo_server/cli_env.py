@@ -13,14 +13,14 @@ from .services.context import build_env
 log = logging.getLogger("repo_server.cli")
 
 
-def _prepare(config: dict):  # noqa: ANN202
+def prepare(config: dict):  # noqa: ANN202
     """Create or upgrade the catalog and the storage root; returns the service env."""
-    env, _ = _prepare_told(config)
+    env, _ = prepare_told(config)
     return env
 
 
-def _prepare_told(config: dict) -> tuple[Any, str]:
-    """`_prepare`, and what it did to the database in words ("created", "upgraded ...")."""
+def prepare_told(config: dict) -> tuple[Any, str]:
+    """`prepare`, and what it did to the database in words ("created", "upgraded ...")."""
     from .catalog.migrate import current_heads, upgrade
     from .services.processes import this_process
     from .services.retention import seed_default_schedule

@@ -824,8 +824,9 @@ def reconcile_storage(env: Env) -> dict[str, int]:
     """Make the catalog agree with the storage root after a restore: finish destructions the
     snapshot recorded, import every object newer than (or unknown to) the snapshot."""
     from ..catalog import Document, Dossier, Fonds, Tombstone
+    from .catalog_mirror import recount as _recount
     from .disposal_execution import destroy_dossier
-    from .rebuild import _recount, import_object, reconcile_pending
+    from .rebuild import import_object, reconcile_pending
     from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, object_id, record_id
     from .writes import add_outbox
 

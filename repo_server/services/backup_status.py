@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..catalog import ApiKey, JobRun
+from .backup import list_sets
 from .context import Env
 from .job_table import schedule_of
 
@@ -49,9 +51,6 @@ def _schedule(env: Env) -> str | None:
 
 def _last_success(env: Env, dest: str) -> datetime | None:
     """The newest backup that finished: a run of the nightly job or a set in the folder."""
-    from ..catalog import JobRun
-    from .backup import list_sets
-
     times: list[datetime] = []
     with env.db.read() as session:
         for finished, counts in session.execute(
@@ -74,8 +73,6 @@ def _last_success(env: Env, dest: str) -> datetime | None:
 
 def _in_service_since(env: Env) -> datetime | None:
     """When this instance was set up: its first API key is made on the very first start."""
-    from ..catalog import ApiKey
-
     with env.db.read() as session:
         return as_utc(session.scalar(select(func.min(ApiKey.created_at))))
 

@@ -5,12 +5,18 @@ folder, the audit trail's head in step with its rows) and what may rot or stall 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
 
+from ..catalog import Alert, OutboxEvent
+from ..catalog.migrate import alembic_config
 from .audit import audit_head_problem
+from .backup_status import backup_state
 from .context import Env
+from .fixity import failing
 from .outbox import parked_count
 from .processes import current_lease
 
@@ -54,8 +60,6 @@ def available(report: dict[str, Any]) -> bool:
 
 def record_checks(env: Env) -> dict[str, str]:
     """Fixity (damaged or missing objects) and the backup job, from the operations tables."""
-    from .fixity import failing
-
     out: dict[str, str] = {}
     try:
         count, rows = failing(env, 5)
@@ -98,11 +102,6 @@ def audit_check(env: Env) -> str:
 def backup_check(env: Env) -> str:
     """`ok`; `failed: ...` when the last backup failed or none succeeded for two days;
     `warning: ...` when backups are off or on the same disk as the records."""
-    from sqlalchemy import select
-
-    from ..catalog import Alert
-    from .backup_status import backup_state
-
     try:
         with env.db.read() as session:
             alert = session.scalar(select(Alert).where(Alert.kind == "backup",
@@ -122,17 +121,11 @@ def backup_check(env: Env) -> str:
 
 def outbox_state(env: Env) -> dict[str, Any]:
     """Changes waiting for the indexer: how many, and how long the oldest has waited."""
-    from sqlalchemy import func, select
-
-    from ..catalog import OutboxEvent
-
     with env.db.read() as session:
         depth, oldest = session.execute(
             select(func.count(), func.min(OutboxEvent.created_at))
             .where(OutboxEvent.processed_at.is_(None), OutboxEvent.parked_at.is_(None))).one()
     if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the type
-        from datetime import UTC, datetime
-
         oldest = (datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
                   ).replace(tzinfo=UTC)
     age = (env.now() - oldest).total_seconds() if oldest is not None else 0.0
@@ -145,10 +138,6 @@ _HEADS: set[str] | None = None
 def _code_heads() -> set[str]:
     global _HEADS
     if _HEADS is None:
-        from alembic.script import ScriptDirectory
-
-        from ..catalog.migrate import alembic_config
-
         _HEADS = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
     return _HEADS
 
