@@ -96,17 +96,19 @@ def uploaded_files() -> list[IncomingFile]:
                 raise ValidationFailed({k: ["Send files in parts named 'file'."]
                                         for k in unexpected})
             for part in parts:
+                expected = _digest_from_headers(part.headers)  # refused before staging
                 staged = _stage(part.stream, limit)
                 files.append(IncomingFile(name=part.filename or "", staged=staged,
                                           media_type=part.mimetype or "application/octet-stream",
-                                          expected_sha256=_digest_from_headers(part.headers)))
+                                          expected_sha256=expected))
             return files
         name = request.args.get("name") or _disposition_name()
         cached = getattr(request, "_cached_data", None)  # read already (Idempotency-Key)
+        expected = _digest_from_headers(request.headers)  # refused before staging
         staged = _stage(io.BytesIO(cached) if cached is not None else request.stream, limit)
         files.append(IncomingFile(name=name or "", staged=staged,
                                   media_type=request.mimetype or "application/octet-stream",
-                                  expected_sha256=_digest_from_headers(request.headers)))
+                                  expected_sha256=expected))
         return files
     except BaseException:
         for f in files:

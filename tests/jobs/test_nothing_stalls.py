@@ -158,3 +158,23 @@ def test_health_says_when_the_audit_head_is_out_of_step(client, env, fonds):
         session.execute(update(AuditHead).values(seq=10_000))
     assert "ahead" in client.get("/api/v1/health").json["checks"]["audit"]
 
+
+
+def test_an_upload_refused_for_a_bad_checksum_header_leaves_no_staged_file(client, dossier,
+                                                                            env):
+    def staged() -> list:  # noqa: ANN202
+        return [p for p in env.store.tmp_dir.rglob("*") if p.is_file()
+                and "locks" not in p.parts]
+
+    before = staged()
+    doc = client.make_document(dossier["id"])
+    body = b"x" * (1 << 20)
+    r = client.put(f"/api/v1/documents/{doc['id']}/files/a.bin", data=body,
+                   headers={"If-Match": '"v1"', "X-Checksum-SHA256": "not-hex",
+                            "Content-Type": "application/octet-stream"})
+    assert r.status_code == 422, r.json
+    r = client.put(f"/api/v1/documents/{doc['id']}/files/a.bin", data=body,
+                   headers={"If-Match": '"v1"', "Content-Digest": "sha-256=:!!:",
+                            "Content-Type": "application/octet-stream"})
+    assert r.status_code == 422, r.json
+    assert staged() == before
