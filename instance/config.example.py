@@ -44,12 +44,11 @@
 # DISPOSAL_APPROVER_ROLES = "head"    # roles that may approve a disposal review
 # PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"   # found by itself when empty
 # OCR = True                          # read scans with Tesseract (tesseract-ocr-vie)
+# TESSERACT_CMD = ""                  # set REPO_TESSERACT_CMD instead: read from the environment
 
 # --- Limits ---------------------------------------------------------------------------------
 # MAX_UPLOAD_BYTES = 536870912        # 512 MiB: the largest file accepted
 # MAX_JSON_BYTES = 1048576            # the largest JSON body accepted
-# MAX_PAGE_SIZE = 200                 # the most items a listing returns at once
-# DEFAULT_PAGE_SIZE = 20
 # IDEMPOTENCY_TTL_HOURS = 24          # how long a POST's Idempotency-Key is remembered
 # IDEMPOTENCY_MAX_HASH_BYTES = 8388608  # larger uploads are compared by length and digest
 
@@ -91,6 +90,9 @@
 # EMBEDDED_WORKER = True              # `serve` runs the worker (indexing, jobs) in-process
 # INDEX_INTERVAL_SECONDS = 0.5        # the indexer's pause between small batches
 # WORKER_NICE = 10                    # the worker yields the CPU to requests
+# OUTBOX_RETRY_SECONDS = 30.0         # a failing index item waits this long, doubling ...
+# OUTBOX_MAX_ATTEMPTS = 5             # ... and is parked after this many tries (/outbox/parked)
+# RECOVERY_FALLBACK_SECONDS = 120.0   # crash recovery's wait for writers it cannot check
 # FIXITY_PERIOD_DAYS = 30             # every stored file is re-hashed within this many days
 # FIXITY_SHARE = ""                   # or a share per night, e.g. 0.05
 # AUDIT_KEY_FILE = ""                 # seals the audit trail; "" = <instance>/audit.key (made

@@ -7,11 +7,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from . import __version__, build_env, default_instance_path
+from .cli_env import prepare, prepare_told
 from .config import load_config
 
 log = logging.getLogger(__name__)
@@ -28,44 +28,6 @@ def _config(instance: str | None) -> dict:
     finally:
         if saved is not None:
             os.environ["REPO_INSTANCE_PATH"] = saved
-
-
-def _prepare(config: dict):  # noqa: ANN202
-    """Create or upgrade the catalog and the storage root; returns the service env."""
-    env, _ = _prepare_told(config)
-    return env
-
-
-def _prepare_told(config: dict) -> tuple[Any, str]:
-    """`_prepare`, and what it did to the database in words ("created", "upgraded ...")."""
-    from .catalog.migrate import current_heads, upgrade
-    from .services.retention import seed_default_schedule
-
-    Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-    before = current_heads(config["DATABASE_URL"])
-    upgrade(config["DATABASE_URL"])
-    after = current_heads(config["DATABASE_URL"])
-    if not before:
-        done = "created"
-    elif before != after:
-        done = f"upgraded from {', '.join(before)} to {', '.join(after)}"
-    else:
-        done = "up to date"
-    if before != after:
-        log.info("database %s: %s", done, _safe_url(config["DATABASE_URL"]))
-    env = build_env(config)
-    seed_default_schedule(env)
-    return env, done
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, fit for a log line."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
-        return url.split("@")[-1]
 
 
 def _first_admin_key(env) -> str | None:  # noqa: ANN001
@@ -123,7 +85,7 @@ def main(ctx: click.Context, instance: str | None) -> None:
 @click.pass_obj
 def init(config: dict) -> None:
     """Create or upgrade the database and the storage root."""
-    env = _prepare(config)
+    env = prepare(config)
     click.echo(f"Database ready: {config['DATABASE_URL']}")
     click.echo(f"Storage root:  {config['STORAGE_ROOT']}")
     secret = _first_admin_key(env)
@@ -152,7 +114,7 @@ def create_key_cmd(config: dict, name: str, roles: tuple[str, ...], fonds: tuple
     """
     from .services.keys import create_key
 
-    env = _prepare(config)
+    env = prepare(config)
     key_id, secret = create_key(env, name, list(roles), fonds_scope=list(fonds) or None,
                                 conditional=conditional, clearance=clearance)
     click.echo(f"Key {key_id} for {name} ({', '.join(roles)}):")
@@ -166,7 +128,7 @@ def verify_audit(config: dict) -> None:
     """Check the audit trail's hash chain; exit 1 and name the first broken link if any."""
     from .services.audit import verify
 
-    result = verify(_prepare(config))
+    result = verify(prepare(config))
     if result["ok"]:
         click.echo(f"Audit trail intact: {result['checked']} events.")
         return
@@ -192,10 +154,10 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
     from .services.backup_status import backup_state
     from .services.rebuild import reconcile_pending
 
-    env, database = _prepare_told(config)
+    env, database = prepare_told(config)
     fixed = reconcile_pending(env)
     secret = _first_admin_key(env)
-    app = create_app(config, env=env)
+    app = create_app(env=env)
     host = host or config["HOST"]
     port = port or int(config["PORT"])
     try:
@@ -259,7 +221,6 @@ def doctor(config: dict) -> None:
     from types import SimpleNamespace
 
     from . import doctor as checks
-    from . import jobs  # noqa: F401 - the job registry: the backup job's schedule
 
     click.echo(f"repo-server {__version__} doctor: checking {config['INSTANCE_PATH']}\n")
     database = Path(config["DATABASE_URL"].removeprefix("sqlite:///"))
@@ -292,7 +253,7 @@ def rebuild(config: dict, yes: bool) -> None:
     if not yes:
         click.confirm("Replace the catalog's dossiers and documents with what the storage "
                       "root holds?", abort=True)
-    env = _prepare(config)
+    env = prepare(config)
     total = sum(1 for _ in env.store.iter_object_ids())
     with click.progressbar(length=total, label="Reading objects", show_pos=True) as bar:
         counts = rebuild_catalog(env, progress=lambda n: bar.update(1))
@@ -309,11 +270,13 @@ def worker(config: dict) -> None:
     import threading
 
     from .jobs.worker import Worker
-    from .services.rebuild import reconcile_pending
+    from .services.recovery import recover
     from .services.search import open_writer
 
-    env = _prepare(config)
-    reconcile_pending(env, older_than_seconds=120)
+    env = prepare(config)
+    # What a killed process left (pending writes, reserved rows, staged files) is recovered
+    # now, not after a fixed wait: live writers are told from dead ones by their markers.
+    recover(env)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -327,12 +290,12 @@ def worker(config: dict) -> None:
 @click.pass_obj
 def reindex(config: dict) -> None:
     """Rebuild the search index from the storage root (no text is extracted again)."""
-    from .jobs.builtin import reindex as reindex_job
     from .jobs.lease import Lease
+    from .services.indexing import reindex as reindex_job
     from .services.jobs import request_run
     from .services.search import open_writer
 
-    env = _prepare(config)
+    env = prepare(config)
     lease = Lease(env, "worker")
     if not lease.acquire():
         run = request_run(env, _cli_actor(), "reindex")
@@ -502,7 +465,7 @@ def export_cmd(config: dict, fonds_code: str | None, dossier_ids: tuple[str, ...
     from .services.errors import ServiceError
     from .services.packages import export_to_file, prepare_export
 
-    env = _prepare(config)
+    env = prepare(config)
     actor = _cli_actor()
     try:
         selection = prepare_export(env, actor, fonds_code=fonds_code,
@@ -527,7 +490,7 @@ def import_cmd(config: dict, package: str) -> None:
     from .services.errors import ServiceError
     from .services.packages import import_package
 
-    env = _prepare(config)
+    env = prepare(config)
     actor = _cli_actor()
     try:
         report = import_package(env, actor, package)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
+from .cli_env import prepare
+
 
 def _env(config: dict):  # noqa: ANN202
-    from .cli import _prepare
-
-    return _prepare(config)
+    return prepare(config)
 
 
 def _actor():  # noqa: ANN202

@@ -58,8 +58,8 @@ class StateCollector:
         from sqlalchemy import func, select
 
         from .catalog import Alert, Document, Dossier, FixityObject, FixityRun, Fonds, JobRun
-        from .jobs.lease import Lease
         from .services.health import outbox_state
+        from .services.processes import current_lease
 
         env = self.env
         outbox = outbox_state(env)
@@ -111,7 +111,7 @@ class StateCollector:
         for kind, n in records.items():
             gm.add_metric([kind], n)
         yield gm
-        holder = Lease(env, "worker").current_holder()
+        holder = current_lease(env, "worker")
         yield GaugeMetricFamily("repo_worker_lease_held",
                                 "1 while a worker holds the lease (indexing, jobs)",
                                 value=1 if holder else 0)

@@ -351,7 +351,7 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
 
     import repo_server.jobs  # noqa: F401 - the job registry (approve_review requests a run)
     from repo_server.catalog import Dossier, Tombstone
-    from repo_server.services import audit, destruction, disposal, holds
+    from repo_server.services import audit, destruction, disposal, disposal_execution, holds
     from repo_server.services.indexing import iter_all_records
 
     args = bench.args
@@ -484,7 +484,7 @@ def section_retention(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     quiet(bench)
     try:
         with CpuWatch("execute_approved") as we:
-            executed = disposal.execute_approved(env, timed_backend)
+            executed = disposal_execution.execute_approved(env, timed_backend)
     finally:
         destruction.write_record = original_write_record
         del env.store.purge

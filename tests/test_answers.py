@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from repo_server import create_app
-from repo_server.services import disposal, lifecycle
+from repo_server.services import disposal, disposal_execution, lifecycle
 from repo_server.services.context import SYSTEM, Actor
 from repo_server.services.keys import create_key
 
@@ -42,7 +42,7 @@ def test_a_destroyed_document_and_its_file_answer_410_with_the_review(client, en
     d = _closed(client, env)
     doc_id = client.get(f"/api/v1/dossiers/{d['id']}/documents").json["items"][0]["id"]
     review_id = _approved_review(client, env, [d])
-    disposal.execute_approved(env)
+    disposal_execution.execute_approved(env)
     record_id = client.get(f"/api/v1/disposal-reviews/{review_id}").json["record_id"]
     for path in (f"/api/v1/documents/{doc_id}", f"/api/v1/documents/{doc_id}/files/a.txt",
                  f"/api/v1/documents/{doc_id}/versions/1"):
@@ -75,7 +75,7 @@ def test_an_executed_review_always_has_its_record(client, app, env, fonds):
 
     def carry_out() -> None:
         try:
-            disposal.execute_approved(env)
+            disposal_execution.execute_approved(env)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

@@ -28,12 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from repo_server import build_env, create_app
 from repo_server.api.security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS
+from repo_server.catalog import OutboxEvent
 from repo_server.catalog.migrate import upgrade
 from repo_server.services import (
     disposal,
+    disposal_execution,
     fileplan,
     fixity,
     handover,
@@ -196,6 +199,9 @@ ROUTES: dict[tuple[str, str], Req] = {
     ("ops.FixityRuns", "GET"): Req("GET", "/api/v1/fixity/runs", "repository"),
     ("ops.FixityRunItem", "GET"): Req("GET", "/api/v1/fixity/runs/{fixity_run}", "repository"),
     ("ops.FixityAlerts", "GET"): Req("GET", "/api/v1/fixity/alerts", "repository"),
+    ("ops.ParkedItems", "GET"): Req("GET", "/api/v1/outbox/parked", "none"),
+    ("ops.ParkedRetryAll", "POST"): Req("POST", "/api/v1/outbox/parked/retry", "none"),
+    ("ops.ParkedRetry", "POST"): Req("POST", "/api/v1/outbox/parked/{parked}/retry", "record"),
     ("signatures.Signatures", "GET"): Req("GET", "/api/v1/documents/{signed}/signatures",
                                           "document"),
     ("signatures.SignatureCheck", "POST"): Req(
@@ -364,7 +370,7 @@ def _fonds_objects(world: World, admin: Client, fonds: str, word: str) -> dict[s
              "reason": "Còn giá trị"}])
     disposal.approve_review(env, Actor(name=f"head-{fonds}", roles=("head",)), review["id"],
                             "QĐ 1")
-    disposal.execute_approved(env)
+    disposal_execution.execute_approved(env)
     open_review = disposal.propose_review(env, SYSTEM, f"Mở {word}", [
         {"dossier_id": reviewed["id"], "reason": "duplicate"}])
     user = admin.post("/api/v1/users", json={"name": f"user-{fonds}", "roles": ["reader"],
@@ -435,6 +441,12 @@ def world(tmp_path_factory) -> World:  # noqa: ANN001
     fixity.run_fixity(env, "manual", limit=None)
     run = admin.post("/api/v1/jobs/retention_sweep/runs").json
     fixity_run = fixity.list_runs(env, page=1, page_size=1)[0][0]["id"]
+    with env.db.write() as session:  # an index item the worker gave up on, in each fonds
+        for objects in w.objects.values():
+            item = session.scalar(select(OutboxEvent).where(
+                OutboxEvent.object_id == objects["document"]).order_by(OutboxEvent.id.desc()))
+            item.parked_at, item.error = env.now(), "Test: parked"
+            objects["parked"] = str(item.id)
     for objects in w.objects.values():
         objects.update(rule=next(r["code"] for r in admin.get(
             "/api/v1/retention-rules?page_size=5").json["items"]),

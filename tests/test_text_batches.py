@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from repo_server.catalog import AuditEvent, OutboxEvent, PendingWrite
@@ -108,5 +110,10 @@ def test_a_failed_batch_is_retried_and_leaves_no_pending_writes(client, dossier,
     assert _count(env, select(func.count()).select_from(PendingWrite)) == 0
     assert client.get(f"/api/v1/documents/{doc['id']}").json["version"] == 1
     monkeypatch.undo()
+    drain(worker)  # it waits OUTBOX_RETRY_SECONDS before the next try
+    assert client.get(f"/api/v1/documents/{doc['id']}").json["version"] == 1
+    assert event.next_attempt_at is not None
+    later = event.next_attempt_at + timedelta(seconds=1)
+    env.clock = lambda: later
     drain(worker)
     assert client.get(f"/api/v1/documents/{doc['id']}").json["text_status"] == "ok"

@@ -34,6 +34,7 @@ from . import (
     users,
 )
 from .idempotency import init_idempotency
+from .ops import init_ops
 from .schemas import DocumentCreateSchema
 from .security import error as _error
 from .security import init_security
@@ -83,9 +84,7 @@ def init_api(app: Flask) -> Api:
                 packages.blp, registers.blp, handover.blp,
                 fileplans.blp, filing.blp, signatures.blp, digitisation.blp):
         api.register_blueprint(blp)
-    from .ops import init_ops  # readiness, metrics, fixity (docs/operations.md)
-
-    init_ops(app, api)
+    init_ops(app, api)  # readiness, metrics, fixity, parked items (docs/operations.md)
     _public_paths_in_spec(api)
     _register_docs_assets(app)
     init_security(app)

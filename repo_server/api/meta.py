@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from .. import __version__
 from ..services.errors import NotFound
 from ..services.health import available, health_report
+from ..version import __version__
 from .common import env
 from .schemas import CodeListSchema, CodeListsSchema, HealthSchema
 

@@ -1,5 +1,6 @@
-"""Operations: readiness (/api/v1/health/ready), Prometheus metrics (/api/v1/metrics) and the
-results of the rolling fixity check (/api/v1/fixity/...)."""
+"""Operations: readiness (/api/v1/health/ready), Prometheus metrics (/api/v1/metrics), the
+results of the rolling fixity check (/api/v1/fixity/...) and the parked index items
+(/api/v1/outbox/parked)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,34 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 
-from .. import __version__
 from ..observability import init_metrics, render
 from ..services import fixity as service
+from ..services import outbox
 from ..services.errors import Forbidden
 from ..services.health import readiness_report
 from ..services.keys import authenticate
 from ..services.policy import allowed
-from . import security
+from ..version import __version__
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
+from .security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS
 
 blp = Blueprint("ops", __name__, url_prefix="/api/v1",
                 description="Readiness, metrics and the fixity check of the stored records.")
 
 # Readiness is probed by load balancers and service managers without a key; the metrics
 # endpoint checks the key itself (it may be opened with METRICS_PUBLIC).
-security.PUBLIC_ENDPOINTS.update({"ops.Ready", "ops.Metrics"})
-security.ROUTE_ACTIONS.update({
+PUBLIC_ENDPOINTS.update({"ops.Ready", "ops.Metrics"})
+ROUTE_ACTIONS.update({
     ("ops.FixitySummary", "GET"): "jobs.read",
     ("ops.FixityRuns", "GET"): "jobs.read",
     ("ops.FixityRunItem", "GET"): "jobs.read",
     ("ops.FixityAlerts", "GET"): "jobs.read",
     ("ops.FixityObject", "GET"): "jobs.read",
     ("ops.FixityVerify", "POST"): "jobs.run",
+    ("ops.ParkedItems", "GET"): "jobs.read",
+    ("ops.ParkedRetryAll", "POST"): "jobs.run",
+    ("ops.ParkedRetry", "POST"): "jobs.run",
 })
 
 
@@ -130,6 +135,37 @@ class AlertQuerySchema(PageQuerySchema):
     open = fields.Boolean(load_default=False, metadata={"description": "only unresolved ones"})
 
 
+class ParkedItemSchema(Schema):
+    id = fields.Integer(metadata={"description": "the item's number (for a retry)"})
+    object_id = fields.String(metadata={"description": "the record that could not be indexed"})
+    kind = fields.String(metadata={"description": "document, dossier or fonds"})
+    action = fields.String(metadata={"description": "index or delete"})
+    fonds_code = fields.String(allow_none=True)
+    attempts = fields.Integer(metadata={"description": "tries made (OUTBOX_MAX_ATTEMPTS)"})
+    error = fields.String(allow_none=True, metadata={"description": "why the last try failed"})
+    created_at = fields.DateTime(metadata={"description": "when the change was made"})
+    parked_at = fields.DateTime(metadata={"description": "when the worker gave up"})
+
+
+class ParkedPageSchema(PageSchema):
+    items = fields.List(fields.Nested(ParkedItemSchema))
+
+
+class RetriedSchema(Schema):
+    retried = fields.Integer(metadata={"description": "items sent back to the worker"})
+    ids = fields.List(fields.Integer())
+
+
+PARKED_EXAMPLE = {
+    "items": [{"id": 4711, "object_id": "0b6f3c52-8f55-4d55-9a55-3f0e1d2c9b1a",
+               "kind": "document", "action": "index", "fonds_code": "000.00.00.H49",
+               "attempts": 5,
+               "error": "OSError: [Errno 36] File name too long: 'text/Báo cáo ….txt'",
+               "created_at": "2026-12-02T08:15:00+00:00",
+               "parked_at": "2026-12-02T08:22:30+00:00"}],
+    "total": 1, "page": 1, "page_size": 20}
+
+
 class EmptySchema(StrictSchema):
     pass
 
@@ -222,6 +258,41 @@ class FixityVerify(MethodView):
     def post(self, record_id):
         """Re-hash one record's stored object now (e.g. after restoring a damaged file)"""
         return service.verify_now(env(), str(record_id), actor())
+
+
+@blp.route("/outbox/parked")
+class ParkedItems(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, ParkedPageSchema, example=PARKED_EXAMPLE)
+    def get(self, args):
+        """Parked index items: changes the worker gave up indexing, with the reason
+
+        The worker tries a failing item again after OUTBOX_RETRY_SECONDS, doubling the wait
+        each time, and parks it after OUTBOX_MAX_ATTEMPTS tries; the other items go through
+        meanwhile. While any item is parked, `/health` is `degraded` and names the count.
+        Lists the items of the fonds in your scope (administrator or archivist)."""
+        items, total = outbox.list_parked(env(), actor(), page=args["page"],
+                                          page_size=args["page_size"])
+        return page(items, total, args)
+
+
+@blp.route("/outbox/parked/retry")
+class ParkedRetryAll(MethodView):
+    @blp.response(200, RetriedSchema, example={"retried": 2, "ids": [4711, 4712]})
+    def post(self):
+        """Send every parked item of your fonds back to the worker (after fixing the cause)"""
+        return outbox.retry_parked(env(), actor())
+
+
+@blp.route("/outbox/parked/<int:item_id>/retry")
+class ParkedRetry(MethodView):
+    @blp.response(200, RetriedSchema, example={"retried": 1, "ids": [4711]})
+    @blp.alt_response(404, description="No index item with this number in your fonds.")
+    @blp.alt_response(409, description="The item is not parked (done, or waiting for the "
+                      "worker).")
+    def post(self, item_id):
+        """Send one parked item back to the worker: its tries start again from zero"""
+        return outbox.retry_parked(env(), actor(), item_id)
 
 
 def init_ops(app: Flask, api: Api) -> None:

@@ -33,6 +33,7 @@ from .models import (  # records office (issue 15)
     Lease,
     OutboxEvent,
     PendingWrite,
+    ProcessMarker,
     RegisterEntry,
     RetentionRule,
     ReviewItem,
@@ -80,4 +81,5 @@ __all__ = [
     "Lease",
     "OutboxEvent",
     "PendingWrite",
+    "ProcessMarker",
 ]

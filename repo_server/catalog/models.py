@@ -192,6 +192,11 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    # A failed event waits until then before it is tried again (backoff)...
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ... and after OUTBOX_MAX_ATTEMPTS it is parked: kept with its error, listed by
+    # /api/v1/outbox/parked and /health, tried again only when someone asks.
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PendingWrite(Base):
@@ -203,6 +208,24 @@ class PendingWrite(Base):
     object_id: Mapped[str] = mapped_column(String(36))
     # "push:<group uuid>:<kind>" for the writes of one dossier push (services/push.py)
     object_kind: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The process writing it (a ProcessMarker id): once that process is gone, the write was
+    # interrupted and is recovered at once (services/recovery.py). None: an older row.
+    holder: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProcessMarker(Base):
+    """A process that may write (web worker, job worker, command): who it is and since when,
+    so that recovery can tell a crashed writer from a live one without waiting."""
+
+    __tablename__ = "process_markers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    boot_id: Mapped[str] = mapped_column(String(64))  # the host's boot: a pid means nothing after
+    process_started: Mapped[str] = mapped_column(String(40))  # the kernel's start time of the pid
+    role: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -1,7 +1,7 @@
 """OCR through the `tesseract` command-line program (no Python binding needed).
 
 Install on Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-vie
-Set REPO_TESSERACT_CMD to use a tesseract that is not on PATH.
+Set REPO_TESSERACT_CMD (setting TESSERACT_CMD) to use a tesseract that is not on PATH.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..config import environment_value
+
 TIMEOUT_LIST_LANGS = 15
 
 
@@ -20,7 +22,7 @@ class OcrError(Exception):
 
 
 def _tesseract_cmd() -> str | None:
-    configured = os.environ.get("REPO_TESSERACT_CMD")
+    configured = environment_value("TESSERACT_CMD")
     if configured:
         return shutil.which(configured) or (configured if os.path.isfile(configured) else None)
     return shutil.which("tesseract")

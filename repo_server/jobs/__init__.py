@@ -1,3 +1,2 @@
-"""Background work: the worker loop, its lease, and the jobs it runs."""
-
-from . import builtin  # noqa: F401 - registers the built-in jobs
+"""The worker and its lease: they run the jobs of services/job_table.py and drain the outbox
+(services/indexing.py); nothing else lives here."""

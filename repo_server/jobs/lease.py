@@ -1,8 +1,9 @@
 """A lease row in the database: exactly one worker runs jobs and writes the index.
 
-The holder renews the lease well before it expires; a standby takes it over only after it
-expired, so a crashed worker is replaced within one lease period and two never overlap
-(as long as clocks agree to within the margin between renewal and expiry).
+The holder renews the lease well before it expires; a standby takes it over after it
+expired, or at once when the holder's process is known to be gone (a worker killed on this
+host: services/processes.py), so two never overlap (as long as clocks agree to within the
+margin between renewal and expiry) and a restart after a crash does not wait out the lease.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Lease as LeaseRow
 from ..services.context import Env
+from ..services.processes import current_lease, holder_gone, this_process
 
 
-def default_holder() -> str:
+def default_holder(env: Env | None = None) -> str:
+    """`<process marker>/<suffix>`: the process (whose death frees the lease at once) and
+    which of its workers; without a marker, host, pid and suffix (freed when it expires)."""
+    marker = this_process(env, "worker") if env is not None else None
+    if marker:
+        return f"{marker}/{uuid.uuid4().hex[:8]}"
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -27,7 +34,7 @@ class Lease:
                  ttl_seconds: float = 30) -> None:
         self.env = env
         self.name = name
-        self.holder = holder or default_holder()
+        self.holder = holder or default_holder(env)
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def acquire(self) -> bool:
@@ -40,7 +47,8 @@ class Lease:
                     session.add(LeaseRow(name=self.name, holder=self.holder, acquired_at=now,
                                          expires_at=now + self.ttl))
                     return True
-                if row.holder != self.holder and row.expires_at > now:
+                if row.holder != self.holder and row.expires_at > now \
+                        and not holder_gone(self.env, row.holder):
                     return False
                 if row.holder != self.holder:
                     row.holder, row.acquired_at = self.holder, now
@@ -56,8 +64,4 @@ class Lease:
                 session.delete(row)
 
     def current_holder(self) -> tuple[str, object] | None:
-        with self.env.db.read() as session:
-            row = session.get(LeaseRow, self.name)
-            if row is None or row.expires_at <= self.env.now():
-                return None
-            return row.holder, row.expires_at
+        return current_lease(self.env, self.name)

@@ -9,24 +9,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import traceback
+import time
 from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
 
-from ..catalog import JobRun
-from ..search.backend import SearchBackend
-from ..services import audit
-from ..services import jobs as job_service
-from ..services.context import SYSTEM, Env
+from ..services.context import Env
 from ..services.indexing import DRAIN_BATCH, drain_outbox
-from . import builtin  # noqa: F401 - registers the built-in jobs
+from ..services.job_runs import finish_run, requested_runs, start_run
+from ..services.job_table import REGISTRY, trigger_of
+from ..services.recovery import needs_recovery, recover
+from ..services.search import SearchBackend
 from .digitisation import BatchThread
 from .lease import Lease
 
 log = logging.getLogger(__name__)
+RECOVERY_CHECK_SECONDS = 5.0  # how often the active worker looks for crashed writers
 
 
 class Worker:
@@ -50,6 +49,7 @@ class Worker:
         self.is_leader = False
         self._last_renew = 0.0
         self._last_check = 0.0
+        self._last_recovery = 0.0
         self._lock = threading.Lock()  # one job or drain at a time
         self.batches = BatchThread(env, self.lease.holder)  # digitisation, in its own thread
 
@@ -61,8 +61,8 @@ class Worker:
         self.ensure_index()
         if self.use_scheduler:
             self.scheduler = BackgroundScheduler(timezone=self.env.tz)
-            for name in job_service.REGISTRY:
-                trigger = job_service.trigger_of(self.env, name)
+            for name in REGISTRY:
+                trigger = trigger_of(self.env, name)
                 if trigger is not None:
                     self.scheduler.add_job(self.run_job, trigger, args=[name, "schedule"],
                                            id=name, max_instances=1, coalesce=True)
@@ -107,15 +107,23 @@ class Worker:
         if now - self._last_check >= 60:
             self._last_check = now
             self.ensure_index()
+        if now - self._last_recovery >= RECOVERY_CHECK_SECONDS:
+            self._last_recovery = now
+            self.recover_crashed()
         done = self.run_requested()
         self.batches.tick()
         with self._lock:
             done += drain_outbox(self.env, self.backend)
         return done
 
-    def run_forever(self, stop: threading.Event) -> None:
-        import time
+    def recover_crashed(self) -> None:
+        """A web process killed on this host (kill -9, out of memory) left pending writes,
+        a reserved row or staged files: recover them now rather than at the next restart."""
+        if needs_recovery(self.env):
+            with self._lock:
+                recover(self.env)
 
+    def run_forever(self, stop: threading.Event) -> None:
         if self.nice > 0:
             # On Linux nice(2) applies to the calling thread and the threads it starts later
             # (the scheduler's), not to the request threads of an embedding `serve`.
@@ -138,41 +146,23 @@ class Worker:
 
     # ------------------------------------------------------------------ jobs
     def run_requested(self) -> int:
-        with self.env.db.read() as session:
-            ids = session.scalars(select(JobRun.id).where(JobRun.status == "requested")
-                                  .order_by(JobRun.id)).all()
+        ids = requested_runs(self.env)
         for run_id in ids:
             self.run_job(None, "manual", run_id=run_id)
         return len(ids)
 
     def run_job(self, name: str | None, trigger: str, run_id: int | None = None) -> dict[str, Any]:
         """Run one job now and record the run (start, end, status, counts, error)."""
-        env = self.env
-        with env.db.write() as session:
-            if run_id is None:
-                run = JobRun(job=name, trigger=trigger, status="running", requested_at=env.now(),
-                             started_at=env.now())
-                session.add(run)
-                session.flush()
-            else:
-                run = session.get(JobRun, run_id)
-                run.status, run.started_at = "running", env.now()
-            run_id, name = run.id, run.job
-        spec = job_service.REGISTRY[name]
+        run_id, name = start_run(self.env, name, trigger, run_id)
         counts: dict[str, Any] = {}
-        error = None
+        failure: Exception | None = None
         try:
             with self._lock:
-                counts = spec.run(env, self.backend) or {}
+                counts = REGISTRY[name].run(self.env, self.backend) or {}
         except Exception as exc:  # noqa: BLE001 - recorded on the run
             log.exception("job %s failed", name)
-            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-        with env.db.write() as session:
-            run = session.get(JobRun, run_id)
-            run.status = "failed" if error else "ok"
-            run.finished_at, run.counts, run.error = env.now(), counts, error
-            audit.log_in(session, env, SYSTEM, "job.run", name,
-                         {"run": run_id, "status": run.status, "counts": counts})
+            failure = exc
+        finish_run(self.env, run_id, counts, failure)
         return counts
 
 

@@ -108,6 +108,27 @@ def append(session, events: list[dict[str, Any]], env: Env) -> None:  # noqa: AN
     conn.execute(_MOVE_TIP, {"tip_seq": seq, "tip_hash": prev, "tip_mac": mac})
 
 
+def audit_head_problem(env: Env) -> str | None:
+    """None when the head names the newest event (seq and hash), else what is wrong: writes
+    append after the head, so a head behind its rows makes every write fail."""
+    with env.db.read() as session:
+        head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+        newest = session.execute(select(_EVENTS.c.seq, _EVENTS.c.hash)
+                                 .order_by(_EVENTS.c.seq.desc()).limit(1)).first()
+    head_seq, head_hash = head if head is not None else (0, GENESIS)
+    seq, digest = newest if newest is not None else (0, GENESIS)
+    if (head_seq, head_hash) == (seq, digest):
+        return None
+    if head_seq < seq:
+        return (f"failed: the audit trail's head (event {head_seq}) is behind its newest event "
+                f"({seq}): writes fail until it is repaired; run `repo-server verify-audit`")
+    if head_seq > seq:
+        return (f"failed: the audit trail's head (event {head_seq}) is ahead of its newest "
+                f"event ({seq}): events were removed; run `repo-server verify-audit`")
+    return (f"failed: the audit trail's head does not match event {seq}: run "
+            "`repo-server verify-audit`")
+
+
 def log_in(session, env: Env, actor: Actor | str, action: str, target: str | None,  # noqa: ANN001
            details: dict[str, Any] | None = None) -> None:
     """Log a change inside the transaction that makes it."""

@@ -47,7 +47,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from .. import __version__
+from ..version import __version__
 from ..storage.copy import STORAGE, verify_copy
 from ..storage.files import copy_hashed
 from ..storage.sync import fsync_dir

@@ -173,8 +173,9 @@ def reconcile_storage(env: Env) -> dict[str, int]:
     """Make the catalog agree with the storage root after a restore: finish destructions the
     snapshot recorded, import every object newer than (or unknown to) the snapshot."""
     from ..catalog import Document, Dossier, Fonds, Tombstone
-    from .disposal import destroy_dossier
-    from .rebuild import _recount, import_object, reconcile_pending
+    from .catalog_mirror import recount as _recount
+    from .disposal_execution import destroy_dossier
+    from .rebuild import import_object, reconcile_pending
     from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, object_id, record_id
     from .writes import add_outbox
 
@@ -287,7 +288,7 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
             reindex: bool = True, progress: Callable[[int], None] | None = None
             ) -> dict[str, Any]:
     """Restore a backup set into an empty instance (see the module docstring)."""
-    from .. import build_env
+    from .context import build_env
     from ..catalog.migrate import upgrade
 
     set_path = resolve_set(src, set_name)
@@ -325,7 +326,7 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
         reconciled = reconcile_storage(env)
         indexed = None
         if reindex:
-            from ..jobs.builtin import reindex as reindex_job
+            from .indexing import reindex as reindex_job
             from .search import open_writer
 
             backend = open_writer(env)

@@ -15,7 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..catalog import ApiKey, JobRun
+from .backup import list_sets
 from .context import Env
+from .job_table import schedule_of
 
 # A nightly job that has not succeeded for this long has missed at least one night.
 STALE_AFTER = timedelta(days=2)
@@ -43,19 +46,11 @@ def _device(path: Path) -> int:
 
 
 def _schedule(env: Env) -> str | None:
-    from .jobs import REGISTRY, schedule_of
-
-    if "backup" in REGISTRY:
-        return schedule_of(env, "backup")
-    configured = (env.config.get("JOB_SCHEDULES") or {}).get("backup")
-    return configured or None if configured is not None else "30 0 * * *"
+    return schedule_of(env, "backup")
 
 
 def _last_success(env: Env, dest: str) -> datetime | None:
     """The newest backup that finished: a run of the nightly job or a set in the folder."""
-    from ..catalog import JobRun
-    from .backup import list_sets
-
     times: list[datetime] = []
     with env.db.read() as session:
         for finished, counts in session.execute(
@@ -78,8 +73,6 @@ def _last_success(env: Env, dest: str) -> datetime | None:
 
 def _in_service_since(env: Env) -> datetime | None:
     """When this instance was set up: its first API key is made on the very first start."""
-    from ..catalog import ApiKey
-
     with env.db.read() as session:
         return as_utc(session.scalar(select(func.min(ApiKey.created_at))))
 

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..catalog import Database
-from ..codes import CodeLists
+from ..codes import CodeLists, load_code_lists
 from ..storage import ObjectStore
 
 
@@ -58,3 +58,13 @@ class Env:
     def local_year(self, when: datetime | None = None) -> int:
         """The calendar year in Vietnam (numbering and retention use local years)."""
         return (when or self.now()).astimezone(self.tz).year
+
+
+def build_env(config: dict[str, Any]) -> Env:
+    """The stores and code lists for one configuration (used by the app, the CLI, the worker)."""
+    db = Database(config["DATABASE_URL"], sqlite_synchronous=config["SQLITE_SYNCHRONOUS"])
+    store = ObjectStore(config["STORAGE_ROOT"], tmp_dir=config["STORAGE_TMP"],
+                        fsync=config["FSYNC"], sync_method=config["FSYNC_METHOD"])
+    if db.file is not None:
+        db.storage_syncs_commits = store.commit_syncs(db.file)
+    return Env(db=db, store=store, codes=load_code_lists(config["CODES_DIR"]), config=config)

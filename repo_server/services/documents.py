@@ -16,6 +16,14 @@ from ..catalog import Document, DocumentFile, DocumentTombstone, Dossier, Fonds,
 from ..storage import DamagedContent, FileInfo, ObjectNotFound, StagedFile
 from . import fixity, rights
 from .access import can_see_document, can_see_dossier, filter_documents, in_scope
+from .catalog_mirror import (
+    INSERT_FILES,
+    document_json,
+    file_rows,
+    mirror_document,
+    mirrored_columns,
+    sync_files,
+)
 from .context import Actor, Env
 from .dossiers import claim_document_serial, version_summary, visible_row
 from .dossiers import get_row as get_dossier_row
@@ -25,6 +33,7 @@ from .metadata import check_document
 from .numbering import guard_registered_fields
 from .records import (
     DOCUMENT_FILE,
+    FILES_DIR,
     dump,
     from_json_dict,
     new_id,
@@ -35,7 +44,6 @@ from .records import (
 from .signatures import check_files, merge
 from .writes import WritePlan, write_object
 
-FILES_DIR = "files/"
 SYSTEM_FIELDS = ("id", "type", "schema_version", "dossier_id", "fonds_code", "doc_code",
                  "serial", "files")
 _FORBIDDEN_NAME_CHARS = set('/\\:*?"<>|')
@@ -52,6 +60,12 @@ class IncomingFile:
     role: str | None = None  # "original-scan": kept beside its PDF/A, not read for text
 
 
+# The text extracted from a file is stored beside it as <name>.txt (services/texts.py), and a
+# file system holds names of 255 bytes: a longer name could be stored but never indexed.
+TEXT_SUFFIX = ".txt"
+MAX_FILE_NAME_BYTES = 255 - len(TEXT_SUFFIX)
+
+
 def clean_file_name(name: str | None) -> str:
     """A safe file name: NFC, no folders, no control characters; else a clear error."""
     if not name or not name.strip():
@@ -64,8 +78,11 @@ def clean_file_name(name: str | None) -> str:
         problems.append('A file name cannot contain / \\ : * ? " < > |.')
     if name in {".", ".."} or name.startswith("."):
         problems.append("A file name cannot start with a dot.")
-    if len(name.encode()) > 255:
-        problems.append("The file name is longer than 255 bytes.")
+    if len(name.encode()) > MAX_FILE_NAME_BYTES:
+        problems.append(f"The file name is {len(name.encode())} bytes long (UTF-8); the limit is "
+                        f"{MAX_FILE_NAME_BYTES} bytes, so that its extracted text "
+                        f"(<name>{TEXT_SUFFIX}) fits a file name of the storage (255 bytes). "
+                        "Shorten the name and send the file again.")
     if problems:
         raise ValidationFailed({"file": problems})
     return name
@@ -136,7 +153,7 @@ def visible_doc(session, env: Env, viewer: Actor, document_id: str,  # noqa: ANN
     return row
 
 
-def _files(session, document_id: str) -> list[DocumentFile]:  # noqa: ANN001
+def file_list(session, document_id: str) -> list[DocumentFile]:  # noqa: ANN001
     return list(session.scalars(select(DocumentFile).where(DocumentFile.document_id == document_id)))
 
 
@@ -144,7 +161,7 @@ def get_document(env: Env, document_id: str, viewer: Actor, *,
                  as_of: datetime | None = None) -> dict[str, Any]:
     with env.db.read() as session:
         row = visible_doc(session, env, viewer, document_id)
-        current = view(row, _files(session, document_id))
+        current = view(row, file_list(session, document_id))
     if as_of is None:
         return current
     return version_view(env, document_id,
@@ -209,9 +226,6 @@ _DOSSIERS = Dossier.__table__
 
 # The statements of every create, built once (building and keying one costs ~0.1 ms).
 _INSERT_DOC = insert(_DOCS)
-_INSERT_FILES = insert(DocumentFile.__table__)
-_DROP_FILES = delete(DocumentFile.__table__).where(
-    DocumentFile.__table__.c.document_id == bindparam("document_id"))
 _DOC_CREATED = update(_DOCS).where(_DOCS.c.id == bindparam("document_id"))
 _COUNT_DOC = (update(_DOSSIERS).where(_DOSSIERS.c.id == bindparam("dossier_id"))
               .values(doc_total=_DOSSIERS.c.doc_total + 1))
@@ -238,7 +252,7 @@ def _filing_target(session, env: Env, viewer: Actor, dossier_id: str):  # noqa: 
     return row
 
 
-def _open_dossier(session, dossier_id: str) -> Dossier:  # noqa: ANN001
+def open_dossier_row(session, dossier_id: str) -> Dossier:  # noqa: ANN001
     dossier = get_dossier_row(session, dossier_id)
     ensure_not_held(session, dossier_id, dossier.file_code)
     if dossier.state != "open":
@@ -255,7 +269,7 @@ _DUPLICATES = select(_DOCS.c.doc_code).where(
     _DOCS.c.head_version > 0, _DOCS.c.id != bindparam("exclude")).limit(5)
 
 
-def _duplicates(session, meta: dict[str, Any], exclude: str | None) -> list[str]:  # noqa: ANN001
+def duplicate_numbers(session, meta: dict[str, Any], exclude: str | None) -> list[str]:  # noqa: ANN001
     """NĐ 30 asks to warn when number + symbol + issuer is already registered."""
     if not (meta.get("code_number") and meta.get("code_notation")):
         return []
@@ -264,13 +278,6 @@ def _duplicates(session, meta: dict[str, Any], exclude: str | None) -> list[str]
         "organ": meta.get("organ_name"), "exclude": exclude or ""}).scalars().all()
     return [f"A document numbered {meta['code_number']}/{meta['code_notation']} from this issuer "
             f"is already registered as {code}." for code in codes]
-
-
-def _record(document_id: str, dossier: Dossier, serial: int, doc_code: str,
-            meta: dict[str, Any], media: dict[str, dict[str, str]]) -> dict[str, Any]:
-    return {"type": "document", "schema_version": 1, "id": document_id,
-            "dossier_id": dossier.id, "fonds_code": dossier.fonds_code, "doc_code": doc_code,
-            "serial": serial, **meta, "files": media}
 
 
 def document_meta(env: Env, data: dict[str, Any], *, retention: str,
@@ -301,47 +308,6 @@ def _validate(env: Env, meta: dict[str, Any]) -> None:
     errors = check_document(env.codes, meta)
     if errors:
         raise ValidationFailed(errors)
-
-
-MIRRORED = ("type_code", "direction", "code_number", "code_notation", "organ_name",
-            "issued_date", "subject", "access_mode")
-
-
-def _mirrored(meta: dict[str, Any]) -> dict[str, Any]:
-    """The metadata fields the catalog keeps in their own columns."""
-    return {field: meta.get(field) for field in MIRRORED}
-
-
-def _mirror(row: Document, meta: dict[str, Any]) -> None:
-    for field, value in _mirrored(meta).items():
-        setattr(row, field, value)
-
-
-def _file_rows(document_id: str, version, media: dict[str, dict]) -> list[dict[str, Any]]:  # noqa: ANN001
-    """document_files rows for the `files/` of a version."""
-    return [{"document_id": document_id, "name": path.removeprefix(FILES_DIR),
-             "size": fi.size, "sha256": fi.sha256,
-             "media_type": media.get(path.removeprefix(FILES_DIR), {}).get(
-                 "media_type", "application/octet-stream"),
-             "version": _first_version_with(fi, version)}
-            for path, fi in version.state.items() if path.startswith(FILES_DIR)]
-
-
-def _sync_files(session, document_id: str, version,  # noqa: ANN001
-                media: dict[str, dict]) -> list[dict[str, Any]]:
-    """Make document_files mirror the `files/` of `version` (Core statements on the table:
-    the ORM's bulk paths cost several times more)."""
-    conn = session.connection()
-    conn.execute(_DROP_FILES, {"document_id": document_id})
-    rows = _file_rows(document_id, version, media)
-    if rows:
-        conn.execute(_INSERT_FILES, rows)
-    return rows
-
-
-def _first_version_with(fi: FileInfo, version) -> int:  # noqa: ANN001
-    """The version in which this exact content was stored (from its content path `vN/...`)."""
-    return int(fi.content_path.split("/", 1)[0][1:]) if fi.content_path.startswith("v") else version.number
 
 
 def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any],
@@ -376,17 +342,17 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     def reserve(session) -> None:  # noqa: ANN001
         current = claim_document_serial(session, dossier_id)
         if current is None or current.head_version == 0 or current.state != "open":
-            _open_dossier(session, dossier_id)  # raises the error that fits (404, 410, 409)
+            open_dossier_row(session, dossier_id)  # raises the error that fits (404, 410, 409)
         ensure_not_held(session, dossier_id, current.file_code)
         serial = current.doc_seq
         doc_code = f"{current.file_code}.{serial:07d}"
         claimed.update(serial=serial, doc_code=doc_code, dossier=current)
-        warnings.extend(_duplicates(session, meta, None))
+        warnings.extend(duplicate_numbers(session, meta, None))
         now = env.now()
         row = {"id": document_id, "dossier_id": dossier_id, "fonds_code": current.fonds_code,
                "doc_code": doc_code, "serial": serial, "text_status": "pending",
                "meta": json_meta, "head_version": 0, "created_at": now, "updated_at": now,
-               **_mirrored(meta)}
+               **mirrored_columns(meta)}
         claimed["row"] = row
         session.connection().execute(_INSERT_DOC, [row])
 
@@ -400,13 +366,13 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
         conn.execute(_DOC_CREATED, {"document_id": document_id, "head_version": version.number,
                                     "created_at": version.created,
                                     "updated_at": version.created})
-        rows = _file_rows(document_id, version, media)
+        rows = file_rows(document_id, version, media)
         if rows:
-            conn.execute(_INSERT_FILES, rows)
+            conn.execute(INSERT_FILES, rows)
         conn.execute(_COUNT_DOC, {"dossier_id": dossier_id})
 
     def build() -> dict[str, StagedFile | bytes]:
-        record = _record(document_id, claimed["dossier"], claimed["serial"], claimed["doc_code"],
+        record = document_json(document_id, claimed["dossier"], claimed["serial"], claimed["doc_code"],
                          meta, media)
         return {DOCUMENT_FILE: dump(record), **signed.evidence,
                 **{FILES_DIR + f.name: f.staged for f in files}}
@@ -423,7 +389,7 @@ def create_document(env: Env, actor: Actor, dossier_id: str, data: dict[str, Any
     row = claimed["row"]
     files_out = [{"name": r["name"], "media_type": r["media_type"], "size": r["size"],
                   "sha256": r["sha256"], "version": r["version"]}
-                 for r in sorted(_file_rows(document_id, version, media),
+                 for r in sorted(file_rows(document_id, version, media),
                                  key=lambda r: r["name"])]
     result = {**meta, "id": document_id, "dossier_id": dossier_id,
               "fonds_code": row["fonds_code"], "doc_code": row["doc_code"],
@@ -445,8 +411,8 @@ def _change(env: Env, actor: Actor, document_id: str, action: str, *,
     try:
         with env.db.read() as session:
             row = visible_doc(session, env, actor, document_id, action)
-            _open_dossier(session, row.dossier_id)
-            current_files = _files(session, document_id)
+            open_dossier_row(session, row.dossier_id)
+            current_files = file_list(session, document_id)
             current_names = {f.name for f in current_files}
         for name in must_exist or []:
             if name not in current_names:
@@ -486,14 +452,14 @@ def _change(env: Env, actor: Actor, document_id: str, action: str, *,
 
     def apply(session, version) -> None:  # noqa: ANN001
         target = session.get(Document, document_id)
-        _mirror(target, meta)
+        mirror_document(target, meta)
         target.meta = to_json_dict(meta)
         target.head_version = version.number
         target.updated_at = version.created
         done["row"] = target
         if add_files or remove_names:  # a metadata-only change leaves the file rows as they are
             done["files"] = [DocumentFile(**r) for r in
-                             _sync_files(session, document_id, version, media)]
+                             sync_files(session, document_id, version, media)]
             # The worker reads the new files' text and records it as a version of its own:
             # until then the text is pending, so a client knows to wait before taking the ETag.
             target.text_status, target.text_reason = "pending", None

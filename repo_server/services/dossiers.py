@@ -13,6 +13,7 @@ from ..catalog import Document, Dossier, Tombstone
 from ..storage import ObjectNotFound
 from . import rights
 from .access import can_see_dossier, filter_documents, filter_dossiers, in_scope, sees_everything
+from .catalog_mirror import dossier_json
 from .context import SYSTEM, Actor, Env
 from .errors import Conflict, Gone, NotFound, PreconditionRequired, ValidationFailed
 from .fonds import get_fonds_row, predecessors
@@ -253,7 +254,7 @@ def reserve_dossier(session, env: Env, actor: Actor, new: NewDossier, *,  # noqa
 
 def dossier_file(new: NewDossier) -> bytes:
     """The dossier.json of a new dossier's first version."""
-    return dump(_record(new.record_id, "open", new.meta))
+    return dump(dossier_json(new.record_id, "open", new.meta))
 
 
 def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
@@ -279,10 +280,6 @@ def create_dossier(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, An
                      message=f"Create dossier: {new.data['title'][:80]}", expected_head=0)
     write_object(env, actor, plan, reserve=reserve, apply=apply, unreserve=unreserve)
     return get_dossier(env, new.record_id, SYSTEM)
-
-
-def _record(record_id: str, state: str, meta: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "dossier", "schema_version": 1, "id": record_id, "state": state, **meta}
 
 
 def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, Any],
@@ -335,7 +332,7 @@ def update_dossier(env: Env, actor: Actor, dossier_id: str, changes: dict[str, A
 
     message = f"Update dossier metadata: {', '.join(sorted(changes))}"
     write_object(env, actor, WritePlan(dossier_id, "dossier",
-                                       {DOSSIER_FILE: dump(_record(dossier_id, row.state, meta))},
+                                       {DOSSIER_FILE: dump(dossier_json(dossier_id, row.state, meta))},
                                        message=message, expected_head=expected_version),
                  apply=apply)
     return get_dossier(env, dossier_id, actor)

@@ -20,8 +20,9 @@ from ..catalog import Dossier, HandoverBatch, HandoverItem
 from ..codes import CodeEntry
 from . import audit
 from .access import filter_dossiers
+from .catalog_mirror import dossier_json
 from .context import Actor, Env
-from .dossiers import _record, get_dossier, visible_row
+from .dossiers import get_dossier, visible_row
 from .errors import Conflict, NotFound, ValidationFailed
 from .fonds import get_fonds_row
 from .holds import ensure_not_held
@@ -159,7 +160,7 @@ def keep_back(env: Env, actor: Actor, dossier_id: str, *, until: date, consent_r
         target.updated_at = version.created
 
     write_object(env, actor, WritePlan(
-        dossier_id, "dossier", {DOSSIER_FILE: dump(_record(dossier_id, row.state, meta))},
+        dossier_id, "dossier", {DOSSIER_FILE: dump(dossier_json(dossier_id, row.state, meta))},
         message=f"Kept back by the unit until {until.isoformat()} ({consent_ref})",
         expected_head=expected_version or row.head_version), apply=apply)
     return get_dossier(env, dossier_id, actor)

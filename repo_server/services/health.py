@@ -1,13 +1,24 @@
-"""What /health reports: can we reach the catalog and write to the storage root."""
+"""What /health reports: what a write needs (the catalog, the storage root and its staging
+folder, the audit trail's head in step with its rows) and what may rot or stall silently
+(fixity, backups, parked index items)."""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
 
+from ..catalog import Alert, OutboxEvent
+from ..catalog.migrate import alembic_config
+from .audit import audit_head_problem
+from .backup_status import backup_state
 from .context import Env
+from .fixity import failing
+from .outbox import parked_count
+from .processes import current_lease
 
 
 def health_report(env: Env) -> dict[str, Any]:
@@ -20,7 +31,11 @@ def health_report(env: Env) -> dict[str, Any]:
         checks["database"] = f"error: {type(exc).__name__}"
     root = env.store.root
     checks["storage"] = "ok" if os.access(root, os.W_OK) else "error: not writable"
-    checks.update(record_checks(env) if checks["database"] == "ok" else {})
+    if checks["storage"] == "ok" and not os.access(env.store.tmp_dir, os.W_OK):
+        checks["storage"] = f"error: the staging folder {env.store.tmp_dir} is not writable"
+    if checks["database"] == "ok":
+        checks["audit"] = audit_check(env)
+        checks.update(record_checks(env))
     return {"status": _status(checks), "checks": checks, "warnings": _warnings(checks)}
 
 
@@ -45,8 +60,6 @@ def available(report: dict[str, Any]) -> bool:
 
 def record_checks(env: Env) -> dict[str, str]:
     """Fixity (damaged or missing objects) and the backup job, from the operations tables."""
-    from .fixity import failing
-
     out: dict[str, str] = {}
     try:
         count, rows = failing(env, 5)
@@ -61,17 +74,34 @@ def record_checks(env: Env) -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
         out["fixity"] = f"unknown: {type(exc).__name__}"
     out["backup"] = backup_check(env)
+    out["outbox"] = parked_check(env)
     return out
+
+
+def parked_check(env: Env) -> str:
+    """`failed: N index item(s) parked` while the worker has given up on some changes."""
+    try:
+        count = parked_count(env)
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        return f"unknown: {type(exc).__name__}"
+    if not count:
+        return "ok"
+    return (f"failed: {count} index item(s) parked after repeated failures (not searchable "
+            "as they are); see /api/v1/outbox/parked, fix the cause, then retry them")
+
+
+def audit_check(env: Env) -> str:
+    """Every write appends to the audit trail after its head: a head out of step with the
+    newest row makes every write fail, so /health says so."""
+    try:
+        return audit_head_problem(env) or "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        return f"error: {type(exc).__name__}"
 
 
 def backup_check(env: Env) -> str:
     """`ok`; `failed: ...` when the last backup failed or none succeeded for two days;
     `warning: ...` when backups are off or on the same disk as the records."""
-    from sqlalchemy import select
-
-    from ..catalog import Alert
-    from .backup_status import backup_state
-
     try:
         with env.db.read() as session:
             alert = session.scalar(select(Alert).where(Alert.kind == "backup",
@@ -91,17 +121,11 @@ def backup_check(env: Env) -> str:
 
 def outbox_state(env: Env) -> dict[str, Any]:
     """Changes waiting for the indexer: how many, and how long the oldest has waited."""
-    from sqlalchemy import func, select
-
-    from ..catalog import OutboxEvent
-
     with env.db.read() as session:
         depth, oldest = session.execute(
             select(func.count(), func.min(OutboxEvent.created_at))
-            .where(OutboxEvent.processed_at.is_(None))).one()
+            .where(OutboxEvent.processed_at.is_(None), OutboxEvent.parked_at.is_(None))).one()
     if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the type
-        from datetime import UTC, datetime
-
         oldest = (datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
                   ).replace(tzinfo=UTC)
     age = (env.now() - oldest).total_seconds() if oldest is not None else 0.0
@@ -114,10 +138,6 @@ _HEADS: set[str] | None = None
 def _code_heads() -> set[str]:
     global _HEADS
     if _HEADS is None:
-        from alembic.script import ScriptDirectory
-
-        from ..catalog.migrate import alembic_config
-
         _HEADS = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
     return _HEADS
 
@@ -125,10 +145,6 @@ def _code_heads() -> set[str]:
 def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
     """Readiness: database (and its migrations), storage root, search index, worker lease,
     outbox backlog, fixity. Ready = the database and the storage root can serve requests."""
-    from pathlib import Path
-
-    from ..jobs.lease import Lease
-
     report = health_report(env)
     checks = report["checks"]
     details: dict[str, Any] = {}
@@ -142,7 +158,7 @@ def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
                 f"behind: run `repo-server init` (missing {', '.join(sorted(missing))})")
         except Exception as exc:  # noqa: BLE001
             checks["migrations"] = f"error: {type(exc).__name__}"
-    root = Path(env.store.root)
+    root = env.store.root
     if checks["storage"] == "ok":
         if not (root / "0=ocfl_1.1").is_file():
             checks["storage"] = "error: not an OCFL storage root"
@@ -151,7 +167,7 @@ def readiness_report(env: Env, index_problem: str | None) -> dict[str, Any]:
     checks["index"] = "ok" if index_problem is None else f"degraded: {index_problem}"
     if checks["database"] == "ok":
         try:
-            holder = Lease(env, "worker").current_holder()
+            holder = current_lease(env, "worker")
             if holder is None:
                 checks["worker"] = ("degraded: no worker holds the lease; indexing and jobs "
                                     "wait (start `repo-server worker`)")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..catalog import Dossier, OutboxEvent
 from ..search.backend import IndexRecord, SearchBackend
@@ -120,19 +120,28 @@ TEXT_BATCH_BYTES = 8 << 20
 def _store_texts(env: Env, document_ids: list[str], errors: dict[str, str]) -> None:
     """Extract the documents' new texts and store them, batch by batch; a document that fails
     gets its error in `errors` (a client's change racing with this one is not an error: its
-    own event follows)."""
+    own event follows). A batch that fails is stored again one document at a time, so one
+    bad document never holds back the others."""
     pending: list[TextPlan] = []
     size = 0
+
+    def store(texts: list[TextPlan]) -> None:
+        try:
+            write_texts(env, texts)
+        except Exception as exc:  # noqa: BLE001 - isolated below; recorded on its event
+            if len(texts) > 1:
+                log.warning("storing the extracted text of %d documents failed (%s); "
+                            "storing them one by one", len(texts), exc)
+                for text in texts:
+                    store([text])
+                return
+            log.exception("storing the extracted text of %s failed", texts[0].plan.record_id)
+            errors[texts[0].plan.record_id] = f"{type(exc).__name__}: {exc}"
 
     def flush() -> None:
         nonlocal size
         if pending:
-            try:
-                write_texts(env, pending)
-            except Exception as exc:  # noqa: BLE001 - recorded on each event; retried later
-                log.exception("storing the extracted text of %d documents failed", len(pending))
-                for text in pending:
-                    errors[text.plan.record_id] = f"{type(exc).__name__}: {exc}"
+            store(list(pending))
         pending.clear()
         size = 0
 
@@ -152,11 +161,46 @@ def _store_texts(env: Env, document_ids: list[str], errors: dict[str, str]) -> N
     flush()
 
 
+def _upsert(backend: SearchBackend, records: list[IndexRecord], errors: dict[str, str]) -> None:
+    """Write records into the index; a batch the index refuses is written one by one."""
+    if not records:
+        return
+    try:
+        backend.upsert(records)
+    except Exception as exc:  # noqa: BLE001 - isolated below; recorded on its event
+        if len(records) == 1:
+            log.exception("indexing %s failed", records[0].id)
+            errors[records[0].id] = f"{type(exc).__name__}: {exc}"
+            return
+        log.warning("indexing %d records failed (%s); indexing them one by one",
+                    len(records), exc)
+        for record in records:
+            _upsert(backend, [record], errors)
+
+
+def due_events():  # noqa: ANN201
+    """Outbox events to process now: not done, not parked, not waiting for a retry."""
+    return (OutboxEvent.processed_at.is_(None), OutboxEvent.parked_at.is_(None))
+
+
+def retry_delay(env: Env, attempts: int) -> float:
+    """Seconds before try number `attempts + 1`: OUTBOX_RETRY_SECONDS, doubling each time."""
+    return float(env.config["OUTBOX_RETRY_SECONDS"]) * 2 ** max(attempts - 1, 0)
+
+
 def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) -> int:
-    """Process pending outbox events: extract text, then update the index. Returns how many."""
+    """Process pending outbox events: extract text, then update the index. Returns how many.
+
+    An object that fails is isolated (the rest of the batch goes through), tried again after
+    a growing delay, and parked with its reason after OUTBOX_MAX_ATTEMPTS tries (listed by
+    services/outbox.py and /health). A document whose text cannot be stored is still indexed
+    by its metadata meanwhile."""
+    now = env.now()
     with env.db.read() as session:
-        events = session.scalars(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
-                                 .order_by(OutboxEvent.id).limit(batch)).all()
+        events = session.scalars(
+            select(OutboxEvent).where(*due_events(), or_(OutboxEvent.next_attempt_at.is_(None),
+                                                         OutboxEvent.next_attempt_at <= now))
+            .order_by(OutboxEvent.id).limit(batch)).all()
     if not events:
         return 0
     latest: dict[str, OutboxEvent] = {}
@@ -168,7 +212,7 @@ def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) 
     _store_texts(env, [rid for rid, event in latest.items()
                        if event.action != "delete" and event.object_kind == "document"], errors)
     for rid, event in latest.items():
-        if event.action == "delete" or rid in errors:
+        if event.action == "delete":
             continue
         try:
             record = build_record(env, rid)
@@ -177,25 +221,44 @@ def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) 
         except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
             log.exception("indexing %s failed", rid)
             errors[rid] = f"{type(exc).__name__}: {exc}"
-    if upserts:
-        backend.upsert(upserts)
+    indexed: dict[str, str] = {}
+    _upsert(backend, upserts, indexed)
+    errors.update(indexed)
     for rid in deletes:
-        backend.delete_dossier(rid)
-        backend.delete([rid])
-    now = env.now()
-    with env.db.write() as session:
-        ok_ids = [e.id for e in events if e.object_id not in errors]
-        if ok_ids:
-            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ok_ids))
-                            .values(processed_at=now))
-        for event in events:
-            if event.object_id in errors:
-                row = session.get(OutboxEvent, event.id)
-                row.attempts += 1
-                row.error = errors[event.object_id]
-                if row.attempts >= 5:
-                    row.processed_at = now  # parked: visible with its error, no endless retry
+        try:
+            backend.delete_dossier(rid)
+            backend.delete([rid])
+        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
+            log.exception("removing %s from the index failed", rid)
+            errors[rid] = f"{type(exc).__name__}: {exc}"
+    _record_results(env, events, errors)
     return len(events)
+
+
+def _record_results(env: Env, events: list[OutboxEvent], errors: dict[str, str]) -> None:
+    """Mark the events done; an object done also settles its older events (parked or
+    waiting), since the index is built from its head. A failed one waits or is parked."""
+    now = env.now()
+    limit = int(env.config["OUTBOX_MAX_ATTEMPTS"])
+    done = {e.object_id: e.id for e in events if e.object_id not in errors}
+    with env.db.write() as session:
+        if done:
+            top = max(done.values())
+            session.execute(update(OutboxEvent).where(
+                OutboxEvent.object_id.in_(list(done)), OutboxEvent.id <= top,
+                OutboxEvent.processed_at.is_(None)).values(processed_at=now))
+        for event in events:
+            if event.object_id not in errors:
+                continue
+            row = session.get(OutboxEvent, event.id)
+            row.attempts += 1
+            row.error = errors[event.object_id][:4000]
+            if row.attempts >= limit:
+                row.parked_at = now  # kept with its reason; retried when someone asks
+                log.error("index item %s (%s) parked after %d attempts: %s", row.object_id,
+                          row.object_kind, row.attempts, row.error)
+            else:
+                row.next_attempt_at = now + timedelta(seconds=retry_delay(env, row.attempts))
 
 
 def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
@@ -225,3 +288,17 @@ def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
             yield record
         if progress:
             progress(1)
+
+
+def reindex(env: Env, backend: SearchBackend | None,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Rebuild the whole search index from the storage root (extracted text is reused)."""
+    if backend is None:
+        raise RuntimeError("no search index is open in this process")
+    backend.clear()
+    count = 0
+    with backend.bulk() as writer:
+        for record in iter_all_records(env, progress):
+            writer.add(record)
+            count += 1
+    return {"records": count}

@@ -17,8 +17,9 @@ from sqlalchemy import or_, select
 
 from ..catalog import Document, Dossier, DossierLink
 from . import rights
+from .catalog_mirror import dossier_json
 from .context import Actor, Env
-from .dossiers import _record, get_dossier, visible_row
+from .dossiers import get_dossier, visible_row
 from .dossiers import get_row as get_dossier_row
 from .errors import Conflict, ValidationFailed
 from .holds import ensure_not_held
@@ -68,7 +69,7 @@ def _write_state(env: Env, actor: Actor, row: Dossier, target: str, meta: dict[s
         for doc_id in session.scalars(select(Document.id).where(Document.dossier_id == row.id)):
             add_outbox(session, env, doc_id, "document", "index")  # their index state changes
 
-    plan = WritePlan(row.id, "dossier", {DOSSIER_FILE: dump(_record(row.id, target, meta))},
+    plan = WritePlan(row.id, "dossier", {DOSSIER_FILE: dump(dossier_json(row.id, target, meta))},
                      message=message, expected_head=expected_version)
     write_object(env, actor, plan, apply=apply)
     return get_dossier(env, row.id, actor)

@@ -21,9 +21,10 @@ from sqlalchemy import delete, select
 
 from ..catalog import Document, Dossier, DossierLink
 from .access import can_see_document
+from .catalog_mirror import dossier_json
 from .context import Actor, Env
 from .documents import get_document, visible_doc
-from .dossiers import _record, visible_row
+from .dossiers import visible_row
 from .errors import Conflict, NotFound
 from .holds import ensure_not_held
 from .records import DOSSIER_FILE, dump, from_json_dict, to_json_dict
@@ -41,7 +42,7 @@ def _write(env: Env, actor: Actor, row: Dossier, meta: dict[str, Any], message: 
         mirror(session)
 
     write_object(env, actor, WritePlan(
-        row.id, "dossier", {DOSSIER_FILE: dump(_record(row.id, row.state, meta))},
+        row.id, "dossier", {DOSSIER_FILE: dump(dossier_json(row.id, row.state, meta))},
         message=message, expected_head=expected_version or row.head_version), apply=apply)
     return list_links(env, actor, row.id)
 

@@ -379,7 +379,7 @@ class PackageExport:
                         {"package": self.stats["package"]}) for d in exported], env)
         names = "; ".join(name for _, _, name in fonds) or "repo-server"
         codes = ", ".join(code for _, code, _ in fonds)
-        from .. import __version__
+        from ..version import __version__
 
         info = [
             ("Source-Organization", names),

@@ -22,19 +22,18 @@ from ..catalog import Document, DocumentFile, Dossier, PendingWrite
 from ..storage import ObjectNotFound, VersionInfo
 from . import audit, rights
 from .access import can_see_dossier
+from .catalog_mirror import document_json, file_rows, mirrored_columns
 from .context import Actor, Env
 from .documents import (
     FILES_DIR,
     IncomingFile,
-    _file_rows,
-    _mirrored,
-    _record,
     document_meta,
     prepare_files,
 )
 from .dossiers import dossier_file, prepare_dossier, reserve_dossier
 from .errors import Conflict, ValidationFailed
 from .holds import ensure_not_held
+from .processes import this_process
 from .records import (
     DOCUMENT_FILE,
     DOSSIER_FILE,
@@ -119,6 +118,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
     for doc in documents:
         doc.id = doc.id or new_id()
     now = env.now()
+    holder = this_process(env)
     with_pending = ([] if existing is not None else [(new.record_id, "dossier")]) + \
         [(d.id, "document") for d in documents]
     try:
@@ -143,10 +143,10 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
                     "id": doc.id, "dossier_id": new.record_id, "fonds_code": new.fonds_code,
                     "doc_code": f"{new.meta['file_code']}.{serial:07d}", "serial": serial,
                     "text_status": "pending", "meta": to_json_dict(doc.meta), "head_version": 0,
-                    "created_at": now, "updated_at": now, **_mirrored(doc.meta)}])
+                    "created_at": now, "updated_at": now, **mirrored_columns(doc.meta)}])
             session.execute(insert(PendingWrite), [
                 {"token": new_id(), "object_id": rid, "object_kind": f"{PUSH_KIND}{group}:{kind}",
-                 "started_at": now} for rid, kind in with_pending])
+                 "started_at": now, "holder": holder} for rid, kind in with_pending])
     except BaseException:
         _discard_all(env, documents)
         raise
@@ -161,7 +161,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
         holder = SimpleNamespace(id=new.record_id, fonds_code=new.fonds_code)
         for doc in documents:
             media = _media(doc.files)
-            record = _record(doc.id, holder, doc.serial,
+            record = document_json(doc.id, holder, doc.serial,
                              f"{new.meta['file_code']}.{doc.serial:07d}", doc.meta, media)
             add = {DOCUMENT_FILE: dump(record), **(doc.signed.evidence if doc.signed else {}),
                    **{FILES_DIR + f.name: f.staged for f in doc.files}}
@@ -189,7 +189,7 @@ def push_dossier(env: Env, actor: Actor, dossier_data: dict[str, Any],
             v = versions[doc.id]
             session.execute(update(Document).where(Document.id == doc.id).values(
                 head_version=v.number, created_at=v.created, updated_at=v.created))
-            rows = _file_rows(doc.id, v, _media(doc.files))
+            rows = file_rows(doc.id, v, _media(doc.files))
             if rows:
                 session.execute(insert(DocumentFile), rows)
             add_outbox(session, env, doc.id, "document", "index")

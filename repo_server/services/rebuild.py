@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ..catalog import (
-    Counter,
     Document,
     DocumentFile,
     Dossier,
@@ -19,8 +18,8 @@ from ..catalog import (
     PendingWrite,
 )
 from ..storage import ObjectNotFound
+from .catalog_mirror import mirror_document, recount, sync_files
 from .context import Env
-from .documents import _mirror, _sync_files
 from .links import mirror_links
 from .numbering import restore_from_documents
 from .records import (
@@ -94,35 +93,14 @@ def import_object(session, env: Env, rid: str) -> str | None:  # noqa: ANN001
         row = session.get(Document, rid) or Document(id=rid, text_status="pending")
         row.dossier_id, row.fonds_code = record["dossier_id"], record["fonds_code"]
         row.doc_code, row.serial = record["doc_code"], record["serial"]
-        _mirror(row, meta)
+        mirror_document(row, meta)
         row.meta, row.head_version = to_json_dict(meta), head.number
         row.created_at, row.updated_at = first.created, head.created
         row = session.merge(row)
         session.flush()
-        _sync_files(session, rid, head, media)
+        sync_files(session, rid, head, media)
         return "document"
     return None
-
-
-def _recount(session) -> None:  # noqa: ANN001
-    """Derived numbers: documents per dossier, serials, file-number counters."""
-    counts = dict(session.execute(
-        select(Document.dossier_id, func.count()).where(Document.head_version > 0)
-        .group_by(Document.dossier_id)).all())
-    serials = dict(session.execute(
-        select(Document.dossier_id, func.max(Document.serial)).group_by(Document.dossier_id)).all())
-    for dossier in session.scalars(select(Dossier)):
-        dossier.doc_total = counts.get(dossier.id, 0)
-        dossier.doc_seq = max(dossier.doc_seq or 0, serials.get(dossier.id, 0) or 0)
-    for fonds_code, year, n in session.execute(
-            select(Dossier.fonds_code, Dossier.year, func.count())
-            .group_by(Dossier.fonds_code, Dossier.year)).all():
-        key = f"{fonds_code}:{year}"
-        counter = session.get(Counter, ("file_number", key))
-        if counter is None:
-            session.add(Counter(scope="file_number", key=key, value=n))
-        else:
-            counter.value = max(counter.value, n)
 
 
 def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -152,27 +130,30 @@ def rebuild_catalog(env: Env, progress: Callable[[int], None] | None = None) -> 
                 if progress:
                     progress(done)
             session.flush()
-        _recount(session)
+        recount(session)
         restore_from_documents(session, env)  # the number log, after a lost database
     return {k: len(v) for k, v in ids.items()}
 
 
 def reconcile_pending(env: Env, older_than_seconds: float = 0,
-                      only: list[str] | None = None) -> int:
+                      only: list[str] | None = None, tokens: list[str] | None = None) -> int:
     """After a crash: import every object whose write was interrupted; drop empty reservations.
 
     Another process may be writing right now (gunicorn workers start one by one), so only
     writes pending for longer than `older_than_seconds` are treated as interrupted. With
     `only`, just the writes of those records (a resumed digitisation batch finishing its own
-    interrupted dossier while the server runs).
+    interrupted dossier while the server runs). With `tokens`, just those pending writes
+    (services/recovery.py chose them: their process is gone; it has recovered the storage).
     """
-    if only is None:
+    if only is None and tokens is None:
         env.store.recover(older_than_seconds=older_than_seconds)
     cutoff = env.now() - timedelta(seconds=older_than_seconds)
     with env.db.write() as session:
         stmt = select(PendingWrite).where(PendingWrite.started_at <= cutoff)
         if only is not None:
             stmt = stmt.where(PendingWrite.object_id.in_(only))
+        if tokens is not None:
+            stmt = stmt.where(PendingWrite.token.in_(tokens))
         pending = session.scalars(stmt).all()
         pushes: dict[str, list[PendingWrite]] = {}
         for p in pending:
@@ -198,7 +179,7 @@ def reconcile_pending(env: Env, older_than_seconds: float = 0,
             session.execute(delete(model).where(model.id.in_(gone), model.head_version == 0))
         if pending:
             session.flush()
-            _recount(session)
+            recount(session)
     return len(pending)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 DOSSIER_FILE = "dossier.json"
 DOCUMENT_FILE = "metadata.json"
 FONDS_FILE = "fonds.json"
+FILES_DIR = "files/"  # a document's content files: files/<name>
 SCHEMA_VERSION = 1
 
 DATE_FIELDS = frozenset(

@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 from ..catalog import Document, Fonds, RegisterEntry
 from . import numbering
+from .catalog_mirror import mirror_document
 from .context import Actor, Env
 from .documents import SYSTEM_FIELDS as DOCUMENT_SYSTEM_FIELDS
-from .documents import _duplicates, _mirror, _open_dossier, get_document, visible_doc
+from .documents import duplicate_numbers, get_document, open_dossier_row, visible_doc
 from .errors import Conflict, PreconditionFailed, ValidationFailed
 from .metadata import check_document
 from .records import DOCUMENT_FILE, dump, from_json_dict, object_id, to_json_dict
@@ -50,7 +51,7 @@ def _write(env: Env, actor: Actor, document_id: str, *, message: str,
     `build(meta, state)` makes the new metadata; `after` runs with the catalog mirror update."""
     with env.db.read() as session:
         row = visible_doc(session, env, actor, document_id, "register.write")
-        _open_dossier(session, row.dossier_id)
+        open_dossier_row(session, row.dossier_id)
     expected = expected_version or row.head_version
     stored = env.store.read_json(object_id(document_id), DOCUMENT_FILE)
     state: dict[str, Any] = {"warnings": []}
@@ -63,7 +64,7 @@ def _write(env: Env, actor: Actor, document_id: str, *, message: str,
                 f"Document {current.doc_code} was changed meanwhile (now version "
                 f"{current.head_version}); reload it and try again.",
                 current_version=current.head_version)
-        _open_dossier(session, current.dossier_id)
+        open_dossier_row(session, current.dossier_id)
         if reserve is not None:
             reserve(session, current, state)
 
@@ -83,7 +84,7 @@ def _write(env: Env, actor: Actor, document_id: str, *, message: str,
 
     def _apply(session, version) -> None:  # noqa: ANN001
         target = session.get(Document, document_id)
-        _mirror(target, state["meta"])
+        mirror_document(target, state["meta"])
         target.meta = to_json_dict(state["meta"])
         target.head_version = version.number
         target.updated_at = version.created
@@ -190,7 +191,7 @@ def register_outgoing(env: Env, actor: Actor, document_id: str, data: dict[str, 
                  "code_notation": notation,
                  "organ_name": data.get("organ_name") or current.get("organ_name")
                  or state["fonds_name"]}
-        state["warnings"].extend(_duplicates(session, probe, doc.id))
+        state["warnings"].extend(duplicate_numbers(session, probe, doc.id))
 
     return _write(env, actor, document_id, expected_version=expected_version,
                   message="Register outgoing document (number assigned)", build=build,

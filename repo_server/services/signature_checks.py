@@ -7,9 +7,9 @@ from typing import Any
 from ..catalog import Document, Dossier
 from . import audit
 from .context import Actor, Env
-from .documents import FILES_DIR, _files, visible_doc
+from .documents import file_list, visible_doc
 from .holds import ensure_not_held
-from .records import DOCUMENT_FILE, dump, from_json_dict, object_id, to_json_dict
+from .records import DOCUMENT_FILE, FILES_DIR, dump, from_json_dict, object_id, to_json_dict
 from .signatures import check_paths, merge, summary_changed
 from .writes import WritePlan, write_object
 
@@ -23,7 +23,7 @@ def recheck(env: Env, actor: Actor, document_id: str) -> dict[str, Any]:
         row = visible_doc(session, env, actor, document_id, "signature.check")
         dossier = session.get(Dossier, row.dossier_id)
         ensure_not_held(session, dossier.id, dossier.file_code)
-        names = [f.name for f in _files(session, document_id)]
+        names = [f.name for f in file_list(session, document_id)]
         head = row.head_version
         meta = from_json_dict(row.meta)
     oid = object_id(document_id)

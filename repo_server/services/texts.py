@@ -15,7 +15,7 @@ from ..catalog import Document
 from ..extract import extract_text
 from ..storage import ObjectNotFound
 from .context import Env
-from .documents import FILES_DIR
+from .documents import FILES_DIR, TEXT_SUFFIX
 from .records import DOCUMENT_FILE, object_id
 from .writes import SYSTEM_TEXT_MESSAGE, WritePlan, write_system_versions
 
@@ -25,7 +25,7 @@ STATUS_FILE = TEXT_DIR + "status.json"
 
 
 def text_path(name: str) -> str:
-    return f"{TEXT_DIR}{name}.txt"
+    return f"{TEXT_DIR}{name}{TEXT_SUFFIX}"
 
 
 def summarise(statuses: dict[str, dict[str, Any]]) -> tuple[str, str | None]:

@@ -21,6 +21,7 @@ from ..storage import StagedFile, StaleVersion, VersionInfo, VersionWrite
 from . import audit
 from .context import SYSTEM, Actor, Env
 from .errors import PreconditionFailed
+from .processes import this_process
 from .records import new_id, object_id
 
 # The statements every write runs, built once on the tables and executed on the session's
@@ -57,6 +58,7 @@ def write_object(
 ) -> VersionInfo:
     """Write one object version and mirror it in the catalog (see the module docstring)."""
     token = new_id()
+    holder = this_process(env)
     # Durable once the storage commit below is (its first sync covers the database's file
     # system where that holds): the pending row is on disk before the new version exists.
     with env.db.write(synced_by_storage=True) as session:
@@ -64,7 +66,7 @@ def write_object(
             reserve(session)
         session.connection().execute(_ADD_PENDING, {
             "token": token, "object_id": plan.record_id, "object_kind": plan.kind,
-            "started_at": env.now()})
+            "started_at": env.now(), "holder": holder})
     try:
         version = _write_rebasing(env, actor, plan)
     except BaseException as exc:
@@ -101,11 +103,12 @@ def write_system_versions(
     if not plans:
         return []
     tokens = [new_id() for _ in plans]
+    holder = this_process(env)
     now = env.now()
     with env.db.write(synced_by_storage=True) as session:
         session.connection().execute(_ADD_PENDING, [
             {"token": token, "object_id": plan.record_id, "object_kind": plan.kind,
-             "started_at": now} for token, plan in zip(tokens, plans, strict=True)])
+             "started_at": now, "holder": holder} for token, plan in zip(tokens, plans, strict=True)])
     try:
         results = env.store.write_versions([
             VersionWrite(object_id(plan.record_id), plan.add() if callable(plan.add) else plan.add,

@@ -223,7 +223,7 @@ def test_destruction_half_done_in_the_snapshot_is_finished_on_restore(client, ap
     """A snapshot taken after the tombstone was written but before the bytes went (a crash or
     a backup in between): restore finishes the destruction instead of reviving the dossier."""
     from repo_server.catalog import Document, Tombstone
-    from repo_server.services.disposal import destroy_dossier
+    from repo_server.services.disposal_execution import destroy_dossier
 
     client.make_fonds()
     review_id, dup = _operational_state(client, env)

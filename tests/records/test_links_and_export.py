@@ -94,7 +94,7 @@ def test_closing_counts_the_retention_of_linked_documents(client, fonds, clock):
 
 
 def test_a_document_linked_elsewhere_is_not_destroyed_with_its_home(client, fonds, clock, env):
-    from repo_server.services import disposal
+    from repo_server.services import disposal, disposal_execution
 
     home = client.make_dossier(retention="06")
     case = client.make_dossier(retention="02")
@@ -108,7 +108,7 @@ def test_a_document_linked_elsewhere_is_not_destroyed_with_its_home(client, fond
         disposal.record_opinions(env, Actor(f"m{i}", roles=("appraiser",)), review["id"],
                                  [{"dossier_id": home["id"], "opinion": "destroy"}])
     disposal.approve_review(env, Actor("head", roles=("head",)), review["id"], "QĐ 1")
-    disposal.execute_approved(env)
+    disposal_execution.execute_approved(env)
     item = disposal.get_review(env, review["id"])["items"][0]
     assert item["outcome"] == "skipped" and case["file_code"] in item["outcome_note"]
     assert client.get(f"/api/v1/documents/{doc['id']}").status_code == 200
