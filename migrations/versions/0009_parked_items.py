@@ -1,7 +1,7 @@
 """parked outbox items (retry with backoff) and process markers (crash recovery)
 
 Revision ID: 0009_parked_items
-Revises: 0007_intake
+Revises: 0008_storage_integrity
 """
 
 from alembic import op
