@@ -34,7 +34,9 @@ from . import (
     signatures,
     users,
 )
+from .body_limits import init_body_limits
 from .idempotency import init_idempotency
+from .input_rules import init_input_rules
 from .schemas import DocumentCreateSchema
 from .security import error as _error
 from .security import init_security
@@ -89,8 +91,10 @@ def init_api(app: Flask) -> Api:
     init_ops(app, api)
     _public_paths_in_spec(api)
     _register_docs_assets(app)
+    init_body_limits(app)  # first: a body too large is refused before anything reads it
     init_security(app)
     init_idempotency(app)  # after security: it needs the caller
+    init_input_rules(app)  # after idempotency: a replay answers as the first time did
     _register_errors(app)
     return api
 

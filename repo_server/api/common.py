@@ -17,7 +17,8 @@ from ..services.documents import IncomingFile
 from ..services.errors import PayloadTooLarge, PreconditionFailed, ValidationFailed
 from ..storage import ContentTooLarge
 
-_ETAG = re.compile(r'^(?:W/)?"?v(\d+)"?$')
+_ETAG = re.compile(r'^(?:W/)?"?v(\d{1,18})"?$')  # 18 digits: a version fits any integer column
+_IF_MATCH_SHOWN = 40  # characters of a bad If-Match repeated in the answer
 
 
 def env() -> Env:
@@ -39,10 +40,25 @@ def expected_version() -> int | None:
         return None
     match = _ETAG.match(raw.strip())
     if not match:
+        shown = raw if len(raw) <= _IF_MATCH_SHOWN else raw[:_IF_MATCH_SHOWN] + "…"
         raise PreconditionFailed(
-            f"If-Match {raw!r} is not an ETag of this service; send the ETag header you "
+            f"If-Match {shown!r} is not an ETag of this service; send the ETag header you "
             "received with the record (e.g. \"v3\").")
     return int(match.group(1))
+
+
+def ignore_unusable_range() -> None:
+    """Drop a Range header that is invalid or asks for several ranges: RFC 9110 (14.2) lets a
+    server ignore it and answer 200 with the whole file, which every client understands. A
+    single well-formed range beyond the end of the file still gets 416."""
+    from werkzeug.http import parse_range_header
+
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
 
 
 def with_etag(body: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], int, dict]:

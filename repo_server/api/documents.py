@@ -11,7 +11,15 @@ from marshmallow import ValidationError
 
 from ..services import documents as service
 from ..services.errors import ValidationFailed
-from .common import actor, env, expected_version, page, uploaded_files, with_etag
+from .common import (
+    actor,
+    env,
+    expected_version,
+    ignore_unusable_range,
+    page,
+    uploaded_files,
+    with_etag,
+)
 from .schemas import (
     AsOfQuerySchema,
     DocumentCreateSchema,
@@ -206,6 +214,7 @@ class DocumentFile(MethodView):
         """Download a file, now or as in an earlier version"""
         path, info, media_type = service.open_file(env(), str(document_id), name, actor(),
                                                    args.get("version"))
+        ignore_unusable_range()
         response = send_file(path, mimetype=media_type, as_attachment=True,
                              download_name=name, etag=info.sha256, conditional=True,
                              max_age=0 if args.get("version") is None else 31536000)

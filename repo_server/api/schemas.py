@@ -6,32 +6,13 @@ the loaded code lists (which an agency may override), so here they are plain str
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load, validate
+
+from .input_rules import nfc, not_blank, refuse_bad_text
 
 NOT_BLANK = validate.Length(min=1)
-
-
-_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
-
-
-def _control_chars(value: Any, path: str = "") -> str | None:
-    """The first field (dotted path) whose text holds a control character such as NUL."""
-    if isinstance(value, str):
-        return path or "_schema" if _CONTROL & set(value) else None
-    if isinstance(value, Mapping):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _control_chars(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
-    return None
 
 
 class VersionedFields(Schema):
@@ -46,24 +27,27 @@ class VersionedFields(Schema):
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error (422), so a typo never silently drops data; text with
-    control characters (NUL and the like) is refused before it reaches a database."""
+    """Every request body and query: unknown fields are an error (422), so a typo never
+    silently drops data; text breaking the input rules (control characters, lone surrogates)
+    is refused before it reaches a database, and text is kept in NFC (api/input_rules.py)."""
 
     class Meta:
         ordered = True
 
     @pre_load
-    def _refuse_control_characters(self, data: Any, **_kw: Any) -> Any:
-        field = _control_chars(data)
-        if field:
-            raise ValidationError("Text may not contain control characters (such as NUL); "
-                                  "remove them and send it again.", field)
+    def _refuse_bad_text(self, data: Any, **_kw: Any) -> Any:
+        refuse_bad_text(data)
         return data
 
+    @post_load
+    def _compose_text(self, data: Any, **_kw: Any) -> Any:
+        return nfc(data)
 
-def text(max_len: int, **kw) -> fields.String:
-    return fields.String(validate=validate.Length(min=1 if kw.pop("required", False) else 0,
-                                                  max=max_len), **kw)
+
+def text(max_len: int, required: bool = False, **kw) -> fields.String:
+    """A title, subject or name: never empty nor only spaces, when given."""
+    return fields.String(required=required,
+                         validate=[validate.Length(min=1, max=max_len), not_blank], **kw)
 
 
 def code(description: str, **kw) -> fields.String:
