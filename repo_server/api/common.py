@@ -29,6 +29,23 @@ def actor() -> Actor:
     return g.actor
 
 
+IF_MATCH_PATTERN = r'^(W/)?"v[0-9]{1,18}"$'
+
+
+def if_match_header(required: bool) -> dict[str, Any]:
+    """The If-Match header of an operation, for its OpenAPI description."""
+    when = ("Required: without it the answer is 428." if required else
+            "Optional: when sent, the change is made only if the record is still at that "
+            "version.")
+    return {"name": "If-Match", "in": "header", "required": required,
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+            "example": '"v3"',
+            "description": "The ETag of the record as you last read it (e.g. \"v3\"). " + when
+                           + " A value that does not name the current version (an older one, or "
+                             "one that is not an ETag of this service) is refused with 412 "
+                             "(RFC 9110, 13.1.1)."}
+
+
 def etag_for(version: int) -> str:
     return f'"v{version}"'
 

@@ -15,6 +15,7 @@ from .common import (
     actor,
     env,
     expected_version,
+    if_match_header,
     ignore_unusable_range,
     page,
     uploaded_files,
@@ -154,6 +155,7 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def patch(self, data, document_id):
         """Correct a document's metadata (If-Match required)"""
         return with_etag(service.update_document(env(), actor(), str(document_id), data,
@@ -184,7 +186,7 @@ class DocumentFiles(MethodView):
         return {"items": service.get_document(env(), str(document_id), actor())["files"]}
 
     @blp.arguments(UploadQuerySchema, location="query")
-    @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)
+    @blp.doc(requestBody=FILES_BODY, parameters=[*DIGEST_HEADERS, if_match_header(False)])
     @blp.response(201, DocumentSchema)
     @blp.alt_response(409, description="A file with this name exists (use PUT to replace).")
     @blp.alt_response(413, description="The file is larger than the upload limit.")
@@ -221,7 +223,7 @@ class DocumentFile(MethodView):
         response.headers["X-Checksum-SHA256"] = info.sha256
         return response
 
-    @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)
+    @blp.doc(requestBody=FILES_BODY, parameters=[*DIGEST_HEADERS, if_match_header(True)])
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
@@ -238,6 +240,7 @@ class DocumentFile(MethodView):
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def delete(self, document_id, name):
         """Remove a file from the current version (If-Match required)
 

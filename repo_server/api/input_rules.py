@@ -160,3 +160,70 @@ def init_input_rules(app) -> None:  # noqa: ANN001
                          for messages in where.values() for m in messages)
         return error(400 if unreadable else 422,
                      "Please correct the text of the fields listed in 'errors'.", errors)
+
+
+# ---------------------------------------------------------------- the rules in the OpenAPI
+
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+TEXT_RULE = ("Text everywhere (JSON bodies, form fields, query parameters) must be UTF-8 without "
+             "control characters other than tab and line breaks, and without lone surrogates "
+             "(\\ud800–\\udfff); it is stored in Unicode NFC.")
+
+
+def _resolve(schema: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    ref = (schema or {}).get("$ref", "")
+    return schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else (schema or {})
+
+
+def document_in_spec(spec: dict[str, Any]) -> None:
+    """Write the text rule into the OpenAPI description: a `pattern` on every free-text string
+    of a request (body, form field, query or header parameter) and a sentence in the schemas."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                visit(schemas[name])
+            return
+        any_of = schema.get("anyOf") or []
+        if len(any_of) == 2 and {"type": "object", "nullable": True} in any_of:
+            # apispec writes a nullable nested object as "any object, or this one": say
+            # "this one, or null" (unknown fields are refused there too)
+            ref = next(s for s in any_of if s != {"type": "object", "nullable": True})
+            del schema["anyOf"]
+            schema.update({"allOf": [ref], "nullable": True})
+        if (schema.get("type") == "string" and not schema.get("format")
+                and "enum" not in schema and "pattern" not in schema):
+            schema["pattern"] = TEXT_PATTERN
+        for key in ("properties", "patternProperties"):
+            for sub in (schema.get(key) or {}).values():
+                visit(sub)
+        for key in ("items", "additionalProperties", "not"):
+            visit(schema.get(key))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in schema.get(key) or []:
+                visit(sub)
+
+    for operations in spec.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete") or not isinstance(
+                    operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("query", "header"):
+                    visit(parameter.get("schema"))
+            body = operation.get("requestBody") or {}
+            for media_type, media in body.get("content", {}).items():
+                visit(media.get("schema"))
+                if media_type == "application/json" and len(body["content"]) == 1:
+                    # an empty JSON body is read as {}: required only if a field is
+                    body["required"] = bool(_resolve(media.get("schema"), schemas).get("required"))
+    for name in seen:
+        schema = schemas[name]
+        schema["description"] = (schema.get("description", "") + "\n\n" + TEXT_RULE).strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from .input_rules import nfc, not_blank, refuse_bad_text
 
@@ -37,11 +37,29 @@ class StrictSchema(Schema):
     @pre_load
     def _refuse_bad_text(self, data: Any, **_kw: Any) -> Any:
         refuse_bad_text(data)
+        if isinstance(data, dict):  # a JSON body: its types are meant (a query's are text)
+            refuse_wrong_json_types(self, data)
         return data
 
     @post_load
     def _compose_text(self, data: Any, **_kw: Any) -> Any:
         return nfc(data)
+
+
+def refuse_wrong_json_types(schema: Schema, data: dict[str, Any]) -> None:
+    """JSON has booleans and numbers: "true", "1" or 1 for a boolean, "5" for a number, are
+    refused (marshmallow would read them), so the OpenAPI types are the rule."""
+    errors: dict[str, list[str]] = {}
+    for name, field in schema.load_fields.items():
+        value = data.get(field.data_key or name)
+        if value is None:
+            continue
+        if isinstance(field, fields.Boolean) and not isinstance(value, bool):
+            errors[field.data_key or name] = ["Send true or false (JSON booleans)."]
+        elif isinstance(field, fields.Number) and (isinstance(value, bool | str)):
+            errors[field.data_key or name] = ["Send a number (not text)."]
+    if errors:
+        raise ValidationError(errors)
 
 
 def text(max_len: int, required: bool = False, **kw) -> fields.String:
