@@ -21,7 +21,7 @@ from repo_server.services.keys import create_key
 from tests.conftest import Client, drain
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 3
 
 # Answers that depend on the server's state, not on the request's shape, so no schema can
 # promise them: a stale If-Match (412) and a reference to a record that does not exist or is
@@ -67,6 +67,8 @@ STATE_DEPENDENT = {
     "/api/v1/digitisation/checks": [422],
     "/api/v1/dossiers/push": [422],  # the manifest's content and the files it names
     "/api/v1/dossiers/{dossier_id}/documents": [422],  # metadata part is JSON text
+    # a rule across two parameters, which a JSON schema cannot state: page × page_size ≤ 10,000
+    "/api/v1/search": [400],
 }
 DEFAULT_ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 429]
 DEFAULT_REJECTED = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
@@ -94,8 +96,9 @@ def _config(tmp: Path) -> Path:
 
 
 def test_schemathesis_all_checks(tmp_path, instance, env, worker):
-    from tests.conftest import make_config
     from waitress.server import create_server
+
+    from tests.conftest import make_config
 
     config = make_config(instance, MAX_UPLOAD_BYTES=2 * 1024 * 1024,
                          AUTH_FAILURE_LIMIT=1_000_000)  # ignored_auth sends bad keys on purpose
@@ -119,7 +122,7 @@ def test_schemathesis_all_checks(tmp_path, instance, env, worker):
              "run", f"{base}/api/v1/openapi.json", "--checks", "all",
              "-H", f"Authorization: Bearer {secret}",
              "--max-examples", str(EXAMPLES_PER_OPERATION),
-             "--phases", "examples,coverage,fuzzing", "--workers", "2",
+             "--phases", "examples,coverage,fuzzing", "--workers", "1",
              "--generation-deterministic", "--no-color", "--request-timeout", "30",
              # a ZIP package: no generated body can be one (tests/test_packages.py)
              "--exclude-path", "/api/v1/packages/import"],

@@ -53,8 +53,11 @@ def etag_for(version: int) -> str:
 def expected_version() -> int | None:
     """The version named by If-Match; None when the header is absent."""
     raw = request.headers.get("If-Match")
-    if raw is None or not raw.strip():
+    if raw is None:
         return None
+    if not raw.strip():
+        raise PreconditionFailed("If-Match is empty; send the ETag header you received with "
+                                 "the record (e.g. \"v3\"), or leave If-Match out.")
     match = _ETAG.match(raw.strip())
     if not match:
         shown = raw if len(raw) <= _IF_MATCH_SHOWN else raw[:_IF_MATCH_SHOWN] + "…"
