@@ -58,6 +58,10 @@ def refuse_oversized_body(config: dict[str, Any], mimetype: str,
     return None
 
 
+def _mimetype(headers: dict[str, str]) -> str:
+    return headers.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+
+
 def waitress_channel(config: dict[str, Any]):  # noqa: ANN201
     """A waitress channel class that applies `body_limit` when the headers are in and answers
     every error of the web server itself (413, 400, 431 ...) as the API's JSON error."""
@@ -71,8 +75,8 @@ def waitress_channel(config: dict[str, Any]):  # noqa: ANN201
             consumed = super().received(data)
             if self.headers_finished and not self.error and not self._limit_checked:
                 self._limit_checked = True
-                mimetype = self.headers.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-                refused = refuse_oversized_body(config, mimetype, self.content_length or None)
+                refused = refuse_oversized_body(config, _mimetype(self.headers),
+                                                self.content_length or None)
                 if refused:
                     self.error = RequestEntityTooLarge(refused[1])
                     self.completed = True
@@ -83,10 +87,12 @@ def waitress_channel(config: dict[str, Any]):  # noqa: ANN201
     class JsonErrorTask(ErrorTask):
         def execute(self):  # noqa: ANN202
             e = self.request.error
-            if e.code == 413 and not e.body.startswith("The request body"):  # chunked, counted
+            if e.code == 413 and not e.body.startswith("The request body"):  # waitress' own
                 received = self.request.content_length or self.request.body_bytes_received
-                message = too_large_message(received,
-                                            largest_body(config), "any request")
+                refused = refuse_oversized_body(config, _mimetype(self.request.headers),
+                                                received)
+                message = refused[1] if refused else too_large_message(
+                    received, largest_body(config), "any request")
             else:
                 message = e.body if e.code == 413 else f"{e.reason}: {e.body}."
             body = error_body(e.code, message)

@@ -39,7 +39,7 @@ def form(**parts) -> dict:  # noqa: ANN003
     return {"data": parts, "content_type": "multipart/form-data"}
 
 
-SURROGATE_TITLE = '{"fonds_code": "%s", "title": "H\\ud800", "retention": "05"}' % F
+SURROGATE_TITLE = '{"fonds_code": "' + F + '", "title": "H\\ud800", "retention": "05"}'
 
 # (case, method, url, request arguments, expected status). {d}, {doc}, ... name the records
 # of `world`; NOBODY names none.
