@@ -21,7 +21,7 @@ from repo_server.services.keys import create_key
 from tests.conftest import Client, drain
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_PER_OPERATION = 3
+EXAMPLES_PER_OPERATION = 2
 
 # Answers that depend on the server's state, not on the request's shape, so no schema can
 # promise them: a stale If-Match (412) and a reference to a record that does not exist or is
