@@ -33,7 +33,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, env=None) -> Flask:  
         Path(config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"])
     app.config["REPO"] = config
-    app.config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False

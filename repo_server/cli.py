@@ -150,6 +150,7 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
     from waitress.server import create_server
 
     from . import create_app
+    from .api.body_limits import largest_body, waitress_channel
     from .console import greeting
     from .services.backup_status import backup_state
     from .services.rebuild import reconcile_pending
@@ -162,7 +163,8 @@ def serve(config: dict, host: str | None, port: int | None, threads: int) -> Non
     port = port or int(config["PORT"])
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="repo-server",
-                               max_request_body_size=config["MAX_UPLOAD_BYTES"] + 1024 * 1024)
+                               max_request_body_size=largest_body(config) + 1)
+        server.channel_class = waitress_channel(config)  # JSON 413 from Content-Length
     except OSError as exc:
         if secret:  # the key would be lost with this start: show it anyway
             click.echo(f"First admin API key (shown once, keep it safe): {secret}")

@@ -33,7 +33,9 @@ from . import (
     signatures,
     users,
 )
+from .body_limits import init_body_limits
 from .idempotency import init_idempotency
+from .input_rules import document_in_spec, init_input_rules
 from .ops import init_ops
 from .schemas import DocumentCreateSchema
 from .security import error as _error
@@ -86,9 +88,17 @@ def init_api(app: Flask) -> Api:
         api.register_blueprint(blp)
     init_ops(app, api)  # readiness, metrics, fixity, parked items (docs/operations.md)
     _public_paths_in_spec(api)
+    _error_schema_in_spec(api)
+    # the agency code is checked against this instance's FONDS_CODE_PATTERN: say which
+    api.spec.components.schemas["FondsCreate"]["properties"]["code"]["pattern"] = (
+        app.config["REPO"]["FONDS_CODE_PATTERN"])
+    document_in_spec({"paths": api.spec._paths,
+                      "components": {"schemas": api.spec.components.schemas}})
     _register_docs_assets(app)
+    init_body_limits(app)  # first: a body too large is refused before anything reads it
     init_security(app)
     init_idempotency(app)  # after security: it needs the caller
+    init_input_rules(app)  # after idempotency: a replay answers as the first time did
     _register_errors(app)
     return api
 
@@ -109,6 +119,21 @@ def _public_paths_in_spec(api: Api) -> None:
     for operations in api.spec._paths.values():
         if "post" in operations:
             operations["post"].setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+
+
+def _error_schema_in_spec(api: Api) -> None:
+    """Errors carry code, status, message, errors, and may name what they are about."""
+    schema = api.spec.components.schemas["Error"]
+    schema["properties"].update({
+        "request_id": {"type": "string", "description": "Quote it to the administrator: the "
+                                                        "log holds the details (500)."},
+        "action": {"type": "string", "nullable": True,
+                   "description": "The action the caller's role does not allow (403)."},
+    })
+    schema["additionalProperties"] = True
+    schema["description"] = ("The one error shape of the API. Besides code, status, message "
+                             "and errors, an error may name the records it is about (e.g. "
+                             "existing_id, review_id, hold_id).")
 
 
 def _register_docs_assets(app: Flask) -> None:
@@ -140,7 +165,11 @@ def _register_errors(app: Flask) -> None:
         errors = data.get("errors") or data.get("messages")
         message = data.get("message") or (
             "Please correct the fields listed in 'errors'." if errors else _plain(exc))
-        return _error(exc.code or 500, message, errors)
+        response = _error(exc.code or 500, message, errors)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":  # Allow (405), WWW-Authenticate, Retry-After
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):  # noqa: ANN202

@@ -17,7 +17,8 @@ from ..services.context import Actor, Env
 from ..services.documents import IncomingFile
 from ..services.errors import PreconditionFailed, ValidationFailed
 
-_ETAG = re.compile(r'^(?:W/)?"?v(\d+)"?$')
+_ETAG = re.compile(r'^(?:W/)?"?v(\d{1,18})"?$')  # 18 digits: a version fits any integer column
+_IF_MATCH_SHOWN = 40  # characters of a bad If-Match repeated in the answer
 
 
 def env() -> Env:
@@ -28,6 +29,23 @@ def actor() -> Actor:
     return g.actor
 
 
+IF_MATCH_PATTERN = r'^(W/)?"v[0-9]{1,18}"$'
+
+
+def if_match_header(required: bool) -> dict[str, Any]:
+    """The If-Match header of an operation, for its OpenAPI description."""
+    when = ("Required: without it the answer is 428." if required else
+            "Optional: when sent, the change is made only if the record is still at that "
+            "version.")
+    return {"name": "If-Match", "in": "header", "required": required,
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+            "example": '"v3"',
+            "description": "The ETag of the record as you last read it (e.g. \"v3\"). " + when
+                           + " A value that does not name the current version (an older one, or "
+                             "one that is not an ETag of this service) is refused with 412 "
+                             "(RFC 9110, 13.1.1)."}
+
+
 def etag_for(version: int) -> str:
     return f'"v{version}"'
 
@@ -35,14 +53,32 @@ def etag_for(version: int) -> str:
 def expected_version() -> int | None:
     """The version named by If-Match; None when the header is absent."""
     raw = request.headers.get("If-Match")
-    if raw is None or not raw.strip():
+    if raw is None:
         return None
+    if not raw.strip():
+        raise PreconditionFailed("If-Match is empty; send the ETag header you received with "
+                                 "the record (e.g. \"v3\"), or leave If-Match out.")
     match = _ETAG.match(raw.strip())
     if not match:
+        shown = raw if len(raw) <= _IF_MATCH_SHOWN else raw[:_IF_MATCH_SHOWN] + "…"
         raise PreconditionFailed(
-            f"If-Match {raw!r} is not an ETag of this service; send the ETag header you "
+            f"If-Match {shown!r} is not an ETag of this service; send the ETag header you "
             "received with the record (e.g. \"v3\").")
     return int(match.group(1))
+
+
+def ignore_unusable_range() -> None:
+    """Drop a Range header that is invalid or asks for several ranges: RFC 9110 (14.2) lets a
+    server ignore it and answer 200 with the whole file, which every client understands. A
+    single well-formed range beyond the end of the file still gets 416."""
+    from werkzeug.http import parse_range_header
+
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
 
 
 def with_etag(body: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], int, dict]:

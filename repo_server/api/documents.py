@@ -12,7 +12,16 @@ from marshmallow import ValidationError
 from ..services import documents as service
 from ..services import uploads
 from ..services.errors import ValidationFailed
-from .common import actor, env, expected_version, page, uploaded_files, with_etag
+from .common import (
+    actor,
+    env,
+    expected_version,
+    if_match_header,
+    ignore_unusable_range,
+    page,
+    uploaded_files,
+    with_etag,
+)
 from .schemas import (
     AsOfQuerySchema,
     DocumentCreateSchema,
@@ -147,6 +156,7 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def patch(self, data, document_id):
         """Correct a document's metadata (If-Match required)"""
         return with_etag(service.update_document(env(), actor(), str(document_id), data,
@@ -177,7 +187,7 @@ class DocumentFiles(MethodView):
         return {"items": service.get_document(env(), str(document_id), actor())["files"]}
 
     @blp.arguments(UploadQuerySchema, location="query")
-    @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)
+    @blp.doc(requestBody=FILES_BODY, parameters=[*DIGEST_HEADERS, if_match_header(False)])
     @blp.response(201, DocumentSchema)
     @blp.alt_response(409, description="A file with this name exists (use PUT to replace).")
     @blp.alt_response(413, description="The file is larger than the upload limit.")
@@ -209,6 +219,7 @@ class DocumentFile(MethodView):
                       "`destroyed_at`. Users of other fonds get 404.")
     def get(self, args, document_id, name):
         """Download a file, now or as in an earlier version"""
+        ignore_unusable_range()
         download = service.download(env(), str(document_id), name, actor(), args.get("version"))
         try:
             response = send_file(download.file, mimetype=download.media_type,
@@ -229,7 +240,7 @@ class DocumentFile(MethodView):
         response.headers["X-Checksum-SHA256"] = download.sha256
         return response
 
-    @blp.doc(requestBody=FILES_BODY, parameters=DIGEST_HEADERS)
+    @blp.doc(requestBody=FILES_BODY, parameters=[*DIGEST_HEADERS, if_match_header(True)])
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
@@ -246,6 +257,7 @@ class DocumentFile(MethodView):
     @blp.response(200, DocumentSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def delete(self, document_id, name):
         """Remove a file from the current version (If-Match required)
 

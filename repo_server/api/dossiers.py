@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..services import dossiers as service
-from .common import actor, env, expected_version, page, with_etag
+from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import (
     AsOfQuerySchema,
     DossierCreateSchema,
@@ -75,6 +75,7 @@ class DossierItem(MethodView):
     @blp.response(200, DossierSchema)
     @blp.alt_response(412, description="If-Match names an older version.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def patch(self, data, dossier_id):
         """Correct a dossier's metadata (If-Match required)
 

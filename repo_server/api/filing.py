@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import dossier_export, links
-from .common import actor, env, expected_version, with_etag
+from .common import actor, env, expected_version, if_match_header, with_etag
 from .schemas import DocumentSchema, StrictSchema
 
 blp = Blueprint("filing", __name__, url_prefix="/api/v1/dossiers",
@@ -44,6 +44,7 @@ class Links(MethodView):
                                         "note": "Văn bản đến liên quan"})
     @blp.response(201, LinksSchema)
     @blp.alt_response(409, description="Not open, other fonds, already filed here.")
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """File an existing document in this dossier too (a new dossier version, no copy)"""
         return with_etag(links.link_document(env(), actor(), str(dossier_id),
@@ -54,6 +55,7 @@ class Links(MethodView):
 @blp.route("/<uuid:dossier_id>/links/<uuid:document_id>")
 class Link(MethodView):
     @blp.response(200, LinksSchema)
+    @blp.doc(parameters=[if_match_header(False)])
     def delete(self, dossier_id, document_id):
         """Take a linked document out of this dossier (it stays in its own)"""
         return with_etag(links.unlink_document(env(), actor(), str(dossier_id),

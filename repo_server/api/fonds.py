@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from ..services import fonds as service
-from .common import actor, env, expected_version, page, with_etag
+from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import (
     FondsCreateSchema,
     FondsPageSchema,
@@ -56,6 +56,7 @@ class FondsItem(MethodView):
     @blp.response(200, FondsSchema)
     @blp.alt_response(412, description="If-Match is stale.")
     @blp.alt_response(428, description="If-Match is missing.")
+    @blp.doc(parameters=[if_match_header(True)])
     def patch(self, data, code):
         """Update a fonds (If-Match required)"""
         return with_etag(service.update_fonds(env(), actor(), code, data, expected_version()))
@@ -77,6 +78,7 @@ class FondsClose(MethodView):
                                               "successor_code": "000.00.00.H50"})
     @blp.response(200, FondsSchema)
     @blp.alt_response(409, description="Already closed.")
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, code):
         """Close a fonds (agency dissolved or merged) and name its successor
 

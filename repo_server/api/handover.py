@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import handover, handover_docs
-from .common import actor, env, expected_version, page, with_etag
+from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .registers import FILE_CONTENT, file_response
 from .schemas import DossierSchema, PageQuerySchema, PageSchema, StrictSchema
 
@@ -137,6 +137,7 @@ class KeepBack(MethodView):
                                             "reason": "Còn dùng để giải quyết khiếu nại"})
     @blp.response(200, DossierSchema)
     @blp.alt_response(409, description="Not closed, in a batch, or stays with its unit.")
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """Keep a closed dossier back with its unit (the head's consent, ≤ 2 years)"""
         return with_etag(handover.keep_back(env(), actor(), str(dossier_id),

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import deadlines, lifecycle
-from .common import actor, env, expected_version, page, with_etag
+from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import DossierSchema, PageQuerySchema, PageSchema, StrictSchema
 
 blp = Blueprint("lifecycle", __name__, url_prefix="/api/v1",
@@ -83,6 +83,7 @@ class Close(MethodView):
     @blp.arguments(CloseSchema, example={"end_date": "2025-09-30", "note": "Đã giải quyết xong"})
     @blp.response(200, DossierSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """Close a dossier (open -> closed)
 
@@ -99,6 +100,7 @@ class Archive(MethodView):
                                            "received_by": "Lê Văn Cường (lưu trữ)"})
     @blp.response(200, DossierSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """Hand a closed dossier over to the agency archive (closed -> archived)
 
@@ -113,6 +115,7 @@ class TransferDue(MethodView):
     @blp.arguments(TransferDueSchema)
     @blp.response(200, DossierSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """Select a permanent dossier for the historical archive (archived -> transfer_due)"""
         return with_etag(lifecycle.mark_transfer_due(env(), actor(), str(dossier_id),
@@ -125,6 +128,7 @@ class Transfer(MethodView):
                                             "reference": "BB-12/2030"})
     @blp.response(200, DossierSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, dossier_id):
         """Record the transfer to the historical archive (transfer_due -> transferred)"""
         return with_etag(lifecycle.transfer_dossier(env(), actor(), str(dossier_id),

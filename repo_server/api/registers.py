@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import numbering, registers, registration
-from .common import actor, env, expected_version, page, with_etag
+from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import DocumentSchema, PageQuerySchema, PageSchema, RecipientSchema, StrictSchema
 
 blp = Blueprint("registers", __name__, url_prefix="/api/v1",
@@ -187,6 +187,7 @@ class OutgoingRegistration(MethodView):
         "copies": 3, "file_copy_holder": "Văn phòng UBND"})
     @blp.response(200, DocumentSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, document_id):
         """Number an outgoing document (next number of its book in this year)
 
@@ -206,6 +207,7 @@ class IncomingRegistration(MethodView):
         "assigned_to": {"unit": "Phòng Văn hóa – Xã hội", "person": "Nguyễn Thị Hoa"}})
     @blp.response(200, DocumentSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, document_id):
         """Register an incoming document (số đến, ngày đến, handler, deadline)"""
         return with_etag(registration.register_incoming(env(), actor(), str(document_id), data,
@@ -218,6 +220,7 @@ class Registration(MethodView):
                                                       "received_by": "Nguyễn Thị Hoa"})
     @blp.response(200, DocumentSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def patch(self, data, document_id):
         """Fill the later register columns (date passed on, receipt, handler, copies, note)"""
         return with_etag(registration.update_registration(env(), actor(), str(document_id),
@@ -229,6 +232,7 @@ class Handling(MethodView):
     @blp.arguments(HandlingSchema, example={"status": "done", "reply_number": "45/UBND-VX"})
     @blp.response(200, DocumentSchema)
     @_errors
+    @blp.doc(parameters=[if_match_header(False)])
     def post(self, data, document_id):
         """Record the handling progress of an incoming document (follow-up register)"""
         return with_etag(registration.record_handling(env(), actor(), str(document_id), data,

@@ -6,32 +6,13 @@ the loaded code lists (which an agency may override), so here they are plain str
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+
+from .input_rules import nfc, not_blank, refuse_bad_text
 
 NOT_BLANK = validate.Length(min=1)
-
-
-_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
-
-
-def _control_chars(value: Any, path: str = "") -> str | None:
-    """The first field (dotted path) whose text holds a control character such as NUL."""
-    if isinstance(value, str):
-        return path or "_schema" if _CONTROL & set(value) else None
-    if isinstance(value, Mapping):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _control_chars(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
-    return None
 
 
 class VersionedFields(Schema):
@@ -46,24 +27,45 @@ class VersionedFields(Schema):
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error (422), so a typo never silently drops data; text with
-    control characters (NUL and the like) is refused before it reaches a database."""
+    """Every request body and query: unknown fields are an error (422), so a typo never
+    silently drops data; text breaking the input rules (control characters, lone surrogates)
+    is refused before it reaches a database, and text is kept in NFC (api/input_rules.py)."""
 
     class Meta:
         ordered = True
 
     @pre_load
-    def _refuse_control_characters(self, data: Any, **_kw: Any) -> Any:
-        field = _control_chars(data)
-        if field:
-            raise ValidationError("Text may not contain control characters (such as NUL); "
-                                  "remove them and send it again.", field)
+    def _refuse_bad_text(self, data: Any, **_kw: Any) -> Any:
+        refuse_bad_text(data)
+        if isinstance(data, dict):  # a JSON body: its types are meant (a query's are text)
+            refuse_wrong_json_types(self, data)
         return data
 
+    @post_load
+    def _compose_text(self, data: Any, **_kw: Any) -> Any:
+        return nfc(data)
 
-def text(max_len: int, **kw) -> fields.String:
-    return fields.String(validate=validate.Length(min=1 if kw.pop("required", False) else 0,
-                                                  max=max_len), **kw)
+
+def refuse_wrong_json_types(schema: Schema, data: dict[str, Any]) -> None:
+    """JSON has booleans and numbers: "true", "1" or 1 for a boolean, "5" for a number, are
+    refused (marshmallow would read them), so the OpenAPI types are the rule."""
+    errors: dict[str, list[str]] = {}
+    for name, field in schema.load_fields.items():
+        value = data.get(field.data_key or name)
+        if value is None:
+            continue
+        if isinstance(field, fields.Boolean) and not isinstance(value, bool):
+            errors[field.data_key or name] = ["Send true or false (JSON booleans)."]
+        elif isinstance(field, fields.Number) and (isinstance(value, bool | str)):
+            errors[field.data_key or name] = ["Send a number (not text)."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def text(max_len: int, required: bool = False, **kw) -> fields.String:
+    """A title, subject or name: never empty nor only spaces, when given."""
+    return fields.String(required=required,
+                         validate=[validate.Length(min=1, max=max_len), not_blank], **kw)
 
 
 def code(description: str, **kw) -> fields.String:

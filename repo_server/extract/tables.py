@@ -89,13 +89,17 @@ def _read_csv(path: Path, label: str) -> Sheet:
     except csv.Error:
         dialect = csv.excel
     sheet = Sheet(label)
-    for number, values in enumerate(csv.reader(io.StringIO(text), dialect), 1):
-        if number > MAX_ROWS:
-            raise TableError(f"{label}: more than {MAX_ROWS:,} rows; split the finding aid "
-                             "into several batches.")
-        cells = [v.strip() for v in values]
-        if any(cells):
-            sheet.rows.append((number, cells))
+    try:
+        for number, values in enumerate(csv.reader(io.StringIO(text), dialect), 1):
+            if number > MAX_ROWS:
+                raise TableError(f"{label}: more than {MAX_ROWS:,} rows; split the finding "
+                                 "aid into several batches.")
+            cells = [v.strip() for v in values]
+            if any(cells):
+                sheet.rows.append((number, cells))
+    except csv.Error as exc:  # e.g. a line break inside an unquoted cell, a NUL byte
+        raise TableError(f"{label} cannot be read as CSV ({exc}); it may be another kind of "
+                         "file. Save it from Excel as 'CSV UTF-8' or send the .xlsx.") from exc
     return sheet
 
 

@@ -363,7 +363,12 @@ def read_sheet(data: bytes, fmt: str) -> list[tuple[int, dict[str, str]]]:
         except csv.Error:
             dialect = csv.excel
         reader = csv.reader(io.StringIO(text, newline=""), dialect)
-        lines = [(reader.line_num, row) for row in reader]
+        try:
+            lines = [(reader.line_num, row) for row in reader]
+        except csv.Error as exc:
+            raise ValidationFailed({"file": [f"The file cannot be read as CSV ({exc}); save "
+                                             "it from Excel as “CSV UTF-8” or send the "
+                                             ".xlsx."]}) from exc
     for index, (number, cells) in enumerate(lines):
         keys = [_ALIASES.get(_fold(c)) if c else None for c in cells]
         if "title" not in keys:
