@@ -16,6 +16,19 @@ from repo_server.config import load_config
 from repo_server.services.keys import create_key
 
 
+def pytest_configure(config) -> None:  # noqa: ANN001
+    """Under pytest-xdist each worker has a PostgreSQL test database of its own
+    (`<name>_gw0`, …): everything that reads TEST_DATABASE_URL sees the worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if worker and url:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        os.environ["TEST_DATABASE_URL"] = u.set(database=f"{u.database}_{worker}") \
+            .render_as_string(hide_password=False)
+
+
 def make_config(instance: Path, **overrides) -> dict:  # noqa: ANN003
     url = os.environ.get("TEST_DATABASE_URL")
     base = {"FSYNC": False, "SQLITE_SYNCHRONOUS": "NORMAL"}
@@ -115,6 +128,7 @@ class Template:
             self._admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
             self._recreate(self.template, source="template0")
             upgrade(u.set(database=self.template).render_as_string(hide_password=False))
+            self._recreate(self.name, source=self.template)  # exists for every test
         else:
             self.file = folder / "template.db"
             upgrade(f"sqlite:///{self.file}")
@@ -146,7 +160,7 @@ class Template:
             self._admin.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def migrated_template(tmp_path_factory) -> Iterator[Template]:  # noqa: ANN001
     t = Template(tmp_path_factory.mktemp("template"))
     yield t
