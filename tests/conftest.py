@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,19 @@ from repo_server import build_env, create_app
 from repo_server.catalog.migrate import upgrade
 from repo_server.config import load_config
 from repo_server.services.keys import create_key
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    """Under pytest-xdist each worker has a PostgreSQL test database of its own
+    (`<name>_gw0`, …): everything that reads TEST_DATABASE_URL sees the worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if worker and url:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        os.environ["TEST_DATABASE_URL"] = u.set(database=f"{u.database}_{worker}") \
+            .render_as_string(hide_password=False)
 
 
 def make_config(instance: Path, **overrides) -> dict:  # noqa: ANN003
@@ -88,12 +102,69 @@ def instance(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def config(instance: Path) -> dict:
+def config(instance: Path, migrated_template: Template) -> dict:
     cfg = make_config(instance, MAX_UPLOAD_BYTES=2 * 1024 * 1024)
     instance.mkdir(parents=True, exist_ok=True)
-    _reset_database(cfg["DATABASE_URL"])
-    upgrade(cfg["DATABASE_URL"])
+    migrated_template.copy_to(cfg["DATABASE_URL"])
     return cfg
+
+
+class Template:
+    """A catalog database migrated once per test session, copied for each test instead of
+    running the migrations again (decision 0020). SQLite: the template is a file, copied to
+    the test's instance. PostgreSQL: the template is the database ``<test database>_template``,
+    and each test gets ``DROP DATABASE … WITH (FORCE)`` and ``CREATE DATABASE … TEMPLATE``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.pg_url = os.environ.get("TEST_DATABASE_URL")
+        self._admin = None
+        if self.pg_url:
+            from sqlalchemy import create_engine
+            from sqlalchemy.engine import make_url
+
+            u = make_url(self.pg_url)
+            self.name = u.database
+            self.template = f"{u.database}_template"
+            self._admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            self._recreate(self.template, source="template0")
+            upgrade(u.set(database=self.template).render_as_string(hide_password=False))
+            self._recreate(self.name, source=self.template)  # exists for every test
+        else:
+            self.file = folder / "template.db"
+            upgrade(f"sqlite:///{self.file}")
+
+    def _recreate(self, name: str, source: str) -> None:
+        from sqlalchemy import text
+
+        with self._admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+
+    def copy_to(self, url: str) -> None:
+        """Give ``url`` (the test's catalog) a freshly migrated, empty schema."""
+        if url.startswith("sqlite"):
+            from sqlalchemy.engine import make_url
+
+            target = Path(make_url(url).database)
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(self.file, target)
+        elif url == self.pg_url:
+            self._recreate(self.name, source=self.template)
+        else:  # some other server: the long way
+            _reset_database(url)
+            upgrade(url)
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_template(tmp_path_factory) -> Iterator[Template]:  # noqa: ANN001
+    t = Template(tmp_path_factory.mktemp("template"))
+    yield t
+    t.close()
 
 
 def _reset_database(url: str) -> None:

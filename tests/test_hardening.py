@@ -33,16 +33,22 @@ def test_oversized_and_deep_json(client, fonds):
     assert r.status_code == 413 and r.is_json
     deep = "[" * 100000 + "]" * 100000
     r = client.post("/api/v1/dossiers", data=deep, content_type="application/json")
-    assert r.status_code in (400, 422) and r.is_json
+    assert r.status_code == 400 and r.is_json  # not JSON we can read
     assert client.get("/api/v1/dossiers").json["total"] == 0
 
 
 def test_invalid_utf8_and_wrong_content_type(client, fonds):
     r = client.post("/api/v1/dossiers", data=b'{"title": "\xff\xfe"}',
                     content_type="application/json")
-    assert r.status_code in (400, 422) and r.is_json
+    assert r.status_code == 400 and r.is_json
+    assert client.get("/api/v1/dossiers").json["total"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: a text/plain body gets 422 'fonds_code: "
+                   "Missing data for required field' instead of a 415 that asks for JSON")
+def test_a_body_that_is_not_json_is_a_415_asking_for_json(client, fonds):
     r = client.post("/api/v1/dossiers", data="title=x", content_type="text/plain")
-    assert r.status_code in (400, 415, 422) and r.is_json
+    assert r.status_code == 415 and r.is_json and "JSON" in r.json["message"]
     assert client.get("/api/v1/dossiers").json["total"] == 0
 
 
@@ -61,15 +67,21 @@ def test_bad_pagination(client, params):
 
 
 def test_download_is_an_attachment_with_a_safe_name(client, dossier):
-    doc = client.make_document(dossier["id"], files={'Quyết định "15".txt': b"abc"})
-    r = client.get(f"/api/v1/documents/{doc['id']}/files/Quyết định \"15\".txt")
-    assert r.status_code == 422 or r.status_code == 404 or "attachment" in r.headers[
-        "Content-Disposition"]
+    doc = client.make_document(dossier["id"], files={"Quyết định số 15.txt": b"abc"})
+    r = client.get(f"/api/v1/documents/{doc['id']}/files/Quyết định số 15.txt")
+    assert r.status_code == 200 and r.data == b"abc"
+    assert r.headers["Content-Disposition"] == (
+        "attachment; filename=\"Quyet inh so 15.txt\"; "
+        "filename*=UTF-8''Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%20s%E1%BB%91%2015.txt")
+    # a name that could break out of the header is refused when the file is added
+    r = client.post(f"/api/v1/documents/{doc['id']}/files", query_string={"name": 'a"b.txt'},
+                    data=b"x", content_type="text/plain", headers={"If-Match": '"v1"'})
+    assert r.status_code == 422 and "cannot contain" in r.json["errors"]["json"]["file"][0]
 
 
 def test_path_tricks_in_urls_find_nothing(client, dossier):
     doc = client.make_document(dossier["id"], files={"a.txt": b"abc"})
     for name in ("../inventory.json", "..%2f..%2finventory.json", "%00", "files/a.txt"):
         r = client.get(f"/api/v1/documents/{doc['id']}/files/{name}")
-        assert r.status_code in (400, 404, 422), name
+        assert r.status_code == 404, name
         assert r.is_json

@@ -150,6 +150,9 @@ class Buffer:
         self.interval = interval
         self._events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # Held for a whole flush: a flush that finds the list empty still waits for the batch
+        # another thread (the background one) has taken and is writing.
+        self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         atexit.register(self.flush)
@@ -164,12 +167,14 @@ class Buffer:
 
     def flush(self, batch: int = 1000) -> None:
         """Write what is buffered, `batch` events per transaction (so a burst of reads never
-        holds the database's write lock for long)."""
-        while True:
-            with self._lock:
-                events, self._events = self._events[:batch], self._events[batch:]
-            if not events or not self._write(events):
-                return
+        holds the database's write lock for long). Returns once every event added before the
+        call is written (or failed and was put back for the next try)."""
+        with self._flushing:
+            while True:
+                with self._lock:
+                    events, self._events = self._events[:batch], self._events[batch:]
+                if not events or not self._write(events):
+                    return
 
     def _write(self, events: list[dict[str, Any]]) -> bool:
         try:

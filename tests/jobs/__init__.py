@@ -1,0 +1,1 @@
+"""Tests of repo_server.jobs."""

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from repo_server import build_env, create_app
 from repo_server.catalog import Dossier
+from repo_server.services import audit
 from repo_server.services import backup as bk
 from repo_server.services.keys import create_key
 from repo_server.services.records import object_id
@@ -24,6 +25,14 @@ from tests.ops.helpers import MIRROR, assert_catalog_matches_storage, assert_sam
 from tests.test_system import _snapshot, _workload
 
 PDF = b"%PDF-1.4 " + "Quyết định về việc phê duyệt".encode() * 50
+
+
+def wait_for(condition, timeout: float = 60) -> None:  # noqa: ANN001
+    """Poll until `condition()` holds (a test that waits for an event, not for a time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def _restored_client(cfg: dict) -> tuple[Client, object]:
@@ -72,7 +81,7 @@ def test_full_backup_restores_every_table_row_for_row(client, app, env, config, 
 
     run_fixity(env, "manual")
     before = _snapshot(client)
-    time.sleep(0.6)  # let the per-request audit buffer reach the database
+    audit.buffer(env).flush()  # the per-request audit events, in the database
     source = table_rows(config["DATABASE_URL"])
     dest = tmp_path / "backup"
     m = bk.backup(env, dest, mode="auto")
@@ -139,11 +148,12 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
     dest = tmp_path / "backup"
     sets = []
     try:
-        time.sleep(0.5)
+        wait_for(lambda: errors or len(acked) >= 6)  # both writers are under way
         for mode in ("full", "incremental", "incremental"):
             started = time.monotonic()
             sets.append((started, bk.backup(env, dest, mode=mode)))
-            time.sleep(0.3)
+            done = len(acked)
+            wait_for(lambda done=done: errors or len(acked) >= done + 3)  # more writes
     finally:
         stop.set()
         for t in threads:
@@ -152,7 +162,7 @@ def test_backup_during_writes_restores_everything_acknowledged(client, app, env,
     assert all(m["problems"] == [] for _, m in sets)
     assert sets[1][1]["storage"]["linked_files"] > 0  # incremental: unchanged versions linked
     final = bk.backup(env, dest, mode="incremental")  # quiescent
-    time.sleep(0.6)
+    audit.buffer(env).flush()
     source = table_rows(config["DATABASE_URL"])
     for path in (s["path"] for _, s in sets):
         assert bk.verify_set(path)["ok"]
@@ -423,7 +433,7 @@ def test_sqlite_backup_restores_into_postgresql(client, dossier, env, tmp_path):
     d = c.make_dossier()
     c.make_document(d["id"], files={"a.pdf": PDF})
     c.post("/api/v1/holds", json={"reason": "r", "authority_ref": "A 1", "dossier_ids": [d["id"]]})
-    time.sleep(0.6)
+    audit.buffer(e).flush()
     source = table_rows(cfg["DATABASE_URL"])
     bk.backup(e, tmp_path / "b")
     target = make_config(tmp_path / "province", DATABASE_URL=second_database_url())
