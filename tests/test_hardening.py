@@ -44,8 +44,6 @@ def test_invalid_utf8_and_wrong_content_type(client, fonds):
     assert client.get("/api/v1/dossiers").json["total"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: a text/plain body gets 422 'fonds_code: "
-                   "Missing data for required field' instead of a 415 that asks for JSON")
 def test_a_body_that_is_not_json_is_a_415_asking_for_json(client, fonds):
     r = client.post("/api/v1/dossiers", data="title=x", content_type="text/plain")
     assert r.status_code == 415 and r.is_json and "JSON" in r.json["message"]

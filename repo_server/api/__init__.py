@@ -33,6 +33,7 @@ from . import (
     signatures,
     users,
 )
+from .blueprint import Blueprint
 from .body_limits import init_body_limits
 from .idempotency import init_idempotency
 from .input_rules import document_in_spec, init_input_rules
@@ -85,6 +86,8 @@ def init_api(app: Flask) -> Api:
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
                 packages.blp, registers.blp, handover.blp,
                 fileplans.blp, filing.blp, signatures.blp, digitisation.blp):
+        # our Blueprint: a body that is not JSON where JSON is expected is a 415
+        assert isinstance(blp, Blueprint), f"{blp.name}: use api.blueprint.Blueprint"
         api.register_blueprint(blp)
     init_ops(app, api)  # readiness, metrics, fixity, parked items (docs/operations.md)
     _public_paths_in_spec(api)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import audit as service
 from ..services import rights
+from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import digitisation as service
 from ..services.errors import ValidationFailed
+from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 

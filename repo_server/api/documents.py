@@ -6,12 +6,12 @@ import json
 
 from flask import request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from ..services import documents as service
 from ..services import uploads
 from ..services.errors import ValidationFailed
+from .blueprint import Blueprint
 from .common import (
     actor,
     env,

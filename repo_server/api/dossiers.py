@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services import dossiers as service
+from .blueprint import Blueprint
 from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import (
     AsOfQuerySchema,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import fileplan
 from ..services.errors import ValidationFailed
+from .blueprint import Blueprint
 from .common import actor, env
 from .registers import MEDIA, file_response
 from .schemas import StrictSchema

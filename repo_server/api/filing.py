@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import dossier_export, links
+from .blueprint import Blueprint
 from .common import actor, env, expected_version, if_match_header, with_etag
 from .schemas import DocumentSchema, StrictSchema
 

@@ -4,10 +4,10 @@ their inventory and hand-over record, confirmed by the giving unit and by the ar
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import handover, handover_docs
+from .blueprint import Blueprint
 from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .registers import FILE_CONTENT, file_response
 from .schemas import DossierSchema, PageQuerySchema, PageSchema, StrictSchema

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..services import jobs as service
+from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..services.errors import NotFound
 from ..services.health import available, health_report
 from ..version import __version__
+from .blueprint import Blueprint
 from .common import env
 from .schemas import CodeListSchema, CodeListsSchema, HealthSchema
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..observability import init_metrics, render
@@ -17,6 +17,7 @@ from ..services.health import readiness_report
 from ..services.keys import authenticate
 from ..services.policy import allowed
 from ..version import __version__
+from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 from .security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS

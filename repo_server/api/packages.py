@@ -6,11 +6,11 @@ import io
 
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import packages as service
 from ..services import uploads
+from .blueprint import Blueprint
 from .common import actor, env
 from .schemas import StrictSchema
 

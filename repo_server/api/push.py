@@ -6,12 +6,12 @@ import json
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..services import uploads
 from ..services.errors import ValidationFailed
 from ..services.push import PushedDocument, push_dossier
+from .blueprint import Blueprint
 from .common import actor, env, uploaded_files
 from .schemas import DocumentCreateSchema, DossierCreateSchema, StrictSchema
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import numbering, registers, registration
+from .blueprint import Blueprint
 from .common import actor, env, expected_version, if_match_header, page, with_etag
 from .schemas import DocumentSchema, PageQuerySchema, PageSchema, RecipientSchema, StrictSchema
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import search as service
+from .blueprint import Blueprint
 from .common import actor, env
 from .schemas import StrictSchema
 

@@ -6,10 +6,10 @@ import io
 
 from flask import send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..services import signature_checks as service
+from .blueprint import Blueprint
 from .common import actor, env
 from .schemas import DownloadQuerySchema, SignatureSchema
 

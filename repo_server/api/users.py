@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import users as service
 from ..services.policy import ROLES
+from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
 
