@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from repo_server.catalog import Document, Dossier, ReviewOpinion, Tombstone
-from repo_server.services import disposal, fonds, holds
+from repo_server.services import disposal, disposal_execution, fonds, holds
 from repo_server.services.errors import Conflict, Forbidden, ValidationFailed
 from repo_server.services.records import object_id
 
@@ -129,7 +129,7 @@ def test_execution_destroys_keeps_and_skips_as_decided(env, clock) -> None:  # n
     with env.db.read() as session:
         gone_docs = session.scalars(select(Document.id)
                                     .where(Document.dossier_id == gone["id"])).all()
-    counts = disposal.execute_approved(env)
+    counts = disposal_execution.execute_approved(env)
     assert counts == {"destroyed": 1, "kept": 1, "skipped": 1, "reviews": 1}
     review = disposal.get_review(env, review_id)
     assert review["status"] == "executed" and review["record_id"]
@@ -146,4 +146,4 @@ def test_execution_destroys_keeps_and_skips_as_decided(env, clock) -> None:  # n
         assert not env.store.exists(object_id(rid))
     skipped = next(i for i in review["items"] if i["dossier_id"] == frozen["id"])
     assert skipped["outcome"] == "skipped" and "CV 7/UBND" in skipped["outcome_note"]
-    assert disposal.execute_approved(env) == {"reviews": 0}  # nothing left to carry out
+    assert disposal_execution.execute_approved(env) == {"reviews": 0}  # nothing left to carry out
