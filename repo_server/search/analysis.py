@@ -157,32 +157,39 @@ def syllables(text: str, folded: bool = False) -> list[str]:
     return SYLLABLE_RE.findall(fold(text) if folded else text)
 
 
-# Punctuation ends a phrase: no bigram is made across "," "." ";" "(" ... or " - ". Only the
-# connectors inside a token ("15/QĐ-UBND", "1.500", "000.00.12.H57") keep syllables together.
-_CONNECTORS = frozenset("/-.")
+# Punctuation inside a field does not end a phrase: "Phòng Tài chính – Kế hoạch" holds the
+# bigram "chính kế", "Lao động, Thương binh" the bigram "động thương", "Sở KH/ĐT" "kh đt".
+# Only the end of a sentence (". ", "! ", "? ", "; ", "…") and the separator between two fields
+# (FIELD_SEPARATOR) end one: "Trên địa bàn. Giao Sở" does not say "bàn giao". Between two
+# syllables of one token ("1.500", "000.00.12.H57", "15/QĐ-UBND") nothing breaks.
+FIELD_SEPARATOR = "¶"
+_BREAKERS = frozenset(".!?;…" + FIELD_SEPARATOR)
 BREAK = None
 
 
+def _breaks(gap: str) -> bool:
+    return not _BREAKERS.isdisjoint(gap)
+
+
 def token_syllables(raw: str, folded: bool = False) -> list[str | None]:
-    """Syllables of one whitespace-separated token, with BREAK where punctuation cuts."""
+    """Syllables of one whitespace-separated token, with BREAK where a sentence ends."""
     text = canonical(raw)
     if folded:
         text = fold(text)
     out: list[str | None] = []
     pos = 0
     for m in SYLLABLE_RE.finditer(text):
-        gap = text[pos : m.start()]
-        if gap and (pos == 0 or gap not in _CONNECTORS):
+        if pos == 0 and m.start() and _breaks(text[: m.start()]):
             out.append(BREAK)
         out.append(m.group())
         pos = m.end()
-    if pos < len(text) or not out:
+    if _breaks(text[pos:]):
         out.append(BREAK)
     return out
 
 
 def phrases(text: str, folded: bool = False) -> list[list[str]]:
-    """Text as runs of syllables that punctuation does not separate."""
+    """Text as runs of syllables that no sentence end (or field separator) separates."""
     runs: list[list[str]] = [[]]
     for raw in text.split():
         for s in token_syllables(raw, folded):
@@ -328,12 +335,12 @@ class VietField(fields.FieldType):
     weight).
     """
 
-    def __init__(self, folded: bool, pairs: bool = False):
+    def __init__(self, folded: bool, pairs: bool = False, scorable: bool = True):
         self.folded = folded
         self.pairs = pairs
         self.format = formats.Existence()
         self.analyzer = analysis.CompositeAnalyzer(SyllableTokenizer(folded, pairs))
-        self.scorable = True
+        self.scorable = scorable  # False: no field lengths kept (a field only filtered on)
         self.stored = False
         self.unique = False
         self.vector = None
@@ -386,7 +393,8 @@ def _syllable_pattern(folded: str) -> str:
     return "".join(out)
 
 
-_WORD_GAP = r"(?:\s+|[/.\-])"
+# between two syllables of a word: anything but a sentence end (a connector inside a token)
+_WORD_GAP = r"(?:[^\w.!?;…¶]+|[/.\-])"
 
 
 class Highlighter:

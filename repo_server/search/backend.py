@@ -31,10 +31,14 @@ class IndexRecord:
     direction: str | None
     date: date | None  # issued_date for documents, start_date for dossiers
     title: str  # dossier title or document subject
-    number: str | None  # "15/QĐ-UBND" (code_number/code_notation) or a dossier's file_code
+    number: str | None  # "15/QĐ-UBND" (code_number/code_notation); None for a dossier
     fields_text: str  # other metadata flattened: organ_name, signer, keywords, description, ...
     body: str  # full extracted text (documents); "" for dossiers
     updated: datetime
+    # the record's own codes (file_code, doc_code, archive_code, ...): found with "code:" only
+    codes: tuple[str, ...] = ()
+    # the names of its files: found with "file:" only
+    files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,8 +68,10 @@ class SearchHit:
     id: str
     kind: str
     dossier_id: str
-    # relevance: BM25, plus 1000 for each query word matched with its exact spelling (so the
-    # exact-diacritic hits come first); None when sorted by date
+    # relevance: BM25 (below 10,000), plus 10,000 per step of the match's place (1 the words'
+    # phrase in the text, 2 every word in the subject, 3 the phrase in the subject), plus
+    # 100,000 for each query word matched with its exact spelling (exact diacritics first);
+    # None when sorted by date
     score: float | None
     # field ("title", "number", "fields_text", "body") -> HTML snippet: the text is escaped and
     # matched words are wrapped in <mark>…</mark>

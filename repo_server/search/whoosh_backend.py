@@ -63,6 +63,7 @@ from whoosh.writing import CLEAR, NO_MERGE, SegmentWriter
 
 from . import query as ql
 from .analysis import (
+    FIELD_SEPARATOR,
     DocumentAnalyzer,
     Highlighter,
     NumberField,
@@ -70,6 +71,7 @@ from .analysis import (
     canonical,
     fold,
     number_parts,
+    text_terms,
 )
 from .backend import (
     FACETS,
@@ -92,6 +94,11 @@ KEYWORD_FIELDS = ("kind", "fonds_code", "state", "access_mode", "type_code", "di
 TITLE_WEIGHT = 2  # the title is indexed this many times: a title match weighs more
 
 
+SCHEMA_VERSION = 2  # raise when the analysis changes: an index of another version is rebuilt
+# the subject alone (exact, folded; syllables, bigrams): for ranking, not scored
+TITLE_FIELDS = ("sx", "sf", "sbx", "sbf")
+
+
 def make_schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
@@ -102,15 +109,45 @@ def make_schema() -> fields.Schema:
         tf=VietField(folded=True),
         bx=VietField(folded=False, pairs=True),
         bf=VietField(folded=True, pairs=True),
+        sx=VietField(folded=False, scorable=False),
+        sf=VietField(folded=True, scorable=False),
+        sbx=VietField(folded=False, pairs=True, scorable=False),
+        sbf=VietField(folded=True, pairs=True, scorable=False),
         nx=NumberField(folded=False),
         nf=NumberField(folded=True),
+        kx=NumberField(folded=False),  # the record's codes ("code:")
+        kf=NumberField(folded=True),
+        fx=VietField(folded=False, scorable=False),  # its file names ("file:")
+        ff=VietField(folded=True, scorable=False),
         src=fields.STORED(),  # compressed original text, for snippets
+        # no data: its name tells check() which version of the analysis built the index
+        **{f"v{SCHEMA_VERSION}": fields.STORED()},
     )
 
 
 def record_text(r: IndexRecord) -> str:
-    # "¶" is punctuation: no bigram joins the end of one part to the start of the next
-    return " ¶ ".join([*([r.title] * TITLE_WEIGHT), r.number or "", r.fields_text, r.body])
+    # FIELD_SEPARATOR ends a phrase: no bigram joins the end of one field to the start of the
+    # next (nor two values of fields_text, one per line)
+    sep = f" {FIELD_SEPARATOR} "
+    return sep.join([*([r.title] * TITLE_WEIGHT), r.number or "",
+                     r.fields_text.replace("\n", sep), r.body])
+
+
+def record_title_terms(r: IndexRecord) -> dict[str, Counter]:
+    t = r.title
+    return {"sx": Counter(text_terms(t, False, False)), "sf": Counter(text_terms(t, True, False)),
+            "sbx": Counter(text_terms(t, False, True)), "sbf": Counter(text_terms(t, True, True))}
+
+
+def record_files(r: IndexRecord) -> dict[str, Counter]:
+    names = " ".join(r.files)
+    return {"fx": Counter(text_terms(names, False, False)),
+            "ff": Counter(text_terms(names, True, False))}
+
+
+def record_codes(r: IndexRecord) -> tuple[list[str], list[str]]:
+    codes = canonical(" ".join(r.codes))
+    return number_parts(codes), number_parts(fold(codes))
 
 
 def record_stored(r: IndexRecord) -> dict:
@@ -337,9 +374,13 @@ class FastSegmentWriter(SegmentWriter):
             pool.add_counts(name, docnum, counts)
             self._lengths[name].append(length)
             pdw.add_field(name, schema[name], None, length)
-        for name, terms in (("nx", nx), ("nf", nf)):
+        kx, kf = record_codes(r)
+        for name, terms in (("nx", nx), ("nf", nf), ("kx", kx), ("kf", kf)):
             if terms:
                 pool.add_counts(name, docnum, dict.fromkeys(terms, 1))
+        for name, counts in (*record_title_terms(r).items(), *record_files(r).items()):
+            if counts:
+                pool.add_counts(name, docnum, counts)
         pdw.add_field("src", schema["src"], stored["src"], 0)
         pdw.finish_doc()
         self._added = True
@@ -725,7 +766,12 @@ _K1, _B = 1.2, 0.75
 EXACT_BOOST = 0.5  # weight of an exact-spelling match on top of the folded one
 ADJACENT_BOOST = 0.5  # bonus for neighbouring query syllables found next to each other
 NUMBER_BOOST = 3.0  # a hit in the document-number field
-EXACT_TIER = 1000.0  # per word matched with its exact spelling: above any BM25 difference
+# the score's tiers, each above any difference of the tiers below it: per word matched with its
+# exact spelling; then the place of the match (0 words scattered, 1 the typed neighbours next
+# to each other in the text, 2 every word in the subject, 3 and next to each other there);
+# then BM25; then the more recent date
+EXACT_TIER = 100_000.0
+PLACE_TIER = 10_000.0
 MAX_SCORED = 2000  # up to this many matches (per segment) are all BM25-scored ...
 CANDIDATES = 500  # ... above it, this many (plus the page depth) likely best ones are
 MAX_DEPTH = 10_000  # deepest result a page may reach
@@ -758,13 +804,14 @@ def _any(children) -> _Expr:
 
 @dataclass
 class _Unit:
-    """One required word, phrase, number or OR group."""
+    """One required word, phrase, number, field term or OR group."""
 
     match: _Expr
     exact: _Expr | None  # default mode: the same with exact spelling (for ranking)
     scoring: list[tuple[str, str, float, tuple | None]]  # (field, term, weight, alias) BM25
     main: list[tuple[str, str]]  # the terms whose high frequencies choose candidates
     words: list[tuple[str, ...]]  # what to highlight
+    title: _Expr | None = None  # the same in the subject (None: not a subject word)
 
 
 @dataclass
@@ -773,7 +820,11 @@ class _Plan:
     excluded: list[_Expr] = field(default_factory=list)
     bonus: list[tuple[str, str, float, tuple | None]] = field(default_factory=list)
     words: list[tuple[str, ...]] = field(default_factory=list)  # for highlighting
-    has_pairs: bool = False
+    # ranking places: every subject word; the typed neighbours next to each other in the
+    # subject, in the text
+    title: list[_Expr] = field(default_factory=list)
+    title_pairs: list[_Expr] = field(default_factory=list)
+    text_pairs: list[_Expr] = field(default_factory=list)
 
 
 class _Planner:
@@ -783,37 +834,50 @@ class _Planner:
         self.state = state
         self.exact = exact
         self.uni, self.bi, self.num = ("tx", "bx", "nx") if exact else ("tf", "bf", "nf")
+        self.title_uni, self.title_bi = ("sx", "sbx") if exact else ("sf", "sbf")
+        self.fields = {"number": self.num, "code": "kx" if exact else "kf",
+                       "file": "fx" if exact else "ff"}
 
     def _f(self, syllable: str) -> str:
         return syllable if self.exact else fold(syllable)
 
-    def cohesion(self, a: str, b: str) -> float:
-        df = self.state.doc_frequency
-        pair = df(self.bi, f"{self._f(a)} {self._f(b)}")
-        if not pair:
-            return 0.0
-        return pair / max(1, min(df(self.uni, self._f(a)), df(self.uni, self._f(b))))
-
-    def word(self, sylls: tuple[str, ...]) -> _Unit:
-        """A one-syllable word or an adjacent sequence (pair or phrase)."""
-        if len(sylls) == 1:
-            (s,) = sylls
-            match = _term(self.uni, self._f(s))
-            terms = [(self.uni, self._f(s))]
-            exact_terms = [("tx", s)]
-        else:
-            terms = [
-                (self.bi, f"{self._f(a)} {self._f(b)}")
-                for a, b in zip(sylls, sylls[1:], strict=False)
-            ]
-            match = _all(_term(*t) for t in terms)
-            exact_terms = [("bx", f"{a} {b}") for a, b in zip(sylls, sylls[1:], strict=False)]
+    def word(self, sylls: tuple[str, ...], cuts: tuple[int, ...] = ()) -> _Unit:
+        """A one-syllable word or an adjacent sequence (a phrase; not adjacent at ``cuts``)."""
+        pairs = [(sylls[i - 1], sylls[i]) for i in range(1, len(sylls)) if i not in cuts]
+        # syllables no pair covers (a one-syllable word, or one between two cuts)
+        covered = {i for i in range(1, len(sylls)) if i not in cuts}
+        covered |= {i - 1 for i in covered}
+        singles = [s for i, s in enumerate(sylls) if i not in covered]
+        terms = [(self.uni, self._f(s)) for s in singles]
+        terms += [(self.bi, f"{self._f(a)} {self._f(b)}") for a, b in pairs]
+        exact_terms = [("tx", s) for s in singles] + [("bx", f"{a} {b}") for a, b in pairs]
+        title = [(self.title_uni, self._f(s)) for s in singles]
+        title += [(self.title_bi, f"{self._f(a)} {self._f(b)}") for a, b in pairs]
+        match = _all(_term(*t) for t in terms)
         scoring = [(f, t, 1.0, None) for f, t in terms]
         exact = None
         if not self.exact:
             exact = _all(_term(*x, alias=t) for x, t in zip(exact_terms, terms, strict=True))
             scoring += [(*x, EXACT_BOOST, t) for x, t in zip(exact_terms, terms, strict=True)]
-        return _Unit(match, exact, scoring, terms, [sylls])
+        return _Unit(match, exact, scoring, terms, [sylls], _all(_term(*t) for t in title))
+
+    def every(self, sylls: tuple[str, ...]) -> _Unit:
+        """All the syllables, anywhere (a run of plain words on one side of OR)."""
+        return self.combine([self.word((s,)) for s in dict.fromkeys(sylls)], _all)
+
+    def combine(self, units: list[_Unit], how) -> _Unit:  # noqa: ANN001
+        if len(units) == 1:
+            return units[0]
+        titles = [u.title for u in units if u.title is not None]
+        return _Unit(
+            how(u.match for u in units),
+            None if self.exact or any(u.exact is None for u in units) else how(
+                u.exact for u in units),
+            [t for u in units for t in u.scoring],
+            [t for u in units for t in u.main],
+            [w for u in units for w in u.words],
+            how(titles) if len(titles) == len(units) else None,
+        )
 
     def number(self, num: ql.Number) -> _Unit:
         parts = self.word(num.syllables) if num.syllables else None
@@ -825,41 +889,56 @@ class _Planner:
             exact = _any([own_x, parts.exact]) if parts else own_x
         scoring = [(self.num, self._f(num.text), NUMBER_BOOST, None)]
         scoring += parts.scoring if parts else []
-        return _Unit(match, exact, scoring, parts.main if parts else [], [num.syllables])
+        return _Unit(match, exact, scoring, parts.main if parts else [], [num.syllables],
+                     parts.title if parts else None)
 
-    def alternative(self, item: ql.Word | ql.Phrase | ql.Number | ql.Run) -> _Unit:
+    def field(self, term: ql.Field) -> _Unit:
+        """``number:``/``code:`` (the whole value or each of its parts) or ``file:`` (each
+        syllable); a filter only: no score, no exact-spelling rank, no highlight."""
+        fieldname = self.fields[term.name]
+        if term.name != "file" and ql.NUMBER_RE.fullmatch(term.text):
+            values = [term.text]
+        else:
+            values = list(dict.fromkeys(term.syllables))
+        match = _all(_term(fieldname, self._f(v)) for v in values)
+        words = [term.syllables] if term.name == "number" else []
+        return _Unit(match, None, [], [], words, None)
+
+    def alternative(self, item) -> _Unit:  # noqa: ANN001
         if isinstance(item, ql.Number):
             return self.number(item)
-        return self.word(item.syllables)  # a word, a phrase, an excluded run: adjacent
+        if isinstance(item, ql.Field):
+            return self.field(item)
+        if isinstance(item, ql.Run) and len(item.syllables) > 1:
+            return self.every(item.syllables)
+        if isinstance(item, ql.Phrase):
+            return self.word(item.syllables, item.cuts)
+        return self.word(item.syllables)
 
-    def plan(self, parsed: ql.ParsedQuery, split_pairs: bool = False) -> _Plan:
-        """``split_pairs``: every syllable on its own (the retry when words found nothing)."""
-        cohesion = (lambda a, b: 0.0) if split_pairs else self.cohesion
-        groups, neighbours = parsed.words(cohesion)
+    def plan(self, parsed: ql.ParsedQuery) -> _Plan:
+        groups, neighbours = parsed.words()
         plan = _Plan()
         for group in groups:
-            units = [self.alternative(x) for x in group]
-            if len(units) == 1:
-                unit = units[0]
-            else:
-                unit = _Unit(
-                    _any(u.match for u in units),
-                    None if self.exact else _any(u.exact for u in units),
-                    [t for u in units for t in u.scoring],
-                    [t for u in units for t in u.main],
-                    [w for u in units for w in u.words],
-                )
+            unit = self.combine([self.alternative(x) for x in group], _any)
             plan.units.append(unit)
             plan.words += unit.words
-            plan.has_pairs |= any(isinstance(x, ql.Word) and len(x.syllables) > 1 for x in group)
+            if unit.title is not None:
+                plan.title.append(unit.title)
+        pairs = [(self._f(a), self._f(b)) for a, b in dict.fromkeys(neighbours)]
+        plan.words += [p for p in dict.fromkeys(neighbours)]
+        plan.title_pairs = [_term(self.title_bi, f"{a} {b}") for a, b in pairs]
+        plan.text_pairs = [_term(self.bi, f"{a} {b}") for a, b in pairs]
         # a neighbour pair in most documents says little and costs a long posting list
         common = self.state.doc_count // 5
         plan.bonus = [
             (self.bi, pair, ADJACENT_BOOST, None)
-            for pair in (f"{self._f(a)} {self._f(b)}" for a, b in neighbours)
+            for pair in (f"{a} {b}" for a, b in pairs)
             if 0 < self.state.doc_frequency(self.bi, pair) <= common
         ]
-        plan.excluded = [self.alternative(x).match for x in parsed.excluded]
+        excluded = [
+            ql.Phrase(x.syllables) if isinstance(x, ql.Run) else x for x in parsed.excluded
+        ]
+        plan.excluded = [self.alternative(x).match for x in excluded]
         return plan
 
 
@@ -1338,12 +1417,9 @@ class WhooshBackend:
             raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
         state = self._current()
         try:
-            planner = _Planner(state, req.exact)
-            plan = planner.plan(parsed)
+            plan = _Planner(state, req.exact).plan(parsed)
             search = self._search_dossiers if req.kind == "dossier" else self._search_documents
             result = search(state, req, plan)
-            if result.total == 0 and plan.has_pairs:  # words may have been split wrongly
-                result = search(state, req, planner.plan(parsed, split_pairs=True))
         except QuerySyntaxError:
             raise
         except _READ_ERRORS as exc:
@@ -1394,27 +1470,51 @@ class WhooshBackend:
 
     # ranking
 
+    def _places(self, seg: _Segment, plan: _Plan, bits: int) -> tuple[int, int, int]:
+        """(phrase in the subject, every word in the subject, phrase in the text) of ``bits``:
+        the ranking places, best first."""
+        if not plan.title:
+            subject = 0
+        else:
+            subject = bits
+            for expr in plan.title:
+                subject &= _eval(seg, expr)
+        phrase = subject
+        for expr in plan.title_pairs:
+            if not phrase:
+                break
+            phrase &= _eval(seg, expr)
+        text = bits
+        for expr in plan.text_pairs:
+            if not text:
+                break
+            text &= _eval(seg, expr)
+        return phrase, subject, text
+
     def _rank(self, state: _State, seg: _Segment, plan: _Plan, bits: int, need: int):
-        """The best ``need`` documents of ``bits`` by score: [(score, doc)]."""
+        """The best ``need`` documents of ``bits``: [(score, yyyymmdd, doc)], best first (on
+        equal scores the more recent)."""
         count = bits.bit_count()
         exact_units = [u for u in plan.units if u.exact is not None]
-        forced: list[int] = []
+        places = self._places(seg, plan, bits)
+        forced = 0
         if count <= MAX_SCORED:
             candidates = seg.docs(bits)
         else:
+            # take whole tiers, best first, while they fit in the page depth; the tier that
+            # does not fit is where the likely best ones are picked
+            all_exact = bits
+            for u in exact_units:
+                all_exact &= _eval(seg, u.exact)
             pool = bits
-            if exact_units:  # documents matching every word exactly rank first
-                all_exact = bits
-                for u in exact_units:
-                    all_exact &= _eval(seg, u.exact)
-                n_exact = all_exact.bit_count()
-                if n_exact >= need:
-                    pool = all_exact
-                else:
-                    forced = seg.docs(all_exact)
-            candidates = self._candidates(seg, plan, pool, need)
-            if forced:
-                candidates = list(dict.fromkeys(forced + candidates))
+            for level in (*(all_exact & p for p in places), all_exact, *places, bits):
+                level |= forced
+                if level.bit_count() >= need:
+                    pool = level & ~forced
+                    break
+                forced = level
+            head = seg.docs(forced)
+            candidates = head + self._candidates(seg, plan, pool, max(1, need - len(head)))
         lb, norm = seg.norms()
         terms = []
         for fieldname, text, weight, alias in [
@@ -1431,6 +1531,9 @@ class WhooshBackend:
                 exact_maps.append(p.tf if p.tf is not None else seg.bytemap(p.bits))
             else:
                 exact_maps.append(seg.bytemap(_eval(seg, u.exact)))
+        phrase, subject, text = (seg.bytemap(p) for p in places)
+        seg.dates()
+        day_of = seg.data.day_of
         scored = []
         for d in candidates:
             nd = norm[lb[d]]
@@ -1442,8 +1545,14 @@ class WhooshBackend:
             for xm in exact_maps:
                 if xm[d]:
                     s += EXACT_TIER
-            scored.append((s, -d))
-        return [(s, -nd) for s, nd in heapq.nlargest(need, scored)]
+            if phrase[d]:
+                s += 3 * PLACE_TIER
+            elif subject[d]:
+                s += 2 * PLACE_TIER
+            elif text[d]:
+                s += PLACE_TIER
+            scored.append((round(s, 4), day_of[d], -d))
+        return [(s, day, -nd) for s, day, nd in heapq.nlargest(need, scored)]
 
     def _candidates(self, seg: _Segment, plan: _Plan, pool: int, need: int) -> list[int]:
         """About CANDIDATES + need documents of ``pool`` likely to score best: those where the
@@ -1499,13 +1608,14 @@ class WhooshBackend:
                         counter[value] += c
             if by_relevance:
                 top += [
-                    (score, -si, -d, si, d) for score, d in self._rank(state, seg, plan, bits, need)
+                    (score, day, -si, -d, si, d)
+                    for score, day, d in self._rank(state, seg, plan, bits, need)
                 ]
             else:
                 desc = req.sort != "date_asc"
                 for day, d in self._by_date(seg, bits, need, desc):
                     key = (day if desc else -day) if day else -(10**9)
-                    top.append((key, -si, -d, si, d))
+                    top.append((key, 0, -si, -d, si, d))
         top = heapq.nlargest(need, top)[need - req.page_size :]
         hits = self._hits(
             state, req, plan, [(si, d, k[0] if by_relevance else None) for *k, si, d in top]
@@ -1550,7 +1660,7 @@ class WhooshBackend:
             matched.update(map(dossier_of.__getitem__, docs))
             if by_relevance and (evidence | own):
                 # the best documents decide the order; 10 per dossier on the page is plenty
-                for score, d in self._rank(state, seg, plan, evidence | own, need * 10):
+                for score, _day, d in self._rank(state, seg, plan, evidence | own, need * 10):
                     o = dossier_of[d]
                     if score > scores.get(o, -1.0):
                         scores[o], best_doc[o] = score, (si, d)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from whoosh import index as windex
@@ -95,7 +96,11 @@ def test_many_small_commits_are_merged_and_stay_correct(backend):
 
 def test_fast_writer_writes_what_whoosh_itself_writes(tmp_path):
     """Same postings (terms, documents, weights) as whoosh's own writer, readable by whoosh."""
-    records = list(generate(40, seed=9))
+    records = [
+        replace(r, codes=(f"000.00.12.H57.2024.{i:02d}",), files=(f"Tờ trình {i}.pdf", "x.txt"))
+        if i % 3 else r
+        for i, r in enumerate(generate(40, seed=9))
+    ]
     (tmp_path / "fast").mkdir()
     (tmp_path / "slow").mkdir()
     fast = windex.create_in(str(tmp_path / "fast"), make_schema())
@@ -116,6 +121,9 @@ def test_fast_writer_writes_what_whoosh_itself_writes(tmp_path):
             bf=text,
             nx=r.number or "",
             nf=r.number or "",
+            **dict.fromkeys(("sx", "sf", "sbx", "sbf"), r.title),
+            **dict.fromkeys(("kx", "kf"), " ".join(r.codes)),
+            **dict.fromkeys(("fx", "ff"), " ".join(r.files)),
             src=record_stored(r)["src"],
         )
     w.commit()
