@@ -16,16 +16,37 @@ blp = Blueprint("search", __name__, url_prefix="/api/v1",
 
 SEARCH_DESCRIPTION = """Search documents (or dossiers) by words and metadata.
 
-`q` syntax: words (all must match), `"a phrase"`, `-word` or `-"phrase"` to exclude, `OR`
-between alternatives (`quyết định OR công văn`). Without `exact`, diacritics and case are
-ignored (`uy ban` finds `Ủy ban`, `Uỷ ban` and `ỦY BAN`) and exact-diacritic matches rank first;
-with `exact=true`, `bàn` matches neither `bán` nor `bản`. Document numbers are found whole or
-by parts (`15/QĐ-UBND`, `QĐ-UBND`, `15`). An empty `q` with filters lists by date.
+`q` syntax:
+- words: every word must match (AND), anywhere in the subject, the document number, the other
+  metadata or the text, in any order (`on dinh` also finds "ông Ổn … quyết định"). Words typed
+  next to each other rank higher where they stand next to each other; they never filter.
+- `"a phrase"`: syllables next to each other, in order (quotes are the only way to ask for
+  adjacency). Punctuation inside a phrase or a field (dashes, commas, slashes, colons,
+  brackets) does not break it: `"tài chính kế hoạch"` finds "Phòng Tài chính – Kế hoạch", and
+  so does the phrase pasted with its dash; a sentence end (`. ; ! ?`) does break it.
+- `-word`, `-"phrase"`, `-file:docx`: exclude.
+- `OR` joins the run of words before it and the run after it (a run ends at a sentence end, a
+  phrase, a number or another OR): `quyết định OR công văn. 2024`.
+- document numbers are found whole or by parts (`15/QĐ-UBND`, `QĐ-UBND`, `15`).
+- field prefixes: `number:15/QĐ-UBND` (the document number only), `code:X97` (the record's own
+  codes: doc_code, file_code, archive_code, paper_file_code, info_sign, external_ref; whole or
+  by parts), `file:pdf` or `file:"tờ trình"` (its file names). Plain words do not match codes
+  or file names.
+
+Without `exact`, diacritics and case are ignored (`uy ban` finds `Ủy ban`, `Uỷ ban` and
+`ỦY BAN`); with `exact=true`, `bàn` matches neither `bán` nor `bản`. Ranking: words matched
+with the diacritics as typed first; then the phrase in the subject, every word in the subject,
+the phrase in the text, the words scattered; then BM25; on equal scores the more recent.
+An empty `q` with filters lists by date. Results are limited to the caller's fonds scope and
+access modes (every reading role may search, `integration` included).
 """
 
-
 class SearchQuerySchema(StrictSchema):
-    q = fields.String(load_default="", validate=validate.Length(max=500))
+    q = fields.String(load_default="", validate=validate.Length(max=500), metadata={
+        "description": "Words, \"phrases\", -exclusions, OR, number:/code:/file: prefixes "
+                       "(see the operation's description). Examples: `ke hoach dau tu`, "
+                       "`\"Tài chính – Kế hoạch\"`, `15/QĐ-UBND`, `code:X97 file:pdf -file:docx`.",
+        "example": '"Tài chính – Kế hoạch" file:pdf'})
     exact = fields.Boolean(load_default=False)
     kind = fields.String(load_default="document", validate=validate.OneOf(["document", "dossier"]))
     fonds_code = fields.List(fields.String(validate=validate.Length(max=13)))

@@ -183,6 +183,19 @@ def test_check_reports_an_index_built_with_another_schema(tmp_path):
     assert WhooshBackend(tmp_path / "old", writer=False).check().startswith("outdated schema")
 
 
+def test_an_index_of_an_earlier_analysis_version_is_outdated(tmp_path):
+    """The worker rebuilds an index whose check() is not None: a version marker in the schema
+    makes an index built by an earlier analysis (same fields) one of those."""
+    from repo_server.search.whoosh_backend import SCHEMA_VERSION
+
+    schema = make_schema()
+    schema.remove(f"v{SCHEMA_VERSION}")
+    schema.add(f"v{SCHEMA_VERSION - 1}", make_schema()[f"v{SCHEMA_VERSION}"])
+    (tmp_path / "old").mkdir()
+    windex.create_in(str(tmp_path / "old"), schema)
+    assert WhooshBackend(tmp_path / "old", writer=False).check().startswith("outdated schema")
+
+
 def test_a_reader_sees_the_writers_commits_after_refresh(tmp_path):
     writer = WhooshBackend(tmp_path / "index", writer=True)
     writer.upsert([record("a", body="kế hoạch")])
