@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_ROOT": None,  # default: <instance>/storage
     "STORAGE_TMP": None,  # default: <storage root>.tmp (must be on the same file system)
     "INDEX_DIR": None,  # default: <instance>/index
+    "SEARCH_BACKEND": "whoosh",  # the search engine (repo_server.search.BACKENDS)
     "CODES_DIR": None,  # default: <instance>/codes (agency overrides of the code lists)
     "FSYNC": True,  # fsync every storage write; only tests may turn it off
     # How storage writes are made durable: "syncfs" (one call per commit, Linux), "fsync"

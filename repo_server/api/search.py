@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..services import search as service
+from ..services.search import FILTERS
 from .common import actor, env
 from .schemas import StrictSchema
 
@@ -41,31 +42,34 @@ An empty `q` with filters lists by date. Results are limited to the caller's fon
 access modes (every reading role may search, `integration` included).
 """
 
-class SearchQuerySchema(StrictSchema):
-    q = fields.String(load_default="", validate=validate.Length(max=500), metadata={
+def _filter_field(f) -> fields.Field:  # noqa: ANN001 - a search.backend.Filter
+    check = validate.OneOf(f.choices) if f.choices else validate.Length(max=f.max_length)
+    return fields.List(fields.String(validate=check), metadata={"description": f.description})
+
+
+# the filters come from the one list in search/backend.py (FILTERS)
+SearchQuerySchema = StrictSchema.from_dict({
+    "q": fields.String(load_default="", validate=validate.Length(max=500), metadata={
         "description": "Words, \"phrases\", -exclusions, OR, number:/code:/file: prefixes "
                        "(see the operation's description). Examples: `ke hoach dau tu`, "
                        "`\"Tài chính – Kế hoạch\"`, `15/QĐ-UBND`, `code:X97 file:pdf -file:docx`.",
-        "example": '"Tài chính – Kế hoạch" file:pdf'})
-    exact = fields.Boolean(load_default=False)
-    kind = fields.String(load_default="document", validate=validate.OneOf(["document", "dossier"]))
-    fonds_code = fields.List(fields.String(validate=validate.Length(max=13)))
-    include_predecessors = fields.Boolean(load_default=False, metadata={
-        "description": "Also search the fonds merged into the given fonds_code(s)."})
-    dossier_id = fields.UUID()
-    type_code = fields.List(fields.String(validate=validate.Length(max=2)))
-    direction = fields.List(fields.String(validate=validate.OneOf(["incoming", "outgoing",
-                                                                     "internal"])))
-    state = fields.List(fields.String(validate=validate.Length(max=20)))
-    access_mode = fields.List(fields.String(validate=validate.Length(max=2)))
-    date_from = fields.Date()
-    date_to = fields.Date()
-    sort = fields.String(load_default="relevance",
-                         validate=validate.OneOf(["relevance", "date_desc", "date_asc"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=500))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    facets = fields.Boolean(load_default=True)
-    snippets = fields.Boolean(load_default=True)
+        "example": '"Tài chính – Kế hoạch" file:pdf'}),
+    "exact": fields.Boolean(load_default=False),
+    "kind": fields.String(load_default="document",
+                          validate=validate.OneOf(["document", "dossier"])),
+    **{f.name: _filter_field(f) for f in FILTERS},
+    "include_predecessors": fields.Boolean(load_default=False, metadata={
+        "description": "Also search the fonds merged into the given fonds_code(s)."}),
+    "dossier_id": fields.UUID(),
+    "date_from": fields.Date(),
+    "date_to": fields.Date(),
+    "sort": fields.String(load_default="relevance",
+                          validate=validate.OneOf(["relevance", "date_desc", "date_asc"])),
+    "page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=500)),
+    "page_size": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100)),
+    "facets": fields.Boolean(load_default=True),
+    "snippets": fields.Boolean(load_default=True),
+}, name="SearchQuerySchema")
 
 
 class SearchHitSchema(Schema):

@@ -17,6 +17,33 @@ SORTS = ("relevance", "date_desc", "date_asc")
 FACETS = ("type_code", "year", "fonds_code")
 
 
+@dataclass(frozen=True)
+class Filter:
+    """A value filter: the query parameter, the IndexRecord attribute and the index field all
+    have ``name``; the allowed values arrive in ``SearchRequest.<request>``. A new filter is
+    a line in FILTERS plus the IndexRecord attribute (and the indexer filling it)."""
+
+    name: str
+    request: str
+    documents_only: bool = False  # dossiers have no value: a dossier record never passes it
+    max_length: int | None = None
+    choices: tuple[str, ...] | None = None
+    description: str = ""
+
+
+FILTERS = (
+    Filter("fonds_code", "fonds_codes", max_length=13, description="Fonds (repeatable); "
+           "narrowed to the caller's fonds scope."),
+    Filter("type_code", "type_codes", documents_only=True, max_length=2,
+           description="Document type code (repeatable)."),
+    Filter("direction", "directions", documents_only=True,
+           choices=("incoming", "outgoing", "internal"), description="Repeatable."),
+    Filter("state", "states", max_length=20, description="Dossier state (repeatable)."),
+    Filter("access_mode", "access_modes", max_length=2, description="Access mode (repeatable); "
+           "narrowed to the modes open to the caller."),
+)
+
+
 @dataclass
 class IndexRecord:
     """One searchable record: a document or a dossier."""

@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from repo_server.search import BACKENDS
 from repo_server.search.analysis import TONE_MARKS, VOWEL_BASES, canonical, fold, toned
 
-from .conftest import ids, record
+from .conftest import ids, new_backend, record
 
 ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh",
           "p", "ph", "r", "s", "t", "th", "tr", "v", "x"]
@@ -55,11 +56,9 @@ def placed(draw):
     return list(order), out
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    from repo_server.search.whoosh_backend import WhooshBackend
-
-    backend = WhooshBackend(tmp_path_factory.mktemp("and") / "index", writer=True)
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def generated(request, tmp_path_factory):  # noqa: ANN001
+    backend = new_backend(request.param, tmp_path_factory.mktemp("and"))
     yield backend
     backend.close()
 

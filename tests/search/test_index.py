@@ -11,17 +11,19 @@ from whoosh import query as wquery
 from whoosh.writing import NO_MERGE
 
 from repo_server.search.backend import IndexUnavailable, SearchRequest
-from repo_server.search.corpus import generate
-from repo_server.search.whoosh_backend import (
-    FastSegmentWriter,
-    WhooshBackend,
+from repo_server.search.whoosh import WhooshBackend
+from repo_server.search.whoosh.schema import (
+    SCHEMA_VERSION,
+    TEXT_FIELDS,
     make_schema,
     record_keywords,
     record_stored,
     record_text,
 )
+from repo_server.search.whoosh.writer import FastSegmentWriter
 
 from .conftest import dossier, ids, record
+from .corpus import generate
 
 
 def test_upsert_replaces_a_record_by_id(backend):
@@ -186,8 +188,6 @@ def test_check_reports_an_index_built_with_another_schema(tmp_path):
 def test_an_index_of_an_earlier_analysis_version_is_outdated(tmp_path):
     """The worker rebuilds an index whose check() is not None: a version marker in the schema
     makes an index built by an earlier analysis (same fields) one of those."""
-    from repo_server.search.whoosh_backend import SCHEMA_VERSION
-
     schema = make_schema()
     schema.remove(f"v{SCHEMA_VERSION}")
     schema.add(f"v{SCHEMA_VERSION - 1}", make_schema()[f"v{SCHEMA_VERSION}"])
@@ -243,8 +243,6 @@ def test_concurrent_searches_while_the_writer_commits(tmp_path):
 def test_a_reader_preloads_the_most_frequent_posting_lists_of_a_large_segment(tmp_path):
     """After a start (or a merge) a reader decodes the posting lists of the most frequent
     terms in the background, within its budget, so the first queries need not."""
-    from repo_server.search.whoosh_backend import TEXT_FIELDS
-
     writer = WhooshBackend(tmp_path / "ix", writer=True)
     with writer.bulk() as w:
         for r in generate(300):
