@@ -450,7 +450,7 @@ class Highlighter:
                 spans.append((a, b))
                 continue
             spans.append((a, b))
-            keys.append(set(SYLLABLE_RE.findall(fold(canonical(text[a:b])))))
+            keys.append(set(SYLLABLE_RE.findall(fold(text[a:b].lower()))))  # text is NFC
             while spans[first][0] < b - width:
                 first += 1
             if self.syllables and self.syllables <= set().union(*keys[first:]):
