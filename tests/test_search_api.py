@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 import threading
 import time
 
@@ -131,6 +132,24 @@ def test_filters_facets_and_dossier_search(client, fonds, worker):
     assert [h["id"] for h in dossiers["items"]] == [d1["id"]]
     listed = search(client, type_code="02")
     assert listed["total"] == 1
+
+
+def test_the_answer_is_what_the_schema_would_dump(client, dossier, worker, app):
+    from repo_server.api.search import SearchResultSchema
+
+    client.make_document(dossier["id"], subject="Kế hoạch năm", issued_date="2025-03-01",
+                         code_number="3", code_notation="KH-UBND")
+    client.make_document(dossier["id"], subject="Kế hoạch quý")
+    drain(worker)
+    for params in ({"q": "ke hoach"}, {"q": "ke hoach", "kind": "dossier"}, {}):
+        body = search(client, **params)
+        assert body["total"] >= 1
+        as_loaded = {**body, "items": [
+            {**i, "date": date.fromisoformat(i["date"]) if i.get("date") else i.get("date")}
+            for i in body["items"]]}
+        assert body == SearchResultSchema().dump(as_loaded)
+        assert all("date" in item for item in body["items"])
+    assert search(client, q="ke hoach nam")["items"][0]["date"] == "2025-03-01"
 
 
 def test_unreadable_query_is_a_400(client, dossier, worker):

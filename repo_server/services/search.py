@@ -91,11 +91,17 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
 def _describe(env: Env, hits) -> list[dict[str, Any]]:  # noqa: ANN001
     doc_ids = [h.id for h in hits if h.kind == "document"]
     dossier_ids = [h.id for h in hits if h.kind == "dossier"]
+    # only the columns the answer shows: loading whole ORM rows cost more than the search
     with env.db.read() as session:
-        docs = {d.id: d for d in session.scalars(
-            select(Document).where(Document.id.in_(doc_ids), Document.head_version > 0))}
-        dossiers = {d.id: d for d in session.scalars(
-            select(Dossier).where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))}
+        docs = {d.id: d for d in session.execute(
+            select(Document.id, Document.subject, Document.code_number, Document.code_notation,
+                   Document.doc_code, Document.issued_date, Document.fonds_code,
+                   Document.type_code)
+            .where(Document.id.in_(doc_ids), Document.head_version > 0))} if doc_ids else {}
+        dossiers = {d.id: d for d in session.execute(
+            select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
+                   Dossier.fonds_code, Dossier.state)
+            .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))} if dossier_ids else {}
     out = []
     for hit in hits:
         base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,
