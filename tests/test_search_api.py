@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 import threading
 import time
+from datetime import date
 
 import pytest
 
