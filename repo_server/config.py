@@ -42,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORAGE_TMP", None, "staging folder, on the storage root's file system; default "
             "<storage root>.tmp"),
     Setting("INDEX_DIR", None, "the search index; default <instance>/index"),
+    Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS)"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),
     Setting("FSYNC", True, "fsync every storage write; only tests may turn it off"),
     Setting("FSYNC_METHOD", "auto", 'how storage writes are made durable: "syncfs" (one call '

@@ -39,8 +39,9 @@ from whoosh.qparser import QueryParser  # noqa: E402
 
 from repo_server.search.analysis import canonical, fold, phrases  # noqa: E402
 from repo_server.search.backend import SearchRequest  # noqa: E402
-from repo_server.search.corpus import FONDS, generate  # noqa: E402
-from repo_server.search.whoosh_backend import FastSegmentWriter, WhooshBackend  # noqa: E402
+from repo_server.search.whoosh import WhooshBackend  # noqa: E402
+from repo_server.search.whoosh.writer import FastSegmentWriter  # noqa: E402
+from tests.search.corpus import FONDS, generate  # noqa: E402
 
 QUERIES_PER_CLASS = 40
 TARGET_MEDIAN_MS = 10.0
@@ -146,7 +147,7 @@ def compare_writers(records, workdir: Path) -> dict:
     """Indexing speed of our schema through whoosh's own writer settings, on a sample."""
     from whoosh.writing import NO_MERGE
 
-    from repo_server.search.whoosh_backend import (
+    from repo_server.search.whoosh.schema import (
         make_schema,
         record_keywords,
         record_numbers,

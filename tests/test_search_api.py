@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import pytest
 
+from repo_server.services.keys import create_key
 from repo_server.services.search import open_writer
-from tests.conftest import drain
+from tests.conftest import Client, drain
 from tests.extract.helpers import find_vietnamese_font, make_pdf
 
 FONT = find_vietnamese_font()
@@ -62,6 +64,55 @@ def test_metadata_is_searchable_and_exact_mode_separates_marks(client, dossier, 
     assert [h["id"] for h in search(client, q="qd-ubnd")["items"]] == [c["id"]]
 
 
+def test_codes_and_file_names_are_found_by_field_only(client, dossier, worker):
+    a = client.make_document(dossier["id"], subject="Tờ trình xin kinh phí",
+                             files={"to-trinh-kinh-phi.txt": "Nội dung tờ trình".encode()},
+                             code_number="15", code_notation="TTr-UBND")
+    b = client.make_document(dossier["id"], subject="Báo cáo năm",
+                             files={"bao-cao.txt": "Số liệu báo cáo".encode()})
+    drain(worker)
+    year = dossier["file_code"].split(".")[-2] if "." in dossier["file_code"] else None
+    serial = a["doc_code"].rsplit(".", 1)[-1]
+    assert search(client, q=serial)["total"] == 0  # a serial of a code is not a word
+    assert [h["id"] for h in search(client, q=f"code:{a['doc_code']}")["items"]] == [a["id"]]
+    assert {h["id"] for h in search(client, q=f"code:{dossier['file_code']}")["items"]} == {
+        a["id"], b["id"]}
+    if year and year.isdigit():
+        assert search(client, q=year)["total"] == 0
+    assert search(client, q="txt")["total"] == 0  # the file name's extension is not a word
+    assert {h["id"] for h in search(client, q="file:txt")["items"]} == {a["id"], b["id"]}
+    assert [h["id"] for h in search(client, q="file:to-trinh")["items"]] == [a["id"]]
+    assert [h["id"] for h in search(client, q="kinh phí -file:bao")["items"]] == [a["id"]]
+    # the document number stays a plain word, and has a prefix of its own
+    assert [h["id"] for h in search(client, q="15/TTr-UBND")["items"]] == [a["id"]]
+    assert [h["id"] for h in search(client, q="number:TTr-UBND")["items"]] == [a["id"]]
+    assert search(client, q="number:tờ")["total"] == 0
+    r = client.get("/api/v1/search", query_string={"q": "file:"})
+    assert r.status_code == 400 and "file:" in r.json["message"]
+
+
+def test_a_desk_system_searches_its_own_fonds(client, app, env, fonds, worker):
+    client.make_fonds("000.00.00.H50", "UBND xã Phú Mỹ")
+    mine = client.make_dossier("000.00.00.H49", title="Hồ sơ một cửa")
+    theirs = client.make_dossier("000.00.00.H50", title="Hồ sơ một cửa khác")
+    doc = client.make_document(mine["id"], subject="Giấy chứng nhận",
+                               code_number="77", code_notation="GCN-UBND")
+    client.make_document(theirs["id"], subject="Giấy chứng nhận",
+                         code_number="77", code_notation="GCN-UBND")
+    hidden = client.make_document(mine["id"], subject="Giấy chứng nhận hạn chế",
+                                  code_number="78", code_notation="GCN-UBND", access_mode="02")
+    drain(worker)
+    desk = Client(app, create_key(env, "desk", ["integration"],
+                                  fonds_scope=["000.00.00.H49"])[1])
+    result = search(desk, q="77/GCN-UBND")
+    assert [h["id"] for h in result["items"]] == [doc["id"]] and result["total"] == 1
+    assert [h["id"] for h in search(desk, q="giay chung nhan")["items"]] == [doc["id"]]
+    assert search(desk, q="gcn-ubnd", fonds_code="000.00.00.H50")["total"] == 0
+    assert hidden["id"] not in {h["id"] for h in search(desk, q="gcn-ubnd")["items"]}
+    assert search(desk, q="78/GCN-UBND")["total"] == 0  # access modes apply
+    assert search(client, q="77/GCN-UBND")["total"] == 2  # the administrator sees both fonds
+
+
 def test_filters_facets_and_dossier_search(client, fonds, worker):
     client.make_fonds("000.00.00.H50", "UBND xã Phú Mỹ")
     d1 = client.make_dossier(title="Hồ sơ đất đai")
@@ -78,6 +129,24 @@ def test_filters_facets_and_dossier_search(client, fonds, worker):
     assert [h["id"] for h in dossiers["items"]] == [d1["id"]]
     listed = search(client, type_code="02")
     assert listed["total"] == 1
+
+
+def test_the_answer_is_what_the_schema_would_dump(client, dossier, worker, app):
+    from repo_server.api.search import SearchResultSchema
+
+    client.make_document(dossier["id"], subject="Kế hoạch năm", issued_date="2025-03-01",
+                         code_number="3", code_notation="KH-UBND")
+    client.make_document(dossier["id"], subject="Kế hoạch quý")
+    drain(worker)
+    for params in ({"q": "ke hoach"}, {"q": "ke hoach", "kind": "dossier"}, {}):
+        body = search(client, **params)
+        assert body["total"] >= 1
+        as_loaded = {**body, "items": [
+            {**i, "date": date.fromisoformat(i["date"]) if i.get("date") else i.get("date")}
+            for i in body["items"]]}
+        assert body == SearchResultSchema().dump(as_loaded)
+        assert all("date" in item for item in body["items"])
+    assert search(client, q="ke hoach nam")["items"][0]["date"] == "2025-03-01"
 
 
 def test_unreadable_query_is_a_400(client, dossier, worker):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from datetime import date
+
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from ..services import search as service
+from ..services.search import FILTERS
 from .blueprint import Blueprint
 from .common import actor, env
 from .schemas import StrictSchema
@@ -16,35 +19,59 @@ blp = Blueprint("search", __name__, url_prefix="/api/v1",
 
 SEARCH_DESCRIPTION = """Search documents (or dossiers) by words and metadata.
 
-`q` syntax: words (all must match), `"a phrase"`, `-word` or `-"phrase"` to exclude, `OR`
-between alternatives (`quyết định OR công văn`). Without `exact`, diacritics and case are
-ignored (`uy ban` finds `Ủy ban`, `Uỷ ban` and `ỦY BAN`) and exact-diacritic matches rank first;
-with `exact=true`, `bàn` matches neither `bán` nor `bản`. Document numbers are found whole or
-by parts (`15/QĐ-UBND`, `QĐ-UBND`, `15`). An empty `q` with filters lists by date.
+`q` syntax:
+- words: every word must match (AND), anywhere in the subject, the document number, the other
+  metadata or the text, in any order (`on dinh` also finds "ông Ổn … quyết định"). Words typed
+  next to each other rank higher where they stand next to each other; they never filter.
+- `"a phrase"`: syllables next to each other, in order (quotes are the only way to ask for
+  adjacency). Punctuation inside a phrase or a field (dashes, commas, slashes, colons,
+  brackets) does not break it: `"tài chính kế hoạch"` finds "Phòng Tài chính – Kế hoạch", and
+  so does the phrase pasted with its dash; a sentence end (`. ; ! ?`) does break it.
+- `-word`, `-"phrase"`, `-file:docx`: exclude.
+- `OR` joins the run of words before it and the run after it (a run ends at a sentence end, a
+  phrase, a number or another OR): `quyết định OR công văn. 2024`.
+- document numbers are found whole or by parts (`15/QĐ-UBND`, `QĐ-UBND`, `15`).
+- field prefixes: `number:15/QĐ-UBND` (the document number only), `code:X97` (the record's own
+  codes: doc_code, file_code, archive_code, paper_file_code, info_sign, external_ref; whole or
+  by parts), `file:pdf` or `file:"tờ trình"` (its file names). Plain words do not match codes
+  or file names.
+
+Without `exact`, diacritics and case are ignored (`uy ban` finds `Ủy ban`, `Uỷ ban` and
+`ỦY BAN`); with `exact=true`, `bàn` matches neither `bán` nor `bản`. Ranking: words matched
+with the diacritics as typed first; then the phrase in the subject, every word in the subject,
+the phrase in the text, the words scattered; then BM25; on equal scores the more recent.
+An empty `q` with filters lists by date. Results are limited to the caller's fonds scope and
+access modes (every reading role may search, `integration` included).
 """
 
+def _filter_field(f) -> fields.Field:  # noqa: ANN001 - a search.backend.Filter
+    check = validate.OneOf(f.choices) if f.choices else validate.Length(max=f.max_length)
+    return fields.List(fields.String(validate=check), metadata={"description": f.description})
 
-class SearchQuerySchema(StrictSchema):
-    q = fields.String(load_default="", validate=validate.Length(max=500))
-    exact = fields.Boolean(load_default=False)
-    kind = fields.String(load_default="document", validate=validate.OneOf(["document", "dossier"]))
-    fonds_code = fields.List(fields.String(validate=validate.Length(max=13)))
-    include_predecessors = fields.Boolean(load_default=False, metadata={
-        "description": "Also search the fonds merged into the given fonds_code(s)."})
-    dossier_id = fields.UUID()
-    type_code = fields.List(fields.String(validate=validate.Length(max=2)))
-    direction = fields.List(fields.String(validate=validate.OneOf(["incoming", "outgoing",
-                                                                     "internal"])))
-    state = fields.List(fields.String(validate=validate.Length(max=20)))
-    access_mode = fields.List(fields.String(validate=validate.Length(max=2)))
-    date_from = fields.Date()
-    date_to = fields.Date()
-    sort = fields.String(load_default="relevance",
-                         validate=validate.OneOf(["relevance", "date_desc", "date_asc"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=500))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    facets = fields.Boolean(load_default=True)
-    snippets = fields.Boolean(load_default=True)
+
+# the filters come from the one list in search/backend.py (FILTERS)
+SearchQuerySchema = StrictSchema.from_dict({
+    "q": fields.String(load_default="", validate=validate.Length(max=500), metadata={
+        "description": "Words, \"phrases\", -exclusions, OR, number:/code:/file: prefixes "
+                       "(see the operation's description). Examples: `ke hoach dau tu`, "
+                       "`\"Tài chính – Kế hoạch\"`, `15/QĐ-UBND`, `code:X97 file:pdf -file:docx`.",
+        "example": '"Tài chính – Kế hoạch" file:pdf'}),
+    "exact": fields.Boolean(load_default=False),
+    "kind": fields.String(load_default="document",
+                          validate=validate.OneOf(["document", "dossier"])),
+    **{f.name: _filter_field(f) for f in FILTERS},
+    "include_predecessors": fields.Boolean(load_default=False, metadata={
+        "description": "Also search the fonds merged into the given fonds_code(s)."}),
+    "dossier_id": fields.UUID(),
+    "date_from": fields.Date(),
+    "date_to": fields.Date(),
+    "sort": fields.String(load_default="relevance",
+                          validate=validate.OneOf(["relevance", "date_desc", "date_asc"])),
+    "page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=500)),
+    "page_size": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100)),
+    "facets": fields.Boolean(load_default=True),
+    "snippets": fields.Boolean(load_default=True),
+}, name="SearchQuerySchema")
 
 
 class SearchHitSchema(Schema):
@@ -84,7 +111,16 @@ class Search(MethodView):
     @blp.doc(description=SEARCH_DESCRIPTION)
     def get(self, args):
         """Search documents and dossiers"""
-        return service.search(env(), reader(), args, actor())
+        return answer(service.search(env(), reader(), args, actor()))
+
+
+def answer(result: dict) -> Response:
+    """The result as SearchResultSchema describes it, written directly: the result holds only
+    strings, numbers, dicts and dates, and a marshmallow dump cost more per item than the
+    search itself (tests/test_search_api.py checks both give the same JSON)."""
+    items = [{k: v.isoformat() if isinstance(v, date) else v for k, v in item.items()}
+             for item in result["items"]]
+    return current_app.json.response({**result, "items": items})
 
 
 def reader():  # noqa: ANN201

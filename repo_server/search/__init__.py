@@ -1,11 +1,21 @@
-"""Full-text search: Vietnamese analysis, the backend interface and its whoosh implementation.
+"""Full-text search: Vietnamese analysis, the query language, the backend interface and its
+implementations (``whoosh/``).
 
 The index is derived data (fed by the outbox, rebuilt by ``reindex``). Code outside this
-package uses only the names below; ``WhooshBackend`` is the one implementation so far.
+package uses only the names below and opens a backend with ``open_backend`` (the
+``SEARCH_BACKEND`` setting names it); a new engine is a subpackage implementing
+``SearchBackend`` plus a line in ``BACKENDS``, run against the same tests (``tests/search``,
+whose ``backend`` fixture yields a fresh one).
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
 
 from .backend import (
     FACETS,
+    FILTERS,
     IndexRecord,
     IndexUnavailable,
     QuerySyntaxError,
@@ -15,10 +25,24 @@ from .backend import (
     SearchResult,
 )
 from .query import parse
-from .whoosh_backend import WhooshBackend
+
+# SEARCH_BACKEND value -> "module:class"; imported only when chosen
+BACKENDS = {"whoosh": "repo_server.search.whoosh:WhooshBackend"}
+
+
+def open_backend(name: str, index_dir: Path | str, *, writer: bool) -> SearchBackend:
+    """The backend called ``name`` on ``index_dir``; ``writer`` for the one writing process."""
+    try:
+        module, _, cls = BACKENDS[name].partition(":")
+    except KeyError:
+        raise ValueError(f"Unknown SEARCH_BACKEND {name!r}; known: {', '.join(BACKENDS)}") from None
+    return getattr(import_module(module), cls)(Path(index_dir), writer=writer)
+
 
 __all__ = [
+    "BACKENDS",
     "FACETS",
+    "FILTERS",
     "IndexRecord",
     "IndexUnavailable",
     "QuerySyntaxError",
@@ -26,6 +50,6 @@ __all__ = [
     "SearchHit",
     "SearchRequest",
     "SearchResult",
-    "WhooshBackend",
+    "open_backend",
     "parse",
 ]

@@ -26,6 +26,7 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 from itertools import chain, repeat
 from operator import add, lt, mul
@@ -157,32 +158,39 @@ def syllables(text: str, folded: bool = False) -> list[str]:
     return SYLLABLE_RE.findall(fold(text) if folded else text)
 
 
-# Punctuation ends a phrase: no bigram is made across "," "." ";" "(" ... or " - ". Only the
-# connectors inside a token ("15/QĐ-UBND", "1.500", "000.00.12.H57") keep syllables together.
-_CONNECTORS = frozenset("/-.")
+# Punctuation inside a field does not end a phrase: "Phòng Tài chính – Kế hoạch" holds the
+# bigram "chính kế", "Lao động, Thương binh" the bigram "động thương", "Sở KH/ĐT" "kh đt".
+# Only the end of a sentence (". ", "! ", "? ", "; ", "…") and the separator between two fields
+# (FIELD_SEPARATOR) end one: "Trên địa bàn. Giao Sở" does not say "bàn giao". Between two
+# syllables of one token ("1.500", "000.00.12.H57", "15/QĐ-UBND") nothing breaks.
+FIELD_SEPARATOR = "¶"
+_BREAKERS = frozenset(".!?;…" + FIELD_SEPARATOR)
 BREAK = None
 
 
+def _breaks(gap: str) -> bool:
+    return not _BREAKERS.isdisjoint(gap)
+
+
 def token_syllables(raw: str, folded: bool = False) -> list[str | None]:
-    """Syllables of one whitespace-separated token, with BREAK where punctuation cuts."""
+    """Syllables of one whitespace-separated token, with BREAK where a sentence ends."""
     text = canonical(raw)
     if folded:
         text = fold(text)
     out: list[str | None] = []
     pos = 0
     for m in SYLLABLE_RE.finditer(text):
-        gap = text[pos : m.start()]
-        if gap and (pos == 0 or gap not in _CONNECTORS):
+        if pos == 0 and m.start() and _breaks(text[: m.start()]):
             out.append(BREAK)
         out.append(m.group())
         pos = m.end()
-    if pos < len(text) or not out:
+    if _breaks(text[pos:]):
         out.append(BREAK)
     return out
 
 
 def phrases(text: str, folded: bool = False) -> list[list[str]]:
-    """Text as runs of syllables that punctuation does not separate."""
+    """Text as runs of syllables that no sentence end (or field separator) separates."""
     runs: list[list[str]] = [[]]
     for raw in text.split():
         for s in token_syllables(raw, folded):
@@ -328,12 +336,12 @@ class VietField(fields.FieldType):
     weight).
     """
 
-    def __init__(self, folded: bool, pairs: bool = False):
+    def __init__(self, folded: bool, pairs: bool = False, scorable: bool = True):
         self.folded = folded
         self.pairs = pairs
         self.format = formats.Existence()
         self.analyzer = analysis.CompositeAnalyzer(SyllableTokenizer(folded, pairs))
-        self.scorable = True
+        self.scorable = scorable  # False: no field lengths kept (a field only filtered on)
         self.stored = False
         self.unique = False
         self.vector = None
@@ -386,7 +394,8 @@ def _syllable_pattern(folded: str) -> str:
     return "".join(out)
 
 
-_WORD_GAP = r"(?:\s+|[/.\-])"
+# between two syllables of a word: anything but a sentence end (a connector inside a token)
+_WORD_GAP = r"(?:[^\w.!?;…¶]+|[/.\-])"
 
 
 class Highlighter:
@@ -400,6 +409,9 @@ class Highlighter:
     def __init__(self, words: list[tuple[str, ...]], exact: bool):
         words = [tuple(canonical(s) for s in w) for w in words if w]
         self.exact_forms = {" ".join(w) for w in words} if exact else None
+        # every query syllable, folded (a window holding them all is complete); split as the
+        # text is (a syllable typed "15/qđ" is "15" and "qđ" in a match)
+        self.syllables = {p for w in words for s in w for p in SYLLABLE_RE.findall(fold(s))}
         alternatives = sorted(
             {_WORD_GAP.join(_syllable_pattern(fold(s)) for s in w) for w in words},
             key=len,
@@ -411,16 +423,39 @@ class Highlighter:
             else None
         )
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
+    def _iter_spans(self, text: str) -> Iterator[tuple[int, int]]:
         if self.pattern is None:
-            return []
-        out = []
+            return
         for m in self.pattern.finditer(text):
             if self.exact_forms is None or (
                 re.sub(_WORD_GAP, " ", canonical(m.group())) in self.exact_forms
             ):
-                out.append(m.span())
-        return out
+                yield m.span()
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return list(self._iter_spans(text))
+
+    def _window_spans(self, text: str, width: int) -> list[tuple[int, int]]:
+        """The matches of ``text`` up to the first window of ``width`` holding every query
+        syllable (no later window can hold more), and those a window there may still show:
+        a long text with an early complete window is not scanned to its end."""
+        spans: list[tuple[int, int]] = []
+        keys: list[set[str]] = []
+        first = 0  # the first match inside the window ending at the last one
+        stop = None
+        for a, b in self._iter_spans(text):
+            if stop is not None:
+                if a > stop:
+                    break
+                spans.append((a, b))
+                continue
+            spans.append((a, b))
+            keys.append(set(SYLLABLE_RE.findall(fold(text[a:b].lower()))))  # text is NFC
+            while spans[first][0] < b - width:
+                first += 1
+            if self.syllables and self.syllables <= set().union(*keys[first:]):
+                stop = spans[first][0] + width + 20
+        return spans
 
     def mark(
         self, text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None
@@ -446,14 +481,14 @@ class Highlighter:
     def snippet(self, text: str, width: int = 240) -> str | None:
         """The window of about ``width`` characters with the most matches, or None."""
         text = unicodedata.normalize("NFC", text)
-        spans = self.spans(text)
+        spans = self._window_spans(text, width)
         if not spans:
             return None
         best, best_count, j = 0, 0, 0
         for i, (a, _) in enumerate(spans):  # window starting at each match
             while j < len(spans) and spans[j][1] <= a + width:
                 j += 1
-            distinct = len({text[s:e].lower() for s, e in spans[i:j]})
+            distinct = len({text[s:e].lower() for s, e in spans[i:j]}) if j - i > 1 else 1
             if distinct > best_count:
                 best, best_count = i, distinct
         a = spans[best][0]

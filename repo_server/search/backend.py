@@ -17,6 +17,33 @@ SORTS = ("relevance", "date_desc", "date_asc")
 FACETS = ("type_code", "year", "fonds_code")
 
 
+@dataclass(frozen=True)
+class Filter:
+    """A value filter: the query parameter, the IndexRecord attribute and the index field all
+    have ``name``; the allowed values arrive in ``SearchRequest.<request>``. A new filter is
+    a line in FILTERS plus the IndexRecord attribute (and the indexer filling it)."""
+
+    name: str
+    request: str
+    documents_only: bool = False  # dossiers have no value: a dossier record never passes it
+    max_length: int | None = None
+    choices: tuple[str, ...] | None = None
+    description: str = ""
+
+
+FILTERS = (
+    Filter("fonds_code", "fonds_codes", max_length=13, description="Fonds (repeatable); "
+           "narrowed to the caller's fonds scope."),
+    Filter("type_code", "type_codes", documents_only=True, max_length=2,
+           description="Document type code (repeatable)."),
+    Filter("direction", "directions", documents_only=True,
+           choices=("incoming", "outgoing", "internal"), description="Repeatable."),
+    Filter("state", "states", max_length=20, description="Dossier state (repeatable)."),
+    Filter("access_mode", "access_modes", max_length=2, description="Access mode (repeatable); "
+           "narrowed to the modes open to the caller."),
+)
+
+
 @dataclass
 class IndexRecord:
     """One searchable record: a document or a dossier."""
@@ -31,10 +58,14 @@ class IndexRecord:
     direction: str | None
     date: date | None  # issued_date for documents, start_date for dossiers
     title: str  # dossier title or document subject
-    number: str | None  # "15/QĐ-UBND" (code_number/code_notation) or a dossier's file_code
+    number: str | None  # "15/QĐ-UBND" (code_number/code_notation); None for a dossier
     fields_text: str  # other metadata flattened: organ_name, signer, keywords, description, ...
     body: str  # full extracted text (documents); "" for dossiers
     updated: datetime
+    # the record's own codes (file_code, doc_code, archive_code, ...): found with "code:" only
+    codes: tuple[str, ...] = ()
+    # the names of its files: found with "file:" only
+    files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,8 +95,10 @@ class SearchHit:
     id: str
     kind: str
     dossier_id: str
-    # relevance: BM25, plus 1000 for each query word matched with its exact spelling (so the
-    # exact-diacritic hits come first); None when sorted by date
+    # relevance: BM25 (below 10,000), plus 10,000 per step of the match's place (1 the words'
+    # phrase in the text, 2 every word in the subject, 3 the phrase in the subject), plus
+    # 100,000 for each query word matched with its exact spelling (exact diacritics first);
+    # None when sorted by date
     score: float | None
     # field ("title", "number", "fields_text", "body") -> HTML snippet: the text is escaped and
     # matched words are wrapped in <mark>…</mark>

@@ -1,42 +1,59 @@
 """The query language a clerk types, parsed into an engine-neutral form.
 
-    uy ban nhan dan            words: every word must match (AND is the default)
+    uy ban nhan dan            words: every word must match, anywhere in the record (AND)
     "phê duyệt kế hoạch"       a phrase: the syllables in this order, next to each other
     -"dự thảo"  -nháp           exclusions (a word or a phrase)
-    quyết định OR công văn     either word (OR joins the words on each side of it)
+    quyết định OR công văn     either side (OR joins the run of words on each side of it)
     15/QĐ-UBND  123/2024/NĐ-CP document numbers: the whole number or any run of its parts
+    number:15/QĐ-UBND          only in the document number (số, ký hiệu)
+    code:H57.2026.01           only in the record's codes (file_code, doc_code, archive_code…)
+    file:pdf  file:"tờ trình"  only in the names of its files
 
-Vietnamese writes one syllable per space, and most words have two syllables. A run of plain
-syllables is therefore split into words by ``segment``: two neighbouring syllables are read as
-one word when the index says they mostly occur together (``quyet dinh``, ``phe duyet``); such
-a word must appear as written, its syllables adjacent; the other syllables must each appear
-anywhere. OR joins the word just before it and the word just after it (a word, a phrase or a
-number): ``quyết định OR công văn năm 2024`` is (quyết định OR công văn) AND năm AND 2024.
-Parentheses and other punctuation are not operators: they separate syllables like a space.
+Unquoted words are each required, anywhere in the searchable fields (subject, number, other
+metadata, text), in any order: ``on dinh`` finds "ông Ổn … quyết định" as well as "ổn định".
+Where they stand next to each other, in the order typed, the document ranks higher; they never
+filter. Quotes are the only way to ask for a phrase. Punctuation inside a phrase or a field
+(dashes, commas, slashes, parentheses) does not break it: ``"tài chính kế hoạch"`` and
+``"Tài chính – Kế hoạch"`` both find "Phòng Tài chính – Kế hoạch"; only a sentence end
+(". ; ! ?") does, in the text as in the query. Codes and file names are not matched by plain
+words (a year or a serial would match every record of a dossier); the document number is.
+
+OR joins the run of plain words just before it and the run just after it (a run ends at a
+sentence end, a phrase, a number or another OR; each side needs all of its words):
+``quyết định OR công văn, 2024`` is (quyết định OR công văn) AND 2024.
 A "-" only excludes when it starts a term ("Lao động - Thương binh" is three words and a dash).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
 
-from .analysis import NUMBER_RE, SYLLABLE_RE, canonical, token_syllables
+from .analysis import BREAK, NUMBER_RE, SYLLABLE_RE, canonical, token_syllables
 from .backend import QuerySyntaxError
 
 MAX_TERMS = 64  # more syllables than this is not a search but a pasted document
+FIELD_PREFIXES = ("number", "code", "file")  # "<prefix>:value" searches that field only
 
 
 @dataclass(frozen=True)
 class Run:
-    """Consecutive plain syllables, split into words by ``segment`` at search time."""
+    """Consecutive plain syllables (typed with no sentence end between them)."""
 
     syllables: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Phrase:
+    """Syllables that must stand next to each other, in order. ``cuts``: positions i where
+    a sentence end was typed between syllable i-1 and i (no adjacency asked there)."""
+
     syllables: tuple[str, ...]
+    cuts: tuple[int, ...] = ()
+
+    def pairs(self) -> list[tuple[str, str]]:
+        s = self.syllables
+        return [(s[i - 1], s[i]) for i in range(1, len(s)) if i not in self.cuts]
 
 
 @dataclass(frozen=True)
@@ -47,15 +64,32 @@ class Number:
     syllables: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Field:
+    """``number:``, ``code:`` or ``file:`` and its value: searched in that field only."""
+
+    name: str
+    text: str  # canonical form of the value
+    syllables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One syllable, required anywhere."""
+
+    syllables: tuple[str, ...]
+
+
 OR = "OR"  # between two items of ParsedQuery.items
 
-Item = Run | Phrase | Number
+Item = Run | Phrase | Number | Field
 
 
 @dataclass
 class ParsedQuery:
-    """What was typed: plain runs, phrases and numbers in order, with OR markers between some
-    of them; and what is excluded. ``words()`` turns the items into required word groups."""
+    """What was typed: plain runs, phrases, numbers and field terms in order, with OR markers
+    between some of them; and what is excluded. ``words()`` turns the items into required
+    groups."""
 
     items: list[Item | str] = field(default_factory=list)
     excluded: list[Item] = field(default_factory=list)
@@ -64,55 +98,56 @@ class ParsedQuery:
     def is_empty(self) -> bool:
         return not self.items and not self.excluded
 
-    def words(
-        self, cohesion: Callable[[str, str], float]
-    ) -> tuple[list[list[Word | Phrase | Number]], list[tuple[str, str]]]:
-        """(groups, neighbours): every group must match (any one of its alternatives);
-        ``neighbours`` are the syllable pairs typed next to each other that were not made a
-        word (worth a ranking bonus when found next to each other)."""
-        flat: list[Word | Phrase | Number | str] = []
+    def words(self) -> tuple[list[list[Word | Run | Phrase | Number | Field]], list[tuple[str, str]]]:
+        """(groups, neighbours): every group must match (any one of its alternatives); a run
+        outside OR gives one group per syllable (each required anywhere), a run inside OR is
+        one alternative needing all its syllables. ``neighbours``: the syllable pairs typed
+        next to each other in plain runs (a ranking bonus where found next to each other)."""
+        items = self.items
+        groups: list[list[Word | Run | Phrase | Number | Field]] = []
         neighbours: list[tuple[str, str]] = []
-        for item in self.items:
+        for k, item in enumerate(items):
+            if item == OR:
+                continue
             if isinstance(item, Run):
-                words = segment(item.syllables, cohesion)
-                flat += [Word(w) for w in words]
-                paired = {w for w in words if len(w) == 2}
-                neighbours += [
-                    p
-                    for p in zip(item.syllables, item.syllables[1:], strict=False)
-                    if p not in paired
-                ]
+                neighbours += list(zip(item.syllables, item.syllables[1:], strict=False))
+            joined = k > 0 and items[k - 1] == OR
+            in_or = joined or (k + 1 < len(items) and items[k + 1] == OR)
+            if joined and groups:
+                if item not in groups[-1]:
+                    groups[-1].append(item)
+            elif in_or:
+                groups.append([item])
+            elif isinstance(item, Run):
+                groups += [[Word((s,))] for s in dict.fromkeys(item.syllables)]
             else:
-                flat.append(item)
-        groups: list[list[Word | Phrase | Number]] = []
-        joined = False
-        for x in flat:
-            if x == OR:
-                joined = True
-            elif joined and groups:
-                if x not in groups[-1]:
-                    groups[-1].append(x)
-                joined = False
-            else:
-                groups.append([x])
+                groups.append([item])
         return groups, neighbours
-
-
-@dataclass(frozen=True)
-class Word:
-    """One syllable, or two that must be adjacent."""
-
-    syllables: tuple[str, ...]
 
 
 # --- lexer ----------------------------------------------------------------------------------
 
+_QUOTES = '"“”'
+_PREFIX_RE = re.compile(r"(" + "|".join(FIELD_PREFIXES) + r"):", re.IGNORECASE)
+_STRIP = "()[]{},;:.!?'`*"
+
 
 @dataclass
 class _Token:
-    kind: str  # "word", "phrase", "or"
+    kind: str  # "word", "phrase", "or", "field"
     text: str = ""
     negated: bool = False
+    field: str = ""
+
+
+def _quoted(q: str, i: int) -> int:
+    """Index of the quote closing the one at i."""
+    j = i + 1
+    while j < len(q) and q[j] not in _QUOTES:
+        j += 1
+    if j >= len(q):
+        raise QuerySyntaxError(f"Unclosed quote in: {q[i:].strip()}")
+    return j
 
 
 def _lex(q: str) -> list[_Token]:
@@ -128,17 +163,29 @@ def _lex(q: str) -> list[_Token]:
             negated = True
             i += 1
             c = q[i]
-        if c in '"“”':
-            j = i + 1
-            while j < n and q[j] not in '"“”':
-                j += 1
-            if j >= n:
-                raise QuerySyntaxError(f"Unclosed quote in: {q[i:].strip()}")
+        prefix = _PREFIX_RE.match(q, i)
+        if prefix:
+            name = prefix.group(1).lower()
+            i = prefix.end()
+            if i < n and q[i] in _QUOTES:
+                j = _quoted(q, i)
+                value, i = q[i + 1 : j], j + 1
+            else:
+                j = i
+                while j < n and not q[j].isspace():
+                    j += 1
+                value, i = q[i:j], j
+            if not SYLLABLE_RE.search(value):
+                raise QuerySyntaxError(f"{name}: needs a value, as in {name}:{_EXAMPLES[name]}")
+            tokens.append(_Token("field", value, negated, name))
+            continue
+        if c in _QUOTES:
+            j = _quoted(q, i)
             tokens.append(_Token("phrase", q[i + 1 : j], negated))
             i = j + 1
             continue
         j = i
-        while j < n and not q[j].isspace() and q[j] not in '"“”':
+        while j < n and not q[j].isspace() and q[j] not in _QUOTES:
             j += 1
         word = q[i:j]
         i = j
@@ -149,25 +196,52 @@ def _lex(q: str) -> list[_Token]:
     return tokens
 
 
-def _term(token: _Token) -> Run | Phrase | Number | None:
-    """A phrase or an excluded token as one item; None if it holds no syllable."""
-    text = canonical(token.text)
-    if token.kind == "word":
-        stripped = text.strip("()[]{},;:.!?'`*")
-        if NUMBER_RE.fullmatch(stripped):
-            return Number(stripped, tuple(SYLLABLE_RE.findall(stripped)))
-    sylls = tuple(SYLLABLE_RE.findall(text))
+_EXAMPLES = {"number": "15/QĐ-UBND", "code": "H57.2026.01", "file": "pdf"}
+
+
+def _phrase(text: str) -> Phrase | None:
+    """A quoted text, analysed as the index analyses text: a sentence end cuts it."""
+    sylls: list[str] = []
+    cuts: list[int] = []
+    for raw in text.split():
+        for s in token_syllables(raw):
+            if s is BREAK:
+                if sylls and (not cuts or cuts[-1] != len(sylls)):
+                    cuts.append(len(sylls))
+            else:
+                sylls.append(s)
     if not sylls:
         return None
-    return Phrase(sylls) if token.kind == "phrase" else Run(sylls)
+    return Phrase(tuple(sylls), tuple(c for c in cuts if 0 < c < len(sylls)))
+
+
+def _number(token_text: str) -> Number | None:
+    stripped = canonical(token_text).strip(_STRIP)
+    if NUMBER_RE.fullmatch(stripped):
+        return Number(stripped, tuple(SYLLABLE_RE.findall(stripped)))
+    return None
+
+
+def _term(token: _Token) -> Item | None:
+    """A phrase, a field term or an excluded token as one item; None if it holds no syllable."""
+    if token.kind == "field":
+        text = canonical(token.text).strip(_STRIP)
+        return Field(token.field, text, tuple(SYLLABLE_RE.findall(text)))
+    if token.kind == "word":
+        number = _number(token.text)
+        if number is not None:
+            return number
+    if token.kind == "phrase":
+        return _phrase(token.text)
+    sylls = tuple(SYLLABLE_RE.findall(canonical(token.text)))
+    return Run(sylls) if sylls else None
 
 
 def _word_items(token: _Token) -> list[Run | Number | None]:
-    """A plain word token as items; None where punctuation cuts (as in the index)."""
-    stripped = canonical(token.text).strip("()[]{},;:.!?'`*")
-    if NUMBER_RE.fullmatch(stripped):
-        number = Number(stripped, tuple(SYLLABLE_RE.findall(stripped)))
-        return [None, number, None] if stripped != canonical(token.text) else [number]
+    """A plain word token as items; None where a sentence ends (as in the index)."""
+    number = _number(token.text)
+    if number is not None:
+        return [None, number, None] if number.text != canonical(token.text) else [number]
     out: list[Run | Number | None] = []
     for s in token_syllables(token.text):
         if s is None:
@@ -199,14 +273,14 @@ def parse(q: str) -> ParsedQuery:
                 items.append(OR)
             joinable = False
             continue
-        if tok.negated or tok.kind == "phrase":
+        if tok.negated or tok.kind in ("phrase", "field"):
             term = _term(tok)
             if term is not None:
                 (parsed.excluded if tok.negated else items).append(term)
             joinable = False
             continue
         for part in _word_items(tok):
-            if part is None:  # punctuation: the run of plain syllables ends here
+            if part is None:  # a sentence end: the run of plain syllables ends here
                 joinable = False
             elif isinstance(part, Run) and joinable:
                 items[-1] = Run(items[-1].syllables + part.syllables)
@@ -219,42 +293,3 @@ def parse(q: str) -> ParsedQuery:
     if count > MAX_TERMS:
         raise QuerySyntaxError(f"Too many words ({count}); at most {MAX_TERMS}")
     return parsed
-
-
-# --- segmentation ---------------------------------------------------------------------------
-
-COHESION_MIN = 0.3
-
-
-def segment(
-    syllables: tuple[str, ...], cohesion: Callable[[str, str], float]
-) -> list[tuple[str, ...]]:
-    """Split a run of syllables into words of one or two syllables.
-
-    ``cohesion(a, b)`` is how strongly a and b belong together, 0..1 (the search backend uses
-    documents with "a b" / documents with the rarer of a and b). Pairs scoring at least
-    COHESION_MIN are candidates; the split maximises the sum of the chosen pairs' scores (on a
-    tie, pairing from the left, as the words are read).
-    """
-    n = len(syllables)
-    if n < 2:
-        return [tuple(syllables)] if n else []
-    scores = [cohesion(syllables[i], syllables[i + 1]) for i in range(n - 1)]
-    best = [0.0] * (n + 1)  # best[i]: best total for syllables[i:]
-    take = [False] * (n + 1)
-    for i in range(n - 2, -1, -1):
-        best[i] = best[i + 1]
-        s = scores[i]
-        if s >= COHESION_MIN and s + best[i + 2] >= best[i]:
-            best[i] = s + best[i + 2]
-            take[i] = True
-    words: list[tuple[str, ...]] = []
-    i = 0
-    while i < n:
-        if i < n - 1 and take[i]:
-            words.append((syllables[i], syllables[i + 1]))
-            i += 2
-        else:
-            words.append((syllables[i],))
-            i += 1
-    return words

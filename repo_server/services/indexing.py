@@ -18,17 +18,26 @@ from ..catalog import Dossier, OutboxEvent
 from ..search.backend import IndexRecord, SearchBackend
 from ..storage import ObjectNotFound
 from .context import Env
+from .documents import FILES_DIR
 from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id, record_id
 from .texts import TextPlan, plan_document_text, read_texts, write_texts
 
 log = logging.getLogger(__name__)
 
-_FLAT_FIELDS = ("organ_name", "description", "maker", "external_ref", "file_code", "doc_code",
-                "info_sign", "paper_file_code", "autograph", "archive_code")
+_FLAT_FIELDS = ("organ_name", "description", "maker", "autograph")
+# codes are not words: a year or a serial in them would match every record of a dossier; they
+# are searched with "code:" (search/query.py)
+_CODE_FIELDS = ("doc_code", "file_code", "paper_file_code", "archive_code", "info_sign",
+                "external_ref")
+
+
+def _codes(record: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(record[k]) for k in _CODE_FIELDS if record.get(k))
 
 
 def _flatten(record: dict[str, Any]) -> str:
-    """Other metadata as one text: issuer, signer, recipients, keywords, codes, description."""
+    """Other metadata as one text, one value a line: issuer, signer, recipients, keywords,
+    description."""
     parts = [str(record[k]) for k in _FLAT_FIELDS if record.get(k)]
     parts += [str(k) for k in record.get("keywords") or []]
     signer = record.get("signer") or {}
@@ -64,11 +73,13 @@ def dossier_record(record: dict[str, Any], updated: datetime,
         fonds_code=record["fonds_code"], state=state or record.get("state"),
         access_mode=record.get("access_mode"), type_code=None, direction=None,
         date=_date(record.get("start_date")), title=record.get("title", ""),
-        number=record.get("file_code"), fields_text=_flatten(record), body="", updated=updated)
+        number=None, fields_text=_flatten(record), body="", updated=updated,
+        codes=_codes(record))
 
 
 def document_record(record: dict[str, Any], texts: dict[str, str],
-                    dossier: tuple[str, str] | None, updated: datetime) -> IndexRecord:
+                    dossier: tuple[str, str] | None, updated: datetime,
+                    files: list[str] | None = None) -> IndexRecord:
     """A document's record; it carries its dossier's state, and the stricter of its own and
     its dossier's access mode, so that search filters need no join."""
     dossier_state, dossier_mode = dossier or (None, None)
@@ -84,8 +95,8 @@ def document_record(record: dict[str, Any], texts: dict[str, str],
         type_code=record.get("type_code"),
         direction=record.get("direction"), date=_date(record.get("issued_date")),
         title=record.get("subject", ""), number=number,
-        fields_text=_flatten(record) + "\n" + "\n".join(sorted(texts)), body=body,
-        updated=updated)
+        fields_text=_flatten(record), body=body, updated=updated, codes=_codes(record),
+        files=tuple(sorted(texts if files is None else files)))
 
 
 def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = None
@@ -104,7 +115,8 @@ def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = 
         record = env.store.read_json(oid, DOCUMENT_FILE)
         dossier_id = record["dossier_id"]
         known = (facts or catalog_facts(env, [dossier_id])).get(dossier_id)
-        return document_record(record, read_texts(env, rid), known, head.created)
+        files = [p.removeprefix(FILES_DIR) for p in head.state if p.startswith(FILES_DIR)]
+        return document_record(record, read_texts(env, rid), known, head.created, files)
     return None
 
 

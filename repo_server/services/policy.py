@@ -3,7 +3,7 @@ request hook, which maps each route to an action) and by services that act for j
 
 Roles (DOMAIN.md; NĐ 30/2020 and the Law on Archives 2024):
 admin · clerk (văn thư) · archivist (lưu trữ) · appraiser (council member) · head (approves
-disposal) · reader · auditor · integration (a one-stop-shop system: create and read only).
+disposal) · reader · auditor · integration (a one-stop-shop system: create, read and search only).
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
                               "dossier.keep_back"} | RECORDS_READ),
     "reader": frozenset(READ),
     "auditor": frozenset({"audit.read", "codes.read"}),
+    # a desk system also searches (its fonds scope and access modes apply, as for everyone)
     "integration": frozenset({"fonds.read", "dossier.read", "document.read", "file.read",
-                              "codes.read", "dossier.create", "document.create", "file.write"}),
+                              "search", "codes.read", "dossier.create", "document.create",
+                              "file.write"}),
 }
 ALL_ACTIONS: frozenset[str] = frozenset().union(*ROLE_ACTIONS.values()) | {
     "fonds.write", "users.manage", "jobs.read", "jobs.run", "audit.read"}

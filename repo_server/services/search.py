@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import select
 
 from ..catalog import Document, Dossier
-from ..search.backend import IndexUnavailable, QuerySyntaxError, SearchBackend, SearchRequest
+from ..search import (
+    FILTERS,
+    IndexUnavailable,
+    QuerySyntaxError,
+    SearchBackend,
+    SearchRequest,
+    open_backend,
+)
 from . import rights
 from .access import modes, sees_everything
 from .context import Actor, Env
@@ -24,17 +31,18 @@ class BadQuery(ServiceError):
     status = 400
 
 
-def open_reader(env: Env) -> SearchBackend:
-    from ..search.whoosh_backend import WhooshBackend
+def _open(env: Env, writer: bool) -> SearchBackend:
+    return open_backend(env.config.get("SEARCH_BACKEND") or "whoosh",
+                        Path(env.config["INDEX_DIR"]), writer=writer)
 
-    return WhooshBackend(Path(env.config["INDEX_DIR"]), writer=False)
+
+def open_reader(env: Env) -> SearchBackend:
+    return _open(env, writer=False)
 
 
 def open_writer(env: Env) -> SearchBackend:
     """The index writer; only the worker opens one."""
-    from ..search.whoosh_backend import WhooshBackend
-
-    return WhooshBackend(Path(env.config["INDEX_DIR"]), writer=True)
+    return _open(env, writer=True)
 
 
 def _narrow(requested: list[str] | None, allowed: set[str] | tuple[str, ...] | None
@@ -58,17 +66,16 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
     if fonds_codes and args.get("include_predecessors"):
         with env.db.read() as session:
             fonds_codes = sorted(set(fonds_codes) | predecessors(session, set(fonds_codes)))
+    allowed = {f.request: args.get(f.name) for f in FILTERS}
+    allowed["fonds_codes"] = _narrow(fonds_codes, viewer.scope)
+    allowed["access_modes"] = _narrow(args.get("access_mode"),
+                                      None if sees_everything(viewer) else modes(viewer))
     request = SearchRequest(
         q=args["q"], exact=args["exact"], kind=args["kind"],
-        fonds_codes=_narrow(fonds_codes, viewer.scope),
         dossier_id=str(args["dossier_id"]) if args.get("dossier_id") else None,
-        type_codes=args.get("type_code"), directions=args.get("direction"),
-        states=args.get("state"),
-        access_modes=_narrow(args.get("access_mode"),
-                             None if sees_everything(viewer) else modes(viewer)),
         date_from=args.get("date_from"), date_to=args.get("date_to"), sort=args["sort"],
         page=args["page"], page_size=args["page_size"], facets=args["facets"],
-        snippets=args["snippets"])
+        snippets=args["snippets"], **allowed)
     try:
         result = backend.search(request)
     except QuerySyntaxError as exc:
@@ -84,11 +91,17 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
 def _describe(env: Env, hits) -> list[dict[str, Any]]:  # noqa: ANN001
     doc_ids = [h.id for h in hits if h.kind == "document"]
     dossier_ids = [h.id for h in hits if h.kind == "dossier"]
+    # only the columns the answer shows: loading whole ORM rows cost more than the search
     with env.db.read() as session:
-        docs = {d.id: d for d in session.scalars(
-            select(Document).where(Document.id.in_(doc_ids), Document.head_version > 0))}
-        dossiers = {d.id: d for d in session.scalars(
-            select(Dossier).where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))}
+        docs = {d.id: d for d in session.execute(
+            select(Document.id, Document.subject, Document.code_number, Document.code_notation,
+                   Document.doc_code, Document.issued_date, Document.fonds_code,
+                   Document.type_code)
+            .where(Document.id.in_(doc_ids), Document.head_version > 0))} if doc_ids else {}
+        dossiers = {d.id: d for d in session.execute(
+            select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
+                   Dossier.fonds_code, Dossier.state)
+            .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))} if dossier_ids else {}
     out = []
     for hit in hits:
         base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,

@@ -1,4 +1,10 @@
-"""Fixtures for the search layer: a real whoosh index in a temporary folder."""
+"""Fixtures for the search layer: a real index in a temporary folder.
+
+The behaviour tests of this folder (test_search, test_fields, test_ranking, test_alphabet,
+test_and_generated) only use the ``SearchBackend`` interface through ``backend`` (or
+``new_backend``), parametrised by every engine in ``repo_server.search.BACKENDS``: they are the
+contract a new engine must pass. test_index is about the whoosh engine's own machinery.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from repo_server.search.backend import IndexRecord, SearchRequest
-from repo_server.search.whoosh_backend import WhooshBackend
+from repo_server.search import BACKENDS, IndexRecord, SearchBackend, SearchRequest, open_backend
 
 
 def record(rid: str, title: str = "", body: str = "", **kw) -> IndexRecord:  # noqa: ANN003
@@ -38,13 +43,23 @@ def dossier(rid: str, title: str = "", **kw) -> IndexRecord:  # noqa: ANN003
     return record(rid, title, kind="dossier", dossier_id=rid, **kw)
 
 
+@pytest.fixture(params=sorted(BACKENDS))
+def engine(request) -> str:  # noqa: ANN001
+    """The name of a search engine (every one in BACKENDS)."""
+    return request.param
+
+
+def new_backend(engine: str, path) -> SearchBackend:  # noqa: ANN001
+    return open_backend(engine, path / "index", writer=True)
+
+
 @pytest.fixture
-def backend(tmp_path):
-    b = WhooshBackend(tmp_path / "index", writer=True)
+def backend(engine, tmp_path):  # noqa: ANN001, ANN201
+    b = new_backend(engine, tmp_path)
     yield b
     b.close()
 
 
-def ids(backend: WhooshBackend, q: str = "", **kw) -> list[str]:  # noqa: ANN003
+def ids(backend: SearchBackend, q: str = "", **kw) -> list[str]:  # noqa: ANN003
     kw.setdefault("page_size", 100)
     return [h.id for h in backend.search(SearchRequest(q=q, **kw)).hits]

@@ -13,6 +13,7 @@ from itertools import product
 
 import pytest
 
+from repo_server.search import BACKENDS, SearchRequest
 from repo_server.search.analysis import (
     TONE_MARKS,
     VOWEL_BASES,
@@ -22,9 +23,8 @@ from repo_server.search.analysis import (
     fold,
     toned,
 )
-from repo_server.search.backend import SearchRequest
 
-from .conftest import dossier, ids, record
+from .conftest import dossier, ids, new_backend, record
 
 TONES = ["", *TONE_MARKS]  # no mark, grave, acute, hook, tilde, dot below
 CASES = (str.lower, str.upper)
@@ -47,12 +47,10 @@ def test_the_alphabet_has_134_letters_with_diacritics_and_all_fold_to_ascii():
     assert fold(canonical("ĐƯỜNG ĐỒNG")) == "duong dong"
 
 
-@pytest.fixture(scope="module")
-def alphabet_index(tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def alphabet_index(request, tmp_path_factory):  # noqa: ANN001
     """One document per letter: "Mã <n>: <letter>ng khác" (a syllable starting with it)."""
-    from repo_server.search.whoosh_backend import WhooshBackend
-
-    backend = WhooshBackend(tmp_path_factory.mktemp("alphabet") / "index", writer=True)
+    backend = new_backend(request.param, tmp_path_factory.mktemp("alphabet"))
     docs = {}
     records = [dossier("d-1", "Hồ sơ chữ cái")]
     for i, (base, tone, case, form, letter) in enumerate(_letters()):

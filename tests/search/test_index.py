@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from whoosh import index as windex
@@ -10,17 +11,19 @@ from whoosh import query as wquery
 from whoosh.writing import NO_MERGE
 
 from repo_server.search.backend import IndexUnavailable, SearchRequest
-from repo_server.search.corpus import generate
-from repo_server.search.whoosh_backend import (
-    FastSegmentWriter,
-    WhooshBackend,
+from repo_server.search.whoosh import WhooshBackend
+from repo_server.search.whoosh.schema import (
+    SCHEMA_VERSION,
+    TEXT_FIELDS,
     make_schema,
     record_keywords,
     record_stored,
     record_text,
 )
+from repo_server.search.whoosh.writer import FastSegmentWriter
 
 from .conftest import dossier, ids, record
+from .corpus import generate
 
 
 def test_upsert_replaces_a_record_by_id(backend):
@@ -95,7 +98,11 @@ def test_many_small_commits_are_merged_and_stay_correct(backend):
 
 def test_fast_writer_writes_what_whoosh_itself_writes(tmp_path):
     """Same postings (terms, documents, weights) as whoosh's own writer, readable by whoosh."""
-    records = list(generate(40, seed=9))
+    records = [
+        replace(r, codes=(f"000.00.12.H57.2024.{i:02d}",), files=(f"Tờ trình {i}.pdf", "x.txt"))
+        if i % 3 else r
+        for i, r in enumerate(generate(40, seed=9))
+    ]
     (tmp_path / "fast").mkdir()
     (tmp_path / "slow").mkdir()
     fast = windex.create_in(str(tmp_path / "fast"), make_schema())
@@ -116,6 +123,9 @@ def test_fast_writer_writes_what_whoosh_itself_writes(tmp_path):
             bf=text,
             nx=r.number or "",
             nf=r.number or "",
+            **dict.fromkeys(("sx", "sf", "sbx", "sbf"), r.title),
+            **dict.fromkeys(("kx", "kf"), " ".join(r.codes)),
+            **dict.fromkeys(("fx", "ff"), " ".join(r.files)),
             src=record_stored(r)["src"],
         )
     w.commit()
@@ -175,6 +185,17 @@ def test_check_reports_an_index_built_with_another_schema(tmp_path):
     assert WhooshBackend(tmp_path / "old", writer=False).check().startswith("outdated schema")
 
 
+def test_an_index_of_an_earlier_analysis_version_is_outdated(tmp_path):
+    """The worker rebuilds an index whose check() is not None: a version marker in the schema
+    makes an index built by an earlier analysis (same fields) one of those."""
+    schema = make_schema()
+    schema.remove(f"v{SCHEMA_VERSION}")
+    schema.add(f"v{SCHEMA_VERSION - 1}", make_schema()[f"v{SCHEMA_VERSION}"])
+    (tmp_path / "old").mkdir()
+    windex.create_in(str(tmp_path / "old"), schema)
+    assert WhooshBackend(tmp_path / "old", writer=False).check().startswith("outdated schema")
+
+
 def test_a_reader_sees_the_writers_commits_after_refresh(tmp_path):
     writer = WhooshBackend(tmp_path / "index", writer=True)
     writer.upsert([record("a", body="kế hoạch")])
@@ -222,8 +243,6 @@ def test_concurrent_searches_while_the_writer_commits(tmp_path):
 def test_a_reader_preloads_the_most_frequent_posting_lists_of_a_large_segment(tmp_path):
     """After a start (or a merge) a reader decodes the posting lists of the most frequent
     terms in the background, within its budget, so the first queries need not."""
-    from repo_server.search.whoosh_backend import TEXT_FIELDS
-
     writer = WhooshBackend(tmp_path / "ix", writer=True)
     with writer.bulk() as w:
         for r in generate(300):

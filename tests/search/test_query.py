@@ -6,13 +6,7 @@ import pytest
 
 from repo_server.search.analysis import Highlighter, number_parts, phrases, text_terms
 from repo_server.search.backend import QuerySyntaxError
-from repo_server.search.query import OR, Number, Phrase, Run, Word, parse, segment
-
-WORDS = {("ủy", "ban"), ("quyết", "định"), ("chỉ", "thị"), ("công", "văn")}
-
-
-def cohesion(a, b):
-    return 0.9 if (a, b) in WORDS else 0.0
+from repo_server.search.query import OR, Field, Number, Phrase, Run, Word, parse
 
 
 def test_plain_words_phrases_exclusions_and_or():
@@ -27,37 +21,71 @@ def test_plain_words_phrases_exclusions_and_or():
         number,
     ]
     assert p.excluded == [Run(("nháp",)), Phrase(("dự", "thảo"))]
-    groups, neighbours = p.words(cohesion)
+    groups, neighbours = p.words()
     assert groups == [
-        [Word(("ủy", "ban"))],
+        [Word(("ủy",))],
+        [Word(("ban",))],
         [Phrase(("phê", "duyệt"))],
-        [Word(("quyết", "định")), Word(("chỉ", "thị"))],
+        [Run(("quyết", "định")), Run(("chỉ", "thị"))],
         [number],
     ]
-    assert neighbours == []
+    assert neighbours == [("ủy", "ban"), ("quyết", "định"), ("chỉ", "thị")]
 
 
-def test_or_joins_the_words_next_to_it():
-    groups, neighbours = parse("quyết định OR công văn năm 2024").words(cohesion)
+def test_unquoted_words_are_each_required_whatever_the_corpus():
+    groups, neighbours = parse("on dinh").words()
+    assert groups == [[Word(("on",))], [Word(("dinh",))]]
+    assert neighbours == [("on", "dinh")]  # a ranking bonus only
+
+
+def test_or_joins_the_runs_next_to_it():
+    groups, neighbours = parse("quyết định OR công văn, năm 2024").words()
     assert groups == [
-        [Word(("quyết", "định")), Word(("công", "văn"))],
+        [Run(("quyết", "định")), Run(("công", "văn", "năm", "2024"))],
+    ]
+    assert neighbours == [("quyết", "định"), ("công", "văn"), ("văn", "năm"), ("năm", "2024")]
+    groups, _ = parse("quyết định OR công văn. Năm 2024").words()
+    assert groups == [
+        [Run(("quyết", "định")), Run(("công", "văn"))],
         [Word(("năm",))],
         [Word(("2024",))],
     ]
-    assert neighbours == [("văn", "năm"), ("năm", "2024")]
-    groups, _ = parse('"ủy ban" OR "hội đồng" OR sở').words(cohesion)
-    assert groups == [[Phrase(("ủy", "ban")), Phrase(("hội", "đồng")), Word(("sở",))]]
+    groups, _ = parse('"ủy ban" OR "hội đồng" OR sở').words()
+    assert groups == [[Phrase(("ủy", "ban")), Phrase(("hội", "đồng")), Run(("sở",))]]
 
 
-def test_an_exclusion_or_punctuation_ends_a_run():
+def test_punctuation_inside_a_phrase_is_ignored_but_a_sentence_end_cuts_it():
+    assert parse('"Tài chính – Kế hoạch"').items == [Phrase(("tài", "chính", "kế", "hoạch"))]
+    assert parse('"tài chính, kế hoạch"').items == parse('"tài chính kế hoạch"').items
+    assert parse('"trên địa bàn. Giao sở"').items == [
+        Phrase(("trên", "địa", "bàn", "giao", "sở"), cuts=(3,))
+    ]
+    assert Phrase(("a", "b", "c"), cuts=(1,)).pairs() == [("b", "c")]
+
+
+def test_field_prefixes():
+    p = parse('file:pdf code:H57.2026 number:15/QĐ-UBND -file:"tờ trình" FILE:Docx quyết')
+    assert p.items == [
+        Field("file", "pdf", ("pdf",)),
+        Field("code", "h57.2026", ("h57", "2026")),
+        Field("number", "15/qđ-ubnd", ("15", "qđ", "ubnd")),
+        Field("file", "docx", ("docx",)),
+        Run(("quyết",)),
+    ]
+    assert p.excluded == [Field("file", "tờ trình", ("tờ", "trình"))]
+    assert parse("http://x Số: 15").items == [Run(("http", "x", "số", "15"))]  # no prefix
+
+
+def test_an_exclusion_or_a_sentence_end_ends_a_run_but_a_comma_does_not():
     assert parse("ủy -x ban").items == [Run(("ủy",)), Run(("ban",))]
-    assert parse("ủy, ban").items == [Run(("ủy",)), Run(("ban",))]
+    assert parse("ủy. ban").items == [Run(("ủy",)), Run(("ban",))]
+    assert parse("ủy, ban").items == [Run(("ủy", "ban"))]
 
 
 def test_a_dash_only_excludes_at_the_start_of_a_term():
     p = parse("Sở Lao động - Thương binh và Xã hội")
     assert p.excluded == []
-    assert p.items == [Run(("sở", "lao", "động")), Run(("thương", "binh", "và", "xã", "hội"))]
+    assert p.items == [Run(("sở", "lao", "động", "thương", "binh", "và", "xã", "hội"))]
 
 
 def test_typographic_quotes_work_and_empty_input_is_empty():
@@ -65,7 +93,8 @@ def test_typographic_quotes_work_and_empty_input_is_empty():
     assert parse("").is_empty and parse("  ,;( ) ").is_empty
 
 
-@pytest.mark.parametrize("q", ['"ủy ban', 'a "b" "c', "uy ban OR", "OR x", "a OR OR b", "x OR -y"])
+@pytest.mark.parametrize(
+    "q", ['"ủy ban', 'a "b" "c', "uy ban OR", "OR x", "a OR OR b", "x OR -y", "file:", 'code:"'])
 def test_unreadable_queries_raise_with_a_message(q):
     with pytest.raises(QuerySyntaxError) as err:
         parse(q)
@@ -77,40 +106,21 @@ def test_too_long_a_query_is_refused():
         parse(" ".join(["ban"] * 100))
 
 
-def test_segment_pairs_cohesive_syllables():
-    cohesive = {
-        ("so", "ke"): 0.2,
-        ("ke", "hoach"): 0.95,
-        ("hoach", "dau"): 0.35,
-        ("dau", "tu"): 0.9,
-    }
-
-    def cohesion(a, b):
-        return cohesive.get((a, b), 0.0)
-
-    assert segment(("so", "ke", "hoach", "dau", "tu"), cohesion) == [
-        ("so",),
-        ("ke", "hoach"),
-        ("dau", "tu"),
-    ]
-    assert segment(("ban",), cohesion) == [("ban",)]
-    assert segment((), cohesion) == []
-
-
 def test_number_parts():
     assert number_parts("15/qđ-ubnd") == ["15", "15/qđ", "15/qđ-ubnd", "qđ", "qđ-ubnd", "ubnd"]
     assert "2024/nđ-cp" in number_parts("123/2024/nđ-cp")
     assert "000.00.12.h57" in number_parts("000.00.12.h57.2021.05.th")
 
 
-def test_punctuation_separates_phrases_but_not_number_parts():
-    assert phrases("Trên địa bàn. Giao Sở; số 15/QĐ-UBND (x)") == [
+def test_only_a_sentence_end_separates_phrases():
+    assert phrases("Trên địa bàn. Giao Sở; số 15/QĐ-UBND (x) Tài chính – Kế hoạch, Đầu tư") == [
         ["trên", "địa", "bàn"],
         ["giao", "sở"],
-        ["số", "15", "qđ", "ubnd"],
-        ["x"],
+        ["số", "15", "qđ", "ubnd", "x", "tài", "chính", "kế", "hoạch", "đầu", "tư"],
     ]
-    assert text_terms("Ủy ban, nhân dân", folded=True, pairs=True) == ["uy ban", "nhan dan"]
+    assert text_terms("Ủy ban, nhân dân", folded=True, pairs=True) == [
+        "uy ban", "ban nhan", "nhan dan"]
+    assert text_terms("Ủy ban. Nhân dân ¶ x", folded=True, pairs=True) == ["uy ban", "nhan dan"]
 
 
 def test_highlighter_marks_words_and_escapes_html():
@@ -119,7 +129,8 @@ def test_highlighter_marks_words_and_escapes_html():
         h.whole("<b>ỦY BAN</b> & Uỷ ban")
         == "&lt;b&gt;<mark>ỦY BAN</mark>&lt;/b&gt; &amp; <mark>Uỷ ban</mark>"
     )
-    assert h.whole("ủy. Ban") is None  # punctuation between: not the word
+    assert h.whole("ủy. Ban") is None  # a sentence end between: not the word
+    assert h.whole("Ủy – ban") == "<mark>Ủy – ban</mark>"
     exact = Highlighter([("bàn",)], exact=True)
     assert exact.whole("bàn bán BÀN bản") == "<mark>bàn</mark> bán <mark>BÀN</mark> bản"
     long_text = "mở đầu " * 100 + "ủy ban nhân dân" + " kết thúc" * 100

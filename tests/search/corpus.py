@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
-from .backend import IndexRecord
+from repo_server.search.backend import IndexRecord
 
 FONDS = [
     ("000.00.12.H57", "Ủy ban nhân dân tỉnh Thừa Thiên Huế", "UBND"),
