@@ -4,7 +4,6 @@ zip-bomb refusal time. Run: .venv/bin/python scripts/bench_integrity.py [MiB]"""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import tempfile

@@ -117,8 +117,9 @@ def _rows(env) -> list[tuple]:
 
 def _rechain_from(env, start: int, prev: str) -> str:
     """What an attacker with database access does: recompute every hash from `start` on."""
-    from repo_server.catalog import AuditEvent
     from sqlalchemy import select
+
+    from repo_server.catalog import AuditEvent
 
     with env.db.write() as session:
         for e in session.scalars(select(AuditEvent).where(AuditEvent.seq >= start)

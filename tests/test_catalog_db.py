@@ -15,7 +15,7 @@ from repo_server import build_env
 from repo_server.catalog import Database
 from repo_server.catalog.migrate import upgrade
 from repo_server.services.context import SYSTEM
-from repo_server.storage import ocfl, sync
+from repo_server.storage import sync
 
 from .conftest import close_env, make_config
 

@@ -166,6 +166,27 @@ def write_checkpoint(env: Env) -> dict[str, Any] | None:
     return point
 
 
+def trim_checkpoints(env: Env) -> int:
+    """After a restore: drop checkpoints beyond the restored chain's tip (sealed after the
+    backup's snapshot, while its storage was being copied); returns how many."""
+    from sqlalchemy import select
+
+    from ..catalog import AuditHead
+
+    with env.db.read() as session:
+        head = session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    tip = head.seq if head is not None else 0
+    points = read_checkpoints(env)
+    keep = [p for p in points if not isinstance(p.get("seq"), int) or p["seq"] <= tip]
+    if len(keep) == len(points):
+        return 0
+    env.store.write_note(CHECKPOINTS, b"".join(
+        json.dumps(p, separators=(",", ":")).encode() + b"\n" for p in keep))
+    log.warning("audit: %d checkpoint(s) newer than the restored trail were dropped",
+                len(points) - len(keep))
+    return len(points) - len(keep)
+
+
 def check(env: Env, tip: tuple[int, str, str | None] | None, checked: int,
           hash_at: dict[int, str]) -> str | None:
     """The first problem with the anchors (key, tip seal, checkpoints), or None.

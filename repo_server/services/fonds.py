@@ -79,6 +79,8 @@ def create_fonds(env: Env, actor: Actor, data: dict[str, Any]) -> dict[str, Any]
     rights.reach_fonds(actor, data.get("code") or "")
     data = {k: v for k, v in data.items() if v is not None}
     data.setdefault("status", "open")
+    if not str(data.get("name") or "").strip():
+        raise ValidationFailed({"name": ["Give the fonds its name (the agency's name)."]})
     _check(env, data)
     record_id = new_id()
     record = {"type": "fonds", "schema_version": 1, "id": record_id, **data}

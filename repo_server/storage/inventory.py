@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from .layout import (
-    _VERSION_DIR,
     CONTENT_DIR,
     INVENTORY,
     INVENTORY_TYPE,
     SIDECAR,
-    _check_no_conflicts,
+    VERSION_DIR,
+    check_no_conflicts,
 )
 from .types import LogicalPathError, StagedFile
 
 
-def _format_created(created: datetime | None) -> str:
+def format_created(created: datetime | None) -> str:
     if created is None:
         created = datetime.now(UTC)
     elif created.tzinfo is None:
@@ -30,14 +30,14 @@ def _format_created(created: datetime | None) -> str:
     return created.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _dump_inventory(inv: dict[str, Any]) -> tuple[bytes, bytes]:
+def dump_inventory(inv: dict[str, Any]) -> tuple[bytes, bytes]:
     """Serialise an inventory; return (inventory bytes, sidecar bytes)."""
     # indent=None keeps json on its C encoder (indent forces the pure Python one).
     data = json.dumps(inv, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return data, _sidecar(data)
+    return data, sidecar_line(data)
 
 
-def _sidecar(inventory: bytes) -> bytes:
+def sidecar_line(inventory: bytes) -> bytes:
     return f"{hashlib.sha512(inventory).hexdigest()}  {INVENTORY}\n".encode()
 
 
@@ -53,7 +53,7 @@ class Plan:
 
 
 
-def _plan(
+def plan_version(
     inv: dict[str, Any] | None, add: dict[str, StagedFile | bytes], remove: list[str]
 ) -> Plan:
     """Work out the new state and which added contents are not stored yet (dedup by sha512)."""
@@ -79,11 +79,11 @@ def _plan(
             plan.new_content[sha512] = (path, value)
             plan.sha256[sha512] = sha256
             plan.sizes[sha512] = size
-    _check_no_conflicts(state)
+    check_no_conflicts(state)
     return plan
 
 
-def _next_inventory(
+def next_inventory(
     object_id: str, inv: dict[str, Any] | None, number: int, plan: Plan, block: dict[str, Any]
 ) -> dict[str, Any]:
     """A new inventory dict; containers shared with ``inv`` are copied, never mutated."""
@@ -111,7 +111,7 @@ def _next_inventory(
     }
 
 
-def _version_block(
+def version_block(
     created: datetime | None, message: str, user_name: str, user_address: str | None
 ) -> dict[str, Any]:
     if not isinstance(message, str) or not isinstance(user_name, str) or not user_name:
@@ -119,10 +119,10 @@ def _version_block(
     user = {"name": user_name}
     if user_address is not None:
         user["address"] = user_address
-    return {"created": _format_created(created), "message": message, "user": user}
+    return {"created": format_created(created), "message": message, "user": user}
 
 
-def _fixity_by_path(inv: dict[str, Any]) -> dict[str, str]:
+def fixity_by_path(inv: dict[str, Any]) -> dict[str, str]:
     """content path -> sha256, from the fixity block."""
     return {
         path: digest
@@ -132,7 +132,7 @@ def _fixity_by_path(inv: dict[str, Any]) -> dict[str, str]:
 
 
 
-def _check_sidecar(objdir: Path, prefix: str) -> list[str]:
+def check_sidecar(objdir: Path, prefix: str) -> list[str]:
     try:
         data = (objdir / prefix / INVENTORY).read_bytes()
         recorded = (objdir / prefix / SIDECAR).read_text().split()[:1]
@@ -143,11 +143,11 @@ def _check_sidecar(objdir: Path, prefix: str) -> list[str]:
     return []
 
 
-def _content_files(objdir: Path) -> set[str]:
+def content_files(objdir: Path) -> set[str]:
     """Every file under vN/content, as content paths."""
     found: set[str] = set()
     for entry in os.scandir(objdir):
-        if not (_VERSION_DIR.fullmatch(entry.name) and entry.is_dir()):
+        if not (VERSION_DIR.fullmatch(entry.name) and entry.is_dir()):
             continue
         for folder, _, files in os.walk(Path(entry.path) / CONTENT_DIR):
             rel = Path(folder).relative_to(objdir).as_posix()

@@ -36,7 +36,7 @@ LOCKS_DIR = "locks"
 _SAFE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 # Cc characters (C0, DEL, C1) and backslash: legal on Linux but a trap for every other tool.
 _BAD_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
-_VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
+VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 
 
 def layout_path(object_id: str) -> str:
@@ -81,7 +81,7 @@ def check_logical_path(path: str) -> str:
     return path
 
 
-def _check_no_conflicts(paths: Iterable[str]) -> None:
+def check_no_conflicts(paths: Iterable[str]) -> None:
     """OCFL forbids a logical path that is also a folder of another one ("a" and "a/b")."""
     files = set(paths)
     for path in files:
@@ -95,14 +95,14 @@ def _check_no_conflicts(paths: Iterable[str]) -> None:
 _NOTE_NAME = re.compile(r"[a-z][a-z0-9-]{0,60}\.(json|jsonl|txt)")
 
 
-def _note_name(name: str) -> str:
+def note_name(name: str) -> str:
     if not _NOTE_NAME.fullmatch(name) or name in ("ocfl_layout.json", INVENTORY):
         raise ValueError(f"not a storage root note name: {name!r}")
     return name
 
 
 
-def _version_number(name: str) -> int:
+def version_number(name: str) -> int:
     return int(name[1:])
 
 
@@ -130,9 +130,9 @@ def iter_object_dirs(root: str | Path) -> Iterator[Path]:
 def version_numbers(objdir: Path) -> list[int]:
     """The version folders of an object (v1, v2, ...), in order."""
     return sorted(
-        _version_number(e.name)
+        version_number(e.name)
         for e in os.scandir(objdir)
-        if _VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+        if VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
     )
 
 

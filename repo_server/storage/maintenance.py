@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -16,11 +17,11 @@ from pathlib import Path
 import repo_server.storage.sync as _sync
 
 from .files import hash_file
-from .inventory import _check_sidecar, _content_files, _fixity_by_path, _sidecar
-from .layout import INVENTORY, LOCKS_DIR, SIDECAR, _version_number, newest_version
+from .inventory import check_sidecar, content_files, fixity_by_path, sidecar_line
+from .layout import INVENTORY, LOCKS_DIR, SIDECAR, newest_version, version_number
 from .types import ObjectNotFound, StorageError
 
-log = __import__("logging").getLogger("repo_server.storage.ocfl")
+log = logging.getLogger("repo_server.storage.ocfl")
 
 
 class Maintenance:
@@ -183,7 +184,7 @@ class Maintenance:
 
     def _repair_sidecar(self, objdir: Path) -> bool:
         data = (objdir / INVENTORY).read_bytes()
-        expected = _sidecar(data)
+        expected = sidecar_line(data)
         try:
             if (objdir / SIDECAR).read_bytes().split()[:1] == expected.split()[:1]:
                 return False
@@ -194,7 +195,7 @@ class Maintenance:
 
     def _write_root_inventory(self, objdir: Path, data: bytes) -> None:
         self._replace_file(objdir / INVENTORY, data)
-        self._replace_file(objdir / SIDECAR, _sidecar(data))
+        self._replace_file(objdir / SIDECAR, sidecar_line(data))
 
     def verify_object(self, object_id: str) -> list[str]:
         """Re-hash every content file against manifest (sha512) and fixity (sha256).
@@ -203,10 +204,10 @@ class Maintenance:
         """
         inv = self._require(object_id)
         objdir = self.object_path(object_id)
-        problems = _check_sidecar(objdir, "")
-        for number in range(1, _version_number(inv["head"]) + 1):
-            problems += _check_sidecar(objdir, f"v{number}/")
-        sha256_of = _fixity_by_path(inv)
+        problems = check_sidecar(objdir, "")
+        for number in range(1, version_number(inv["head"]) + 1):
+            problems += check_sidecar(objdir, f"v{number}/")
+        sha256_of = fixity_by_path(inv)
         listed: set[str] = set()
         for digest, content_paths in inv["manifest"].items():
             for content_path in content_paths:
@@ -220,7 +221,7 @@ class Maintenance:
                     problems.append(f"{content_path}: sha512 does not match the manifest")
                 if sha256_of.get(content_path, sha256) != sha256:
                     problems.append(f"{content_path}: sha256 does not match the fixity block")
-        for content_path in sorted(_content_files(objdir) - listed):
+        for content_path in sorted(content_files(objdir) - listed):
             problems.append(f"{content_path}: not in the manifest")
         return problems
 

@@ -38,11 +38,11 @@ from .copy import RootCopy
 from .files import hash_file
 from .inventory import (
     Plan,
-    _dump_inventory,
-    _fixity_by_path,
-    _next_inventory,
-    _plan,
-    _version_block,
+    dump_inventory,
+    fixity_by_path,
+    next_inventory,
+    plan_version,
+    version_block,
 )
 from .layout import (
     CONTENT_DIR,
@@ -54,12 +54,12 @@ from .layout import (
     OBJECT_NAMASTE,
     ROOT_NAMASTE,
     SIDECAR,
-    _note_name,
-    _version_number,
     check_logical_path,
     iter_object_dirs,
     layout_path,
+    note_name,
     object_id_of,
+    version_number,
 )
 from .maintenance import Maintenance
 from .sync import Build, resolve_sync_method
@@ -184,12 +184,12 @@ class ObjectStore(Maintenance):
     def write_note(self, name: str, data: bytes) -> None:
         """Replace a small file of the server's own at the top of the storage root (OCFL 1.1
         allows other files there; backups copy them with the objects), atomically."""
-        self._replace_file(self.root / _note_name(name), data)
+        self._replace_file(self.root / note_name(name), data)
 
     def read_note(self, name: str) -> bytes | None:
         """A note written by ``write_note``, or None."""
         try:
-            return (self.root / _note_name(name)).read_bytes()
+            return (self.root / note_name(name)).read_bytes()
         except FileNotFoundError:
             return None
 
@@ -320,13 +320,13 @@ class ObjectStore(Maintenance):
         except FileNotFoundError:
             return None
         inv = json.loads(data)
-        head = _version_number(inv["head"])
+        head = version_number(inv["head"])
         files: list[tuple[str, Path, str | None, str | None]] = [
             (OBJECT_NAMASTE, objdir / OBJECT_NAMASTE, None, None)]
         for n in range(1, head + 1):
             for name in (INVENTORY, SIDECAR):
                 files.append((f"v{n}/{name}", objdir / f"v{n}" / name, None, None))
-        sha256_of = _fixity_by_path(inv)
+        sha256_of = fixity_by_path(inv)
         for digest, paths in sorted(inv["manifest"].items(), key=lambda kv: kv[1][0]):
             for path in paths:
                 files.append((path, objdir / path, sha256_of.get(path), digest))
@@ -354,7 +354,7 @@ class ObjectStore(Maintenance):
             head = self.head(object_id)
             if head != expected_head:
                 raise StaleVersion(expected_head, head)
-            last = new_head if new_head is not None else _version_number(
+            last = new_head if new_head is not None else version_number(
                 json.loads((folder / INVENTORY).read_bytes())["head"])
             for n in range(expected_head + 1, last + 1):
                 os.rename(folder / f"v{n}", dest / f"v{n}")
@@ -468,7 +468,7 @@ class ObjectStore(Maintenance):
     def head(self, object_id: str) -> int:
         """Head version number, 0 if the object does not exist."""
         inv = self._load(object_id)
-        return 0 if inv is None else _version_number(inv["head"])
+        return 0 if inv is None else version_number(inv["head"])
 
     def inventory(self, object_id: str) -> dict[str, Any]:
         """A copy of the parsed root inventory."""
@@ -482,7 +482,7 @@ class ObjectStore(Maintenance):
         sizes: dict[str, int] = {}
         return [
             self._version_info(object_id, inv, n, sizes)
-            for n in range(1, _version_number(inv["head"]) + 1)
+            for n in range(1, version_number(inv["head"]) + 1)
         ]
 
     def version(self, object_id: str, number: int | None = None) -> VersionInfo:
@@ -492,7 +492,7 @@ class ObjectStore(Maintenance):
 
     @staticmethod
     def _pick(object_id: str, inv: dict[str, Any], number: int | None) -> int:
-        head = _version_number(inv["head"])
+        head = version_number(inv["head"])
         if number is None:
             return head
         if not 1 <= number <= head:
@@ -504,7 +504,7 @@ class ObjectStore(Maintenance):
     ) -> VersionInfo:
         block = inv["versions"][f"v{number}"]
         objdir = self.object_path(object_id)
-        sha256_of = _fixity_by_path(inv)
+        sha256_of = fixity_by_path(inv)
         state: dict[str, FileInfo] = {}
         for digest, paths in block["state"].items():
             content_path = inv["manifest"][digest][0]
@@ -538,7 +538,7 @@ class ObjectStore(Maintenance):
                     size = os.stat(path).st_size
                 except FileNotFoundError:
                     raise ObjectNotFound(f"{object_id} was purged") from None
-                sha256 = _fixity_by_path(inv).get(content_path) or hash_file(path)[0][0]
+                sha256 = fixity_by_path(inv).get(content_path) or hash_file(path)[0][0]
                 return path, FileInfo(logical_path, content_path, size, sha256, digest)
         raise ObjectNotFound(f"{logical_path!r} is not in {object_id} v{number}")
 
@@ -569,7 +569,7 @@ class ObjectStore(Maintenance):
         reader never receives a complete copy of damaged bytes. Closes ``fh``."""
         # The SHA-256 of the fixity block where it was recorded (SHA-NI makes it the faster
         # one), else the manifest's SHA-512.
-        recorded = _fixity_by_path(self._require(object_id)).get(info.content_path)
+        recorded = fixity_by_path(self._require(object_id)).get(info.content_path)
         digest = hashlib.sha256() if recorded else hashlib.sha512()
         expected = recorded or info.sha512
         try:
@@ -629,14 +629,14 @@ class ObjectStore(Maintenance):
         for value in add.values():
             if isinstance(value, StagedFile):
                 self._check_staged(value)
-        block = _version_block(created, message, user_name, user_address)
+        block = version_block(created, message, user_name, user_address)
         with self._locked(object_id):
             inv = self._load_for_write(object_id)
-            head = 0 if inv is None else _version_number(inv["head"])
+            head = 0 if inv is None else version_number(inv["head"])
             if expected_head is not None and expected_head != head:
                 raise StaleVersion(expected_head, head)
-            plan = _plan(inv, add, remove)
-            new_inv = _next_inventory(object_id, inv, head + 1, plan, block)
+            plan = plan_version(inv, add, remove)
+            new_inv = next_inventory(object_id, inv, head + 1, plan, block)
             if inv is None:
                 self._create_object(object_id, new_inv, plan)
             else:
@@ -649,7 +649,7 @@ class ObjectStore(Maintenance):
         inv = self._load(object_id)
         if inv is not None:
             objdir = self.object_path(object_id)
-            if (objdir / f"v{_version_number(inv['head']) + 1}").exists():
+            if (objdir / f"v{version_number(inv['head']) + 1}").exists():
                 self._roll_forward(objdir)
                 inv = self._load(object_id)
         return inv
@@ -755,13 +755,13 @@ class ObjectStore(Maintenance):
                     inv = self._load_for_write(w.object_id)
                     if inv is None:
                         raise ObjectNotFound(w.object_id)
-                    head = _version_number(inv["head"])
+                    head = version_number(inv["head"])
                     if w.expected_head is not None and w.expected_head != head:
                         results[i] = StaleVersion(w.expected_head, head)
                         continue
-                    plan = _plan(inv, dict(w.add), list(w.remove))
-                    block = _version_block(w.created, w.message, w.user_name, w.user_address)
-                    new_inv = _next_inventory(w.object_id, inv, head + 1, plan, block)
+                    plan = plan_version(inv, dict(w.add), list(w.remove))
+                    block = version_block(w.created, w.message, w.user_name, w.user_address)
+                    new_inv = next_inventory(w.object_id, inv, head + 1, plan, block)
                     batch.append((i, self._prepare_version(build, w.object_id, head + 1,
                                                            new_inv, plan)))
             except BaseException:
@@ -797,7 +797,7 @@ class ObjectStore(Maintenance):
                 moved.append((source.path, dest))
             else:
                 build.write(dest, source)
-        data, sidecar = _dump_inventory(inv)
+        data, sidecar = dump_inventory(inv)
         build.write(vdir / INVENTORY, data)
         build.write(vdir / SIDECAR, sidecar)
         return data, sidecar

@@ -186,3 +186,9 @@ def test_code_list_override_changes_validation(tmp_path, client, fonds, env):
     (override / "physical_state.json").write_text(json.dumps(base, ensure_ascii=False))
     env.codes = load_code_lists(override)
     client.make_dossier(physical_state="04")
+
+
+def test_a_fonds_without_a_name_is_a_422_not_a_500(client):
+    """Found by schemathesis on this branch (issue 12 §4: `POST /fonds {"code": ...}`)."""
+    r = client.post("/api/v1/fonds", json={"code": "000.00.00.H51"})
+    assert r.status_code == 422 and "name" in str(r.json)

@@ -178,3 +178,4 @@ def test_an_upload_refused_for_a_bad_checksum_header_leaves_no_staged_file(clien
                             "Content-Type": "application/octet-stream"})
     assert r.status_code == 422, r.json
     assert staged() == before
+

@@ -462,3 +462,26 @@ def _normalise(tables: dict) -> dict:
         return v
 
     return {t: [tuple(norm(v) for v in row) for row in rows] for t, rows in tables.items()}
+
+
+def test_a_checkpoint_sealed_during_the_copy_does_not_break_the_restored_trail(
+        client, dossier, env, restore_config, tmp_path, monkeypatch):
+    from repo_server.services import audit, audit_anchor
+
+    real = bk.snapshot_database
+
+    def snapshot_then_checkpoint(env_, work):  # noqa: ANN001, ANN202
+        db = real(env_, work)
+        audit.record(env_, "repo-server", "job.run", "fixity")  # after the snapshot ...
+        audit_anchor.write_checkpoint(env_)  # ... a fixity run seals it
+        return db
+
+    monkeypatch.setattr(bk, "snapshot_database", snapshot_then_checkpoint)
+    bk.backup(env, tmp_path / "b")
+    result = bk.restore(restore_config, tmp_path / "b", reindex=False)
+    assert result["audit_checkpoints_trimmed"] == 1
+    _, env2 = _restored_client(restore_config)
+    try:
+        assert audit.verify(env2)["ok"]
+    finally:
+        close_env(env2)
