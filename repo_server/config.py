@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # records, which /health, the greeting and `repo-server doctor` warn about until it is set.
     # Turn the job off with JOB_SCHEDULES = {"backup": ""}.
     "BACKUP_DIR": None,
-    "BACKUP_KEEP": 14,  # backup sets kept in BACKUP_DIR (the newest full set is always kept)
+    "BACKUP_KEEP": 14,  # backup sets kept in BACKUP_DIR (the two newest full sets are always kept)
     "BACKUP_FULL_EVERY_DAYS": 30,  # a new independent full copy after this many days
     "METRICS_PUBLIC": False,  # /api/v1/metrics without an API key (for a local Prometheus)
     "JOB_SCHEDULES": None,  # {job name: crontab}; None keeps the defaults, "" disables one
