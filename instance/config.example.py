@@ -17,7 +17,7 @@
 # are lost. Point it at another disk (a USB disk, a network share) and keep a second copy in
 # another building from time to time. /api/v1/health and `repo-server doctor` remind you.
 # BACKUP_DIR = "/media/usb/repo-backups"
-# BACKUP_KEEP = 14              # backup sets kept (the newest full set is always kept)
+# BACKUP_KEEP = 14              # backup sets kept (the two newest full sets are always kept)
 # BACKUP_FULL_EVERY_DAYS = 30   # a new independent full copy after this many days
 # JOB_SCHEDULES = {"backup": "0 23 * * *"}   # crontabs, local time; "" turns a job off
 

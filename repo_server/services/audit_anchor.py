@@ -71,7 +71,7 @@ def create_key(path: Path) -> bytes:
         os.close(fd)
     try:
         os.link(tmp, path)  # never replaces a key another process made meanwhile
-        log.warning("audit: created the audit key %s; keep a copy apart from the database",
+        log.info("audit: created the audit key %s; keep a copy apart from the database",
                     path)
     except FileExistsError:
         pass

@@ -58,6 +58,7 @@ def test_a_kill_during_an_upload_leaves_nothing_after_the_restart(tmp_path):
         waited = time.monotonic() - started
         assert _staged(stack) == [], "the staged file of the killed process is still there"
         assert waited < 30, f"recovered only after {waited:.1f} s"
+        print(f"\nstaged file of the killed server removed {waited:.1f} s after the restart")
         assert s.get(f"{stack.base}/health").json()["status"] in ("ok", "degraded")
     finally:
         stack.kill()
