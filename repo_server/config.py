@@ -112,8 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             "database (decision 0015), made on the first write; \"\" = <instance>/audit.key"),
     Setting("BACKUP_DIR", None, "where the nightly backup writes: a folder on another disk; "
             "default <instance>/backups (same disk: /health and doctor warn)"),
-    Setting("BACKUP_KEEP", 14, "backup sets kept in BACKUP_DIR (the two newest full sets are always "
-            "kept)"),
+    Setting("BACKUP_KEEP", 14, "backup sets kept in BACKUP_DIR (the two newest full sets are "
+            "always kept)"),
     Setting("BACKUP_FULL_EVERY_DAYS", 30, "a new independent full copy after this many days"),
     Setting("METRICS_PUBLIC", False, "/api/v1/metrics without an API key (for a local "
             "Prometheus)"),

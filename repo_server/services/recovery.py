@@ -77,6 +77,11 @@ def recover(env: Env) -> dict[str, int]:
         with env.db.write() as session:
             session.execute(delete(ProcessMarker).where(ProcessMarker.id.in_(dead)))
     counts["processes_gone"] = len(dead)
-    if counts["pending"] or dead:
+    repaired = counts["pending"] or any(
+        counts.get(k) for k in ("rolled_forward", "sidecars_repaired", "errors", "temp_removed",
+                                "empty_folders_removed"))
+    if repaired:
         log.warning("recovered after a crash: %s", counts)
+    elif dead:  # a process that ended without removing its marker left nothing to repair
+        log.info("forgot %d marker(s) of processes that are gone; nothing to recover", len(dead))
     return counts

@@ -41,11 +41,29 @@ def _iso(value: Any) -> Any:
 
 
 def _write(env: Env, actor: Actor, document_id: str, *, message: str,
-           expected_version: int | None,
-           build: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
-           reserve: Callable[[Any, Document, dict[str, Any]], None] | None = None,
-           unreserve: Callable[[Any, dict[str, Any], BaseException | None], None] | None = None,
-           after: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+           expected_version: int | None, **hooks: Any) -> dict[str, Any]:
+    """`_write_once`; without If-Match, a version written meanwhile (the worker's extracted
+    text, say) is not the clerk's concern: read again and register on the new head (the
+    version is checked before any number is claimed, so nothing is taken twice)."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _write_once(env, actor, document_id, message=message,
+                               expected_version=expected_version, **hooks)
+        except PreconditionFailed:
+            if expected_version is not None or attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 3
+
+
+def _write_once(env: Env, actor: Actor, document_id: str, *, message: str,
+                expected_version: int | None,
+                build: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+                reserve: Callable[[Any, Document, dict[str, Any]], None] | None = None,
+                unreserve: Callable[[Any, dict[str, Any], BaseException | None], None] | None = None,
+                after: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """One new version of a document in an open dossier. `reserve` runs in the write-lock
     transaction after the document row is locked and its version checked (claims go there);
     `build(meta, state)` makes the new metadata; `after` runs with the catalog mirror update."""

@@ -123,6 +123,32 @@ def test_a_failed_write_cancels_its_number_with_the_reason(client, dossier, cloc
     assert client.get(f"/api/v1/documents/{a['id']}").json["version"] == 1
 
 
+def test_a_version_written_meanwhile_does_not_fail_a_registration_without_if_match(
+        client, dossier, clock, env, monkeypatch):
+    """The worker may store a document's extracted text between the clerk's upload and the
+    registration: without If-Match the clerk asked for no particular version, so the number
+    goes onto the new head (found by the README walkthrough under load: 412)."""
+    a, = docs(client, dossier["id"], 1)
+    read_json = env.store.read_json
+    raced = []
+
+    def read_then_someone_writes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = read_json(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            r = client.patch(f"/api/v1/documents/{a['id']}", json={"subject": "Quyết định (đính chính)"},
+                             headers={"If-Match": '"v1"'})
+            assert r.status_code == 200, r.json
+        return out
+
+    monkeypatch.setattr(env.store, "read_json", read_then_someone_writes)
+    got = outgoing(client, a["id"])
+    assert raced and got["code_number"] == "01" and got["version"] == 3
+    assert got["subject"] == "Quyết định (đính chính)"  # the change made meanwhile is kept
+    rows = register(client, "outgoing")["rows"]
+    assert [row["status"] for row in rows] == ["registered"]
+
+
 def test_registered_number_changes_only_through_cancelling(client, dossier, clock):
     a = client.make_document(dossier["id"])
     r = outgoing(client, a["id"])
