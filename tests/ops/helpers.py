@@ -65,4 +65,6 @@ def assert_catalog_matches_storage(env) -> None:  # noqa: ANN001
             for rid, head in session.execute(select(model.id, model.head_version)):
                 catalog[rid] = (kind, head)
     stored = {k: v for k, v in heads.items() if v[0] != "record"}
-    assert catalog == stored
+    differ = {rid: (catalog.get(rid), stored.get(rid)) for rid in catalog.keys() | stored.keys()
+              if catalog.get(rid) != stored.get(rid)}
+    assert differ == {}, f"(catalog, storage) heads that differ: {differ}"

@@ -4,7 +4,7 @@ act (an archivist, three council members, the head of the agency)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,29 +13,12 @@ from repo_server.services import dossiers, fonds
 from repo_server.services.context import Actor
 from repo_server.services.documents import create_document
 from repo_server.services.lifecycle import close_dossier
+from tests.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
 
 FONDS = "000.00.00.H49"
 ARCHIVIST = Actor(name="archivist", roles=("admin",), conditional=True, clearance=True)
 COUNCIL = [Actor(name=f"member{i}", roles=("appraiser",)) for i in range(3)]
 HEAD = Actor(name="chairman", roles=("head",))
-
-
-class Clock:
-    def __init__(self, when: datetime) -> None:
-        self.when = when
-
-    def __call__(self) -> datetime:
-        return self.when
-
-    def set(self, *args: int) -> None:
-        self.when = datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock(env) -> Clock:  # noqa: ANN001
-    c = Clock(datetime(2025, 7, 15, 2, 0, tzinfo=UTC))
-    env.clock = c
-    return c
 
 
 @pytest.fixture
