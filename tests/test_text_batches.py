@@ -117,3 +117,29 @@ def test_a_failed_batch_is_retried_and_leaves_no_pending_writes(client, dossier,
     env.clock = lambda: later
     drain(worker)
     assert client.get(f"/api/v1/documents/{doc['id']}").json["text_status"] == "ok"
+
+
+def test_a_clerks_version_mirrored_first_is_not_undone_by_the_late_text_version(
+        client, dossier, worker, env, monkeypatch):
+    """The worker stores a text version (v2); before its catalog transaction runs, a clerk's
+    PATCH rebases over it (v3) and is mirrored. The text's mirror must not set the head back
+    to 2 (found by the kill -9 test: catalog at v2, storage at v3, nothing pending)."""
+    doc = client.make_document(dossier["id"], files={"don.txt": "Đơn đề nghị".encode()})
+    real = ObjectStore.write_versions
+
+    def then_the_clerk_writes(self, writes):  # noqa: ANN001, ANN202
+        results = real(self, writes)
+        r = client.patch(f"/api/v1/documents/{doc['id']}", json={"subject": "Đơn (đính chính)"},
+                         headers={"If-Match": '"v1"'})
+        assert r.status_code == 200 and r.json["version"] == 3, r.json
+        return results
+
+    monkeypatch.setattr(ObjectStore, "write_versions", then_the_clerk_writes)
+    drain(worker)
+    monkeypatch.undo()
+    body = client.get(f"/api/v1/documents/{doc['id']}").json
+    assert body["version"] == 3 and body["subject"] == "Đơn (đính chính)"
+    assert env.store.version(f"urn:uuid:{doc['id']}").number == 3
+    drain(worker)
+    assert client.get(f"/api/v1/documents/{doc['id']}").json["text_status"] == "ok"
+    assert _count(env, select(func.count()).select_from(PendingWrite)) == 0

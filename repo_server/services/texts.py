@@ -107,7 +107,9 @@ def plan_document_text(env: Env, document_id: str) -> TextPlan | None:
 
 def _apply_text(session, text: TextPlan, version) -> None:  # noqa: ANN001
     row = session.get(Document, text.plan.record_id)
-    if row is not None:
+    # A client's version written on top of this one (it rebases over text versions) may have
+    # been mirrored first: the head never goes back. Its own outbox item settles the status.
+    if row is not None and version.number > row.head_version:
         row.head_version = version.number
         row.text_status, row.text_reason = text.status, text.reason
 
