@@ -83,3 +83,18 @@ def test_path_tricks_in_urls_find_nothing(client, dossier):
         r = client.get(f"/api/v1/documents/{doc['id']}/files/{name}")
         assert r.status_code == 404, name
         assert r.is_json
+
+
+@pytest.mark.parametrize("path", ["/api/v1/registrations/4770820872/cancel",
+                                  "/api/v1/registrations/99999999999999999999/cancel"])
+def test_an_integer_id_too_large_for_the_catalog_is_a_404(client, fonds, path):
+    """Found by schemathesis on the PostgreSQL leg: the id reached a 32-bit column (500)."""
+    r = client.post(path, json={"reason": "nhầm số"})
+    assert r.status_code == 404 and r.is_json
+
+
+def test_integer_path_parameters_state_their_range(client):
+    spec = client.get("/api/v1/openapi.json").json
+    ints = [p["schema"] for item in spec["paths"].values() for p in item.get("parameters", [])
+            if p["in"] == "path" and p["schema"].get("type") == "integer"]
+    assert ints and all(s.get("maximum") == 2**31 - 1 for s in ints), ints

@@ -33,7 +33,7 @@ from . import (
     signatures,
     users,
 )
-from .blueprint import Blueprint
+from .blueprint import Blueprint, BoundedIntConverter, bounded_int_schema
 from .body_limits import init_body_limits
 from .idempotency import init_idempotency
 from .input_rules import document_in_spec, init_input_rules
@@ -80,7 +80,9 @@ def init_api(app: Flask) -> Api:
         },
     )
     app.json = SafeJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     api = Api(app)
+    api.register_converter(BoundedIntConverter, bounded_int_schema)
     api.spec.components.schema("DocumentCreate", schema=DocumentCreateSchema)
     for blp in (fonds.blp, push.blp, dossiers.blp, documents.blp, lifecycle.blp, retention.blp,
                 holds.blp, disposal.blp, search.blp, jobs.blp, users.blp, audit.blp, meta.blp,
