@@ -97,6 +97,8 @@ def walkthroughs(text: str) -> dict[str, Walkthrough]:
     return found
 
 
+# The walkthroughs run in README order on one server (the operator gives out the keys the
+# others use): under pytest-xdist this file goes to one worker (`.ci/run`: `--dist loadfile`).
 TEXT = README.read_text(encoding="utf-8")
 WALKTHROUGHS = walkthroughs(TEXT)
 # README order: the operator's walkthrough gives out the keys the others use.
