@@ -275,13 +275,15 @@ def worker(config: dict) -> None:
     from .services.recovery import recover
     from .services.search import open_writer
 
+    # The handlers first: a SIGTERM during start-up ends the worker cleanly (exit 0), as
+    # systemd expects, instead of killing it by the default action.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     env = prepare(config)
     # What a killed process left (pending writes, reserved rows, staged files) is recovered
     # now, not after a fixed wait: live writers are told from dead ones by their markers.
     recover(env)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     w = Worker(env, lambda: open_writer(env))
     click.echo(f"repo-server worker {w.lease.holder} started (standby until it holds the lease)")
     w.run_forever(stop)
