@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, event, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from ..catalog import AuditEvent, AuditHead
 from . import audit_anchor
@@ -85,10 +86,40 @@ _MOVE_TIP = update(_HEAD).where(_HEAD.c.id == 1).values(
 
 
 def append(session, events: list[dict[str, Any]], env: Env) -> None:  # noqa: ANN001
-    """Add events to the chain inside the caller's write transaction (locks the tip, seals
-    the new tip with the instance's audit key)."""
-    if not events:
-        return
+    """Add events to the chain as part of the caller's write transaction.
+
+    The events are chained when the transaction commits, after every other change of it has
+    been flushed: the tip row, which every write transaction locks, is then always the last
+    lock a transaction takes. Taken earlier, it deadlocked on PostgreSQL: the worker's text
+    batch held the tip after its first document and waited for the next document's row,
+    which a registration held while it waited for the tip (decision 0016's follow-up)."""
+    if events:
+        session.info.setdefault(_PENDING, []).extend(events)
+        session.info[_PENDING_ENV] = env
+
+
+_PENDING = "audit_pending"
+_PENDING_ENV = "audit_env"
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    events = session.info.pop(_PENDING, None)
+    env = session.info.pop(_PENDING_ENV, None)
+    if events:
+        session.flush()  # every other change first: the tip is the last row locked
+        _chain(session, events, env)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction) -> None:  # noqa: ANN001, ARG001
+    session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING_ENV, None)
+
+
+def _chain(session, events: list[dict[str, Any]], env: Env) -> None:  # noqa: ANN001
+    """Lock the tip, insert the events chained to it, seal the new tip with the instance's
+    audit key."""
     conn = session.connection()
     head = conn.execute(_TIP).first()
     if head is None:  # the migration creates the tip; this only covers a deleted one
