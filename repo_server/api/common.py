@@ -6,7 +6,9 @@ import base64
 import binascii
 import io
 import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, g, request
 from flask_smorest import abort
@@ -158,6 +160,19 @@ def _disposition_name() -> str | None:
 
     _, options = parse_options_header(header)
     return options.get("filename")
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download named `name`: the name itself in `filename*`
+    (RFC 6266, UTF-8) and, for old clients, an ASCII `filename` in which Vietnamese letters
+    lose only their marks ("Quyết định" -> "Quyet dinh"; NFKD alone drops "đ", which has
+    no decomposition)."""
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = plain.encode("ascii", "ignore").decode("ascii").replace("\\", "_").replace('"', "_")
+    header = f'attachment; filename="{plain}"'
+    if plain != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
 
 
 def abort_validation(errors: dict[str, Any], location: str = "json") -> None:

@@ -14,6 +14,7 @@ from ..services.errors import ValidationFailed
 from .blueprint import Blueprint
 from .common import (
     actor,
+    attachment,
     env,
     expected_version,
     if_match_header,
@@ -237,6 +238,7 @@ class DocumentFile(MethodView):
             # back until the digest is known (a damaged file is a broken transfer, never a
             # complete wrong copy). Ranges are served as they are (see decision 0014).
             response.response = download.verified()
+        response.headers["Content-Disposition"] = attachment(name)
         response.headers["X-Checksum-SHA256"] = download.sha256
         return response
 
