@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -66,11 +67,18 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+@functools.lru_cache(maxsize=64)
+def _real_folder(folder: str) -> str:
+    """One name per locks folder, however a store spelt its root (a symbolic link, a
+    relative path): two spellings must share the slot, as they share the POSIX lock."""
+    return os.path.realpath(folder)
+
+
 @contextmanager
 def _slot(path: Path, wait: bool) -> Iterator[bool]:
     """Hold this process's slot of ``path``; yields False (wait=False) when another thread
     of this process holds it."""
-    key = os.fspath(path)
+    key = os.path.join(_real_folder(os.fspath(path.parent)), path.name)
     with _SLOTS_GUARD:
         slot = _SLOTS.get(key)
         if slot is None:

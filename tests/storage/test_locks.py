@@ -129,3 +129,16 @@ def test_a_removed_lock_file_is_not_trusted(tmp_path):
     t.join()
     assert order == ["first out", "second in"] and not path.exists()
     assert try_clean(path) is False  # gone already
+
+
+def test_two_spellings_of_one_root_share_the_lock(tmp_path):
+    """A store opened through a symbolic link to the root is the same lock holder in this
+    process (the POSIX lock does not tell them apart)."""
+    real = ObjectStore(tmp_path / "root", fsync=False)
+    (tmp_path / "link").symlink_to(tmp_path / "root")
+    (tmp_path / "link.tmp").symlink_to(tmp_path / "root.tmp")
+    linked = ObjectStore(tmp_path / "link", fsync=False)
+    with real.lock("same"):
+        with pytest.raises(StorageBusy):
+            with linked.lock("same", wait=False):
+                pass
