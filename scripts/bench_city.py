@@ -17,7 +17,8 @@ PostgreSQL of DATABASE_URL (its schema is replaced) and one storage root. Then:
               ingest of --city-freshness-rate documents/s on node A for
               --city-freshness-seconds; a watcher on node B searches each new token until it
               is found: p50/p95/max from the 201 on A to the hit on B (target p95 <= 2 s).
-              With whoosh only the worker's node has an index, so it is not measured.
+              With whoosh only the worker's node has an index, so it is not measured; a
+              reference is: written on node B, found on node A (beside the worker).
 
 Searches go to node A with whoosh (the node sharing the worker's index folder: node B has
 none and answers 503), to any node with postgresql.
@@ -183,9 +184,10 @@ def _load(city: loadtest.City, seconds: float, clients: int) -> dict[str, Any]:
             "search_missing": missing, "search_node": search_node}
 
 
-def _freshness(city: loadtest.City, seconds: float, rate: float) -> dict[str, Any]:
-    """Steady ingest on node A; node B's search finds each token: delays from the 201."""
-    a, b = (n.base for n in city.nodes[:2])
+def _freshness(city: loadtest.City, seconds: float, rate: float, a: str, b: str
+               ) -> dict[str, Any]:
+    """Steady ingest on node ``a``; node ``b``'s search finds each token: delays from the
+    201."""
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {city.key}"
     r = s.post(f"{a}/dossiers", json={"fonds_code": loadtest.FONDS, "title": "Hồ sơ đo độ mới",
@@ -221,8 +223,8 @@ def _freshness(city: loadtest.City, seconds: float, rate: float) -> dict[str, An
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    progress(f"city: freshness, {rate:g} documents/s on node A for {seconds:g} s, "
-             "searched on node B ...")
+    progress(f"city: freshness, {rate:g} documents/s on {a} for {seconds:g} s, "
+             f"searched on {b} ...")
     n = max(1, round(rate * seconds))
     start = time.monotonic()
     for i in range(n):
@@ -268,12 +270,17 @@ def section_city(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     try:
         city.start()
         data["load"] = load = _load(city, args.city_seconds, args.city_clients)
+        a, b = (n.base for n in city.nodes[:2])
         if backend == "postgresql":
             data["freshness"] = _freshness(city, args.city_freshness_seconds,
-                                           args.city_freshness_rate)
+                                           args.city_freshness_rate, a, b)
         else:
             data["freshness"] = {"skipped": f"SEARCH_BACKEND={backend}: node B has no index "
                                             "of its own (needs 'postgresql')"}
+            # a reference, not the target measure: written on B, found on A (the node that
+            # shares the worker's whoosh index)
+            data["freshness_whoosh_b_to_a"] = _freshness(
+                city, args.city_freshness_seconds, args.city_freshness_rate, b, a)
     finally:
         city.stop()
     rows = [
@@ -303,6 +310,14 @@ def section_city(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     else:
         rows.append(Row("city: freshness A->B p95 (needs SEARCH_BACKEND=postgresql)", None,
                         "s", f"<= {FRESHNESS_TARGET_S:g} s"))
+        ref = data.get("freshness_whoosh_b_to_a")
+        if ref:
+            rows.append(Row("city: reference, whoosh, 201 on B -> hit on A: p95",
+                            ref["delay_s"]["p95"], "s"))
+            rows.append(Row("city: reference, whoosh, 201 on B -> hit on A: median",
+                            ref["delay_s"]["p50"], "s"))
+            rows.append(Row("city: reference, whoosh: documents never seen",
+                            ref["documents"] - ref["seen"], ""))
     if not args.keep:
         import shutil
 
