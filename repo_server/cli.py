@@ -421,6 +421,31 @@ def restore(config: dict, src: str, set_name: str | None, no_reindex: bool) -> N
     click.echo(f"  took {result['seconds']:.1f} s. API keys and users are those of the backup.")
 
 
+@main.command("reconcile-storage")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@instance_option
+@click.pass_obj
+def reconcile_storage_cmd(config: dict, yes: bool) -> None:
+    """Line the catalog up with a storage root that is newer than it (after a point-in-time
+    recovery of PostgreSQL: docs/city.md §7), as restore does: import every version the
+    catalog does not know, finish destructions it recorded. Run it before the nodes start."""
+    from .services.backup_restore import reconcile_storage
+
+    if not yes:
+        click.confirm("Import into the catalog every version of the storage root it does not "
+                      "know (objects without their dossier or fonds there are removed)?",
+                      abort=True)
+    env = prepare(config)
+    counts = reconcile_storage(env)
+    click.echo(f"Imported from the storage root: {counts['imported']}; destructions finished: "
+               f"{counts['destroyed']}; purged: {counts['purged']}; left out (written without "
+               f"their dossier or fonds): {counts['orphans']}")
+    if counts["missing"]:
+        click.echo(f"WARNING: {counts['missing']} catalog record(s) have no object in the "
+                   "storage root: it is older than the database (see the log)", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Re-hash every object, not a share.")
 @instance_option

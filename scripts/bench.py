@@ -29,6 +29,9 @@ scripts/bench_integration.py adds push and visibility (over HTTP, to the server)
   push       - whole dossiers pushed by a desk system, 1 then 2 clients: dossiers/s, MB/s
   packages   - export and import of a fonds (--package-docs): MB/s, peak RSS of each process
   visibility - time from a create to the document being found by search, under steady ingest
+scripts/bench_city.py adds city (issue 16): 2 web nodes + an active and a standby worker on
+PostgreSQL (DATABASE_URL), 16 clients for 60 s, nothing lost or duplicated, and freshness from
+node A to node B (with SEARCH_BACKEND=postgresql)
 
     .venv/bin/python scripts/bench.py --only retention,audit
     .venv/bin/python scripts/bench.py --only search --search-docs 20000
@@ -985,14 +988,17 @@ SECTIONS: dict[str, Callable[[Bench], tuple[list[Row], dict[str, Any]]]] = {
 # module even when run as a script.
 sys.modules.setdefault("bench", sys.modules[__name__])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_city  # noqa: E402
 import bench_integration  # noqa: E402
 import bench_sections  # noqa: E402
 
 SECTIONS.update(bench_sections.SECTIONS)  # retention (issue 4), audit (issue 5), search (issue 3)
 SECTIONS.update(bench_integration.SECTIONS)  # push, packages (issue 7), visibility (issue 3)
+SECTIONS.update(bench_city.SECTIONS)  # city: 2 web nodes + worker pair (issue 16)
 # Sections that need the server (gunicorn on a fresh instance); the others make their own
 # instances and call the services in this process.
-SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS
+SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS \
+    - bench_city.SERVERLESS
 # Sections to come, each a function of the same shape registered in SECTIONS.
 PLANNED: tuple[str, ...] = ()
 
@@ -1079,6 +1085,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="JSON results (default: bench-results/bench-<timestamp>.json)")
     bench_sections.add_arguments(p)
     bench_integration.add_arguments(p)
+    bench_city.add_arguments(p)
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in args.sections:
@@ -1094,6 +1101,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--docs, --clients and --per-dossier must be at least 1")
     bench_sections.check_arguments(p, args)
     bench_integration.check_arguments(p, args)
+    bench_city.check_arguments(p, args)
     return args
 
 

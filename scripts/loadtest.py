@@ -169,6 +169,157 @@ class Stack:
         raise AssertionError(f"the outbox did not drain within {timeout} s: {self.ready()}")
 
 
+class City:
+    """A city's deployment on one machine (docs/city.md, issue 16): ``nodes`` web node groups
+    (each its own gunicorn, port, instance folder and caches) and two `repo-server worker`s
+    (one active, one standby: the lease), on one PostgreSQL and one shared storage root.
+
+    With the whoosh backend the index is a folder that only the active worker writes; the
+    two workers and node A share it (node A answers searches; the other nodes have no
+    index). With ``SEARCH_BACKEND=postgresql`` every node searches the catalog database.
+    """
+
+    def __init__(self, workdir: Path, database_url: str, *, nodes: int = 2,
+                 web_workers: int = 2, search_backend: str | None = None,
+                 ports: list[int] | None = None, extra_env: dict[str, str] | None = None
+                 ) -> None:
+        self.workdir = Path(workdir)
+        self.shared = self.workdir / "shared"
+        self.search_backend = search_backend or os.environ.get("REPO_SEARCH_BACKEND") \
+            or os.environ.get("SEARCH_BACKEND") or "whoosh"
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith("REPO_") and k != "DATABASE_URL"}
+        base.update({
+            "PYTHONUNBUFFERED": "1", "REPO_DATABASE_URL": database_url,
+            "REPO_STORAGE_ROOT": str(self.shared / "storage"),
+            "REPO_AUDIT_KEY_FILE": str(self.shared / "audit.key"),
+            "REPO_SEARCH_BACKEND": self.search_backend,
+            "REPO_INDEX_DIR": str(self.shared / "index"),
+            "REPO_BACKUP_DIR": str(self.shared / "backups"),
+            **(extra_env or {})})
+        self.base_env = base
+        ports = list(ports or [])
+        self.nodes = [Node(self, chr(ord("a") + i), web_workers,
+                           ports[i] if i < len(ports) else free_port()) for i in range(nodes)]
+        self.workers: list[subprocess.Popen] = []
+        self.key = ""
+        self.log = self.workdir / "city.log"
+
+    def env_for(self, name: str) -> dict[str, str]:
+        instance = self.workdir / name
+        instance.mkdir(parents=True, exist_ok=True)
+        env = {**self.base_env, "REPO_INSTANCE_PATH": str(instance)}
+        if name != "node-a" and not name.startswith("worker") \
+                and self.search_backend == "whoosh":
+            env["REPO_INDEX_DIR"] = str(instance / "index")  # its own: whoosh is not shared
+        return env
+
+    def init(self) -> str:
+        self.shared.mkdir(parents=True, exist_ok=True)
+        self.key = init_instance(self.workdir / "node-a", self.env_for("node-a"))
+        return self.key
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        with open(self.log, "ab") as log:
+            return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    cwd=REPO, start_new_session=True)
+
+    def start_worker(self) -> subprocess.Popen:
+        name = f"worker-{len(self.workers) + 1}"
+        proc = self._spawn([str(BIN / "repo-server"), "worker"], self.env_for(name))
+        self.workers.append(proc)
+        return proc
+
+    def start(self, timeout: float = 90) -> None:
+        for node in self.nodes:
+            node.start()
+        self.start_worker()
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            node.wait_ready(deadline)
+        # the standby only once the first holds the lease (so which one is active is known)
+        while self.active_worker() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no worker took the lease; see {self.log}")
+            time.sleep(0.1)
+        self.start_worker()
+
+    def lease(self) -> tuple[str, Any] | None:
+        """(holder, expires_at) of the worker lease, from the catalog."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.base_env["REPO_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(text("SELECT holder, expires_at FROM leases "
+                                        "WHERE name = 'worker'")).first()
+        finally:
+            engine.dispose()
+        return (row[0], row[1]) if row else None
+
+    def active_worker(self) -> subprocess.Popen | None:
+        """The worker process holding the lease (holder: `host:pid:…/…`)."""
+        lease = self.lease()
+        if lease is None:
+            return None
+        for proc in self.workers:
+            if proc.poll() is None and f":{proc.pid}:" in lease[0]:
+                return proc
+        return None
+
+    def stop(self) -> None:
+        procs = [n.proc for n in self.nodes if n.proc is not None] + self.workers
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for n in self.nodes:
+            n.proc = None
+        self.workers = []
+
+
+class Node:
+    """One web node group: gunicorn on its own port and instance folder."""
+
+    def __init__(self, city: City, letter: str, web_workers: int, port: int) -> None:
+        self.city, self.name, self.web_workers, self.port = city, f"node-{letter}", \
+            web_workers, port
+        self.base = f"http://127.0.0.1:{port}/api/v1"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = self.city.env_for(self.name)
+        prom = self.city.workdir / self.name / "prometheus"
+        shutil.rmtree(prom, ignore_errors=True)
+        prom.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+        self.proc = self.city._spawn(
+            [str(BIN / "gunicorn"), "-w", str(self.web_workers), "--threads", "2", "-b",
+             f"127.0.0.1:{self.port}", "--timeout", "120", "--graceful-timeout", "10",
+             "wsgi:app"], env)
+
+    def wait_ready(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                                   f"see {self.city.log}")
+            try:
+                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start; see {self.city.log}")
+
+
 def make_pdf(text: str) -> bytes:
     """A small real PDF with a text layer (extracted by the worker)."""
     from fpdf import FPDF

@@ -4,7 +4,6 @@ ObjectStore: these need its locks and paths, not its write path."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ import repo_server.storage.sync as _sync
 from .files import hash_file
 from .inventory import check_sidecar, content_files, fixity_by_path, sidecar_line
 from .layout import INVENTORY, LOCKS_DIR, SIDECAR, newest_version, version_number
+from .locks import try_clean
 from .types import ObjectNotFound, StorageError
 
 log = logging.getLogger("repo_server.storage.ocfl")
@@ -134,25 +134,15 @@ class Maintenance:
         return removed + self._clean_locks()
 
     def _clean_locks(self) -> int:
-        """Remove lock files a killed process left (a live holder's flock keeps its file).
+        """Remove lock files a killed process left (a live holder's lock keeps its file).
 
-        Same protocol as a release: unlink only while holding the flock, so a locker that
-        opened the file meanwhile sees the inode change and starts again."""
+        Same protocol as a release (storage/locks.py): remove only while holding the lock;
+        names that are not lock files (NFS's ``.nfs…`` of a file removed while open) are
+        left to the file system."""
         removed = 0
         for entry in os.scandir(self._locks):
-            try:
-                fd = os.open(entry.path, os.O_RDWR | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if os.fstat(fd).st_ino == os.stat(entry.path).st_ino:
-                    os.unlink(entry.path)
-                    removed += 1
-            except (BlockingIOError, FileNotFoundError):
-                pass  # held by a live writer, or released meanwhile
-            finally:
-                os.close(fd)
+            if entry.name.endswith(".lock") and try_clean(Path(entry.path)):
+                removed += 1
         return removed
 
     @contextmanager

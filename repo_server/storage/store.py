@@ -1,7 +1,7 @@
 """OCFL 1.1 object store: one storage root, hashed n-tuple layout, sha512 content addressing.
 
 Written by hand (no ocfl-py at runtime) to keep the write path short and fast. Linux only:
-it relies on atomic rename(2), flock(2) and fsync on directories.
+it relies on atomic rename(2), POSIX record locks (fcntl(2)) and fsync on directories.
 
 Crash safety in one paragraph: a new version is built completely in a temporary folder on the
 same file system (``tmp_dir``), fsynced, then renamed into the object as ``vN`` -- that rename
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -61,6 +60,7 @@ from .layout import (
     object_id_of,
     version_number,
 )
+from .locks import file_lock
 from .maintenance import Maintenance
 from .sync import Build, resolve_sync_method
 from .types import (
@@ -70,7 +70,6 @@ from .types import (
     ObjectNotFound,
     StagedFile,
     StaleVersion,
-    StorageBusy,
     StorageError,
     VersionInfo,
     VersionWrite,
@@ -234,46 +233,15 @@ class ObjectStore(Maintenance):
     @contextmanager
     def lock(self, name: str, *, wait: bool = True) -> Iterator[None]:
         """Exclusive lock on an object id (or any name: one import at a time, ...), across
-        threads and processes (flock on its own fd). ``wait=False``: raise StorageBusy at
-        once when someone holds it.
-
-        The lock file is deleted on release so the locks folder does not grow by one file per
-        object ever written. That is safe because a locker that wins the flock checks the file
-        it locked is still the one at the path, and starts again if it was unlinked meanwhile.
-        """
+        threads, processes and machines sharing the root (a POSIX lock on a file in the
+        locks folder: storage/locks.py). ``wait=False``: raise StorageBusy at once when
+        someone holds it. The lock file is removed on release."""
         path = self._locks / f"{hashlib.sha256(name.encode('utf-8')).hexdigest()}.lock"
-        fd = self._acquire(path, wait)
-        try:
+        with file_lock(path, wait=wait,
+                       make_folder=lambda: self._locks.mkdir(parents=True, exist_ok=True)):
             yield
-        finally:
-            try:
-                os.unlink(path)
-            finally:
-                os.close(fd)
 
     _locked = lock  # the name the write path has always used
-
-    def _acquire(self, path: Path, wait: bool = True) -> int:
-        """flock ``path`` and return its fd."""
-        while True:
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except FileNotFoundError:  # someone removed the locks folder: make it again
-                self._locks.mkdir(parents=True, exist_ok=True)
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                    return fd
-            except BlockingIOError:
-                os.close(fd)
-                raise StorageBusy(f"{path.name} is held by another writer") from None
-            except FileNotFoundError:
-                pass  # unlinked by the previous holder after we opened it: try again
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)
 
     # -- folders of the staging area, durability ---------------------------------------------
 
