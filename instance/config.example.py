@@ -28,6 +28,7 @@
 # STORAGE_ROOT = "/srv/repo/storage"   # the records themselves (OCFL); default <instance>/storage
 # STORAGE_TMP = "/srv/repo/storage.tmp"  # staging; must be on the same disk as STORAGE_ROOT
 # INDEX_DIR = "/srv/repo/index"         # search index (rebuilt when lost)
+# DERIVED_DIR = "/srv/repo/derived"     # text read from files, by SHA-256 (re-extracted when lost)
 # SEARCH_BACKEND = "whoosh"             # search engine; the only one so far
 # CODES_DIR = "/srv/repo/codes"         # corrected code lists (<name>.json), if any
 

@@ -293,7 +293,8 @@ def worker(config: dict) -> None:
 @instance_option
 @click.pass_obj
 def reindex(config: dict) -> None:
-    """Rebuild the search index from the storage root (no text is extracted again)."""
+    """Rebuild the search index from the storage root; texts come from the derived-text cache
+    (a file it lacks is read again)."""
     from .jobs.lease import Lease
     from .services.indexing import reindex as reindex_job
     from .services.jobs import request_run

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORAGE_TMP", None, "staging folder, on the storage root's file system; default "
             "<storage root>.tmp"),
     Setting("INDEX_DIR", None, "the search index; default <instance>/index"),
+    Setting("DERIVED_DIR", None, "the derived-text cache (text extracted from files, keyed by "
+            "their SHA-256); default <instance>/derived"),
     Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS)"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),
     Setting("FSYNC", True, "fsync every storage write; only tests may turn it off"),
@@ -208,6 +210,7 @@ def load_config(instance_path: str | Path, overrides: dict[str, Any] | None = No
     cfg["STORAGE_ROOT"] = str(Path(cfg["STORAGE_ROOT"] or instance / "storage").resolve())
     cfg["STORAGE_TMP"] = str(Path(cfg["STORAGE_TMP"] or cfg["STORAGE_ROOT"] + ".tmp").resolve())
     cfg["INDEX_DIR"] = str(Path(cfg["INDEX_DIR"] or instance / "index").resolve())
+    cfg["DERIVED_DIR"] = str(Path(cfg["DERIVED_DIR"] or instance / "derived").resolve())
     cfg["CODES_DIR"] = str(Path(cfg["CODES_DIR"] or instance / "codes").resolve())
     cfg["BACKUP_DIR"] = str(Path(cfg["BACKUP_DIR"] or instance / "backups").resolve())
     if not cfg["DATABASE_URL"]:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -571,6 +572,18 @@ def make_pdf(font: str) -> bytes:
     return data
 
 
+def pad_pdf(data: bytes, kib: int | None) -> bytes:
+    """The PDF grown to about `kib` KiB by comment lines after its end (readers ignore them;
+    the bytes differ per line so that nothing compresses or deduplicates them)."""
+    if not kib or len(data) >= kib * 1024:
+        return data
+    lines, n = [], 0
+    while len(data) + sum(map(len, lines)) < kib * 1024:
+        lines.append(f"%pad {n:08d} {hashlib.sha256(str(n).encode()).hexdigest()}\n".encode())
+        n += 1
+    return data + b"\n" + b"".join(lines)
+
+
 def pdf_for(template: bytes, serial: int) -> bytes:
     return template.replace(SERIAL_PLACEHOLDER, SERIAL_FORMAT.format(serial).encode(), 1)
 
@@ -710,6 +723,25 @@ def tree_size(path: Path) -> int:
     return total
 
 
+def folder_usage(path: Path) -> dict[str, int]:
+    """Files, apparent bytes (files; files and folders) and allocated bytes under a folder."""
+    out = {"files": 0, "files_apparent": 0, "apparent": 0, "allocated": 0}
+    for folder, _dirs, files in os.walk(path):
+        st = os.lstat(folder)
+        out["apparent"] += st.st_size
+        out["allocated"] += st.st_blocks * 512
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(folder, f))
+            except OSError:
+                continue
+            out["files"] += 1
+            out["files_apparent"] += st.st_size
+            out["apparent"] += st.st_size
+            out["allocated"] += st.st_blocks * 512
+    return out
+
+
 def disk_breakdown(usage: dict[str, Any], docs: int) -> dict[str, Any]:
     """Per-document figures: what a document object costs, by role, and the shared overhead."""
     roles = usage["by_role"]
@@ -761,7 +793,7 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
 
     # -- test data ---------------------------------------------------------------------
     font = find_font()
-    template = make_pdf(font)
+    template = pad_pdf(make_pdf(font), args.pdf_kib)
     mp = Multipart(template)
     out["pdf"] = {"font": font, "bytes": len(template), "pages": 2}
     print(f"test PDF: {len(template):,} bytes, 2 pages ({font})", flush=True)
@@ -823,6 +855,7 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
         warm_phase = run_phase(bench, "warmup", 1, range(0, warmup), make_document)
         start = warmup
     memory_before = bench.server.memory()
+    worker_cpu_before = bench.server.cpu_seconds().get("job_worker", 0.0)
     if single > start:
         phases["create_1"] = create("create_1", 1, range(start, single))
         phases["create_1"].excluded = warmup
@@ -846,21 +879,32 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
 
         caught_up = wait_indexed(bench)
     out["worker_caught_up_s"] = caught_up
+    worker_cpu = bench.server.cpu_seconds().get("job_worker", 0.0) - worker_cpu_before
+    # the job worker's CPU from the first create until it has indexed everything (text read,
+    # index written, statuses recorded), per document created
+    out["worker_cpu_ms_per_doc"] = (round(worker_cpu * 1000 / max(n_created, 1), 3)
+                                    if bench.server.worker is not None else None)
     instance = bench.server.instance
     storage_root = instance / "storage"
     usage = storage_usage(storage_root)
     du = du_check(storage_root)
+    # the derived-text cache (decision 0021) is counted with the storage root: it is kept
+    # and backed up with it
+    derived = folder_usage(instance / "derived")
     pay_total = payload["pdf"] + payload["metadata"]
-    per_doc_alloc = usage["allocated"] / n_created if n_created else None
-    per_doc_apparent = usage["apparent"] / n_created if n_created else None
+    per_doc_alloc = ((usage["allocated"] + derived["allocated"]) / n_created
+                     if n_created else None)
+    per_doc_apparent = ((usage["apparent"] + derived["apparent"]) / n_created
+                        if n_created else None)
     per_doc_payload = pay_total / n_created if n_created else None
     out["memory_before_creates"] = memory_before
     out["memory_after_creates"] = memory
     out["disk_after_creates"] = {
-        "storage_root": usage, "du": du,
+        "storage_root": usage, "du": du, "derived_text_cache": derived,
         "payload": {**payload, "total": pay_total},
         "per_doc": {"allocated": per_doc_alloc, "apparent": per_doc_apparent,
-                    "apparent_files_only": usage["files_apparent"] / n_created
+                    "apparent_files_only": (usage["files_apparent"]
+                                            + derived["files_apparent"]) / n_created
                     if n_created else None,
                     "payload": per_doc_payload},
         "breakdown": disk_breakdown(usage, n_created) if n_created else None,
@@ -951,6 +995,9 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     rows.append(Row("RSS max single worker", round(memory["max_worker_rss"] / MiB, 1), "MiB"))
     rows.append(Row("RSS master+workers before the creates",
                     round(memory_before["gunicorn_rss_sum"] / MiB, 1), "MiB"))
+    if out.get("worker_cpu_ms_per_doc") is not None:
+        rows.append(Row("worker CPU per document (creates until indexed)",
+                        out["worker_cpu_ms_per_doc"], "ms"))
     if memory["job_worker_rss"]:
         rows.append(Row("RSS job worker", round(memory["job_worker_rss"] / MiB, 1), "MiB"))
     if per_doc_payload:
@@ -962,7 +1009,7 @@ def section_core(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                         round(per_doc_apparent), "B"))
         rows.append(at_most("disk/payload, apparent", round(per_doc_apparent / per_doc_payload,
                                                              2), 1.2, "x"))
-        files_only = usage["files_apparent"] / n_created
+        files_only = (usage["files_apparent"] + derived["files_apparent"]) / n_created
         rows.append(Row("disk/payload, apparent, files only (no dirs)",
                         round(files_only / per_doc_payload, 2), "x"))
         breakdown = out["disk_after_creates"]["breakdown"]
@@ -1054,6 +1101,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         + (f" (planned: {', '.join(PLANNED)})" if PLANNED else "")
                         + "; default core")
     p.add_argument("--docs", type=int, default=10_000, help="documents created in total (default 10000)")
+    p.add_argument("--pdf-kib", type=int, default=None,
+                   help="grow the test PDF to about this many KiB (disk per document at larger "
+                        "payloads; default: the 2-page PDF as made, about 20 KB)")
     p.add_argument("--single", type=int, default=None,
                    help="of which created by one client (default: docs / 5)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients (threads; default 4)")

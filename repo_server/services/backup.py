@@ -7,6 +7,8 @@ A backup folder (DEST) holds complete, independent *sets*:
         SHA256SUMS           sha256 of every file in the set (`sha256sum -c SHA256SUMS` works)
         catalog.sqlite       SQLite online backup (backup API), or catalog.pgdump (pg_dump -Fc)
         storage/             a copy of the OCFL storage root as it was during the backup
+        derived/             a copy of the derived-text cache (DERIVED_DIR), so that a restore
+                             does not have to read every file's text again (decision 0021)
 
 Consistency: the database snapshot is taken FIRST and the storage root copied AFTER. Storage
 is written before the catalog commits, so every version the snapshot knows is already on disk
@@ -47,14 +49,15 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ..version import __version__
 from ..storage.copy import STORAGE, verify_copy
 from ..storage.files import copy_hashed
 from ..storage.sync import fsync_dir
+from ..version import __version__
 from . import audit_anchor
 from .backup_restore import reconcile_storage, restore  # noqa: F401 - public names, kept
 from .backup_sets import (
     AUDIT_KEY,
+    DERIVED,
     FORMAT,
     MANIFEST,
     SETS,
@@ -132,6 +135,8 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
                         for oid in lost]
         db_digest, db_size = file_sha256(work / db["file"])
         sums = dict(copier.sums)
+        derived = copy_derived(env, work)
+        sums.update(derived)
         sums[db["file"]] = db_digest
         if key_digest:
             sums[AUDIT_KEY] = key_digest
@@ -149,6 +154,7 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
                          "size": db_size, "alembic_revision": db["alembic_revision"],
                          "catalog_objects": len(db["ids"])},
             "storage": copier.counts,
+            "derived_texts": len(derived),
             "previous_set_damaged": sorted(set(copier.damaged_in_prev)),
             "audit": {"checkpoint": checkpoint, "key_file": AUDIT_KEY if key_digest else None,
                       "note": "audit.key seals the audit trail: restore puts it back; keep "
@@ -165,6 +171,22 @@ def backup(env: Env, dest: str | Path, *, mode: str = "auto", keep: int | None =
     manifest["path"] = str(final)
     manifest["pruned"] = removed
     return manifest
+
+
+def copy_derived(env: Env, work: Path) -> dict[str, str]:
+    """Copy the derived-text cache into the set (`derived/`); returns its sums. An entry is
+    never changed once written (its name is its file's digest), and one written meanwhile is
+    simply not in this set: the text is read again after a restore if it is needed."""
+    sums: dict[str, str] = {}
+    for rel, path in env.texts.files():
+        target = work / DERIVED / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            digest, _ = copy_hashed(path, target)
+        except FileNotFoundError:  # removed by hand meanwhile: derived data, not an error
+            continue
+        sums[f"{DERIVED}/{rel}"] = digest
+    return sums
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..storage.files import copy_hashed
 from . import audit_anchor
 from .backup_sets import (
     AUDIT_KEY,
+    DERIVED,
     FORMAT,
     MANIFEST,
     RESTORE_MARKER,
@@ -284,12 +285,41 @@ def _restore_audit_key(set_path: Path, config: dict[str, Any], sums: dict[str, s
     os.replace(tmp, target)
 
 
+def _restore_derived(set_path: Path, config: dict[str, Any], sums: dict[str, str]) -> int:
+    """Put the set's copy of the derived-text cache in place; an entry that does not match
+    the sums is left out (it is derived data: the text is read again when needed)."""
+    from ..extract.cache import TextCache
+
+    cache = TextCache(config["DERIVED_DIR"])
+    done = 0
+    prefix = DERIVED + "/"
+    for rel, expected in sums.items():
+        if not rel.startswith(prefix):
+            continue
+        source = set_path / rel
+        target = cache.folder / rel.removeprefix(prefix)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.restore")
+        try:
+            digest, _ = copy_hashed(source, tmp)
+        except FileNotFoundError:
+            log.warning("restore: %s is missing from the set; its text will be read again", rel)
+            continue
+        if digest != expected:
+            tmp.unlink()
+            log.warning("restore: %s does not match %s; its text will be read again", rel, SUMS)
+            continue
+        os.replace(tmp, target)
+        done += 1
+    return done
+
+
 def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = None,
             reindex: bool = True, progress: Callable[[int], None] | None = None
             ) -> dict[str, Any]:
     """Restore a backup set into an empty instance (see the module docstring)."""
-    from .context import build_env
     from ..catalog.migrate import upgrade
+    from .context import build_env
 
     set_path = resolve_set(src, set_name)
     manifest = json.loads((set_path / MANIFEST).read_text(encoding="utf-8"))
@@ -317,6 +347,7 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
         shutil.rmtree(tmp)
     storage = _restore_storage(set_path, Path(config["STORAGE_ROOT"]), sums, fsync, progress)
     _restore_audit_key(set_path, config, sums)
+    derived = _restore_derived(set_path, config, sums)
     index_dir = Path(config["INDEX_DIR"])
     if index_dir.exists():
         shutil.rmtree(index_dir)  # derived data: rebuilt below or by the worker
@@ -350,7 +381,8 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
     marker.unlink()
     return {"set": set_path.name, "mode": manifest["mode"],
             "database_snapshot_at": manifest["database_snapshot_at"],
-            "storage": storage, "reconciled": reconciled, "indexed": indexed,
+            "storage": storage, "derived_texts": derived, "reconciled": reconciled,
+            "indexed": indexed,
             "audit_checkpoints_trimmed": trimmed, "seconds": round(time.monotonic() - t0, 3)}
 
 

@@ -27,6 +27,7 @@ SUMS = "SHA256SUMS"
 LOCK = ".lock"
 RESTORE_MARKER = ".restore-in-progress"
 AUDIT_KEY = "audit.key"
+DERIVED = "derived"  # the derived-text cache's copy in a set, and the prefix of its sums
 
 
 class BackupError(Exception):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..catalog import Database
 from ..codes import CodeLists, load_code_lists
+from ..extract.cache import TextCache
 from ..storage import ObjectStore
 
 
@@ -54,6 +57,12 @@ class Env:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @cached_property
+    def texts(self) -> TextCache:
+        """The derived-text cache (extract/cache.py), outside the storage root."""
+        folder = self.config.get("DERIVED_DIR") or Path(self.config["INSTANCE_PATH"]) / "derived"
+        return TextCache(folder)
 
     def local_year(self, when: datetime | None = None) -> int:
         """The calendar year in Vietnam (numbering and retention use local years)."""

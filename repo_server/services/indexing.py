@@ -1,8 +1,8 @@
 """Feeding the search index: records built from the storage root, and the outbox drained.
 
 The index is derived data. Every record is built from the object's head in the storage root
-(metadata JSON plus extracted text), so the outbox path and a full reindex give the same
-result.
+(metadata JSON) and the text of its files (the derived-text cache, services/texts.py), so the
+outbox path and a full reindex give the same result.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..storage import ObjectNotFound
 from .context import Env
 from .documents import FILES_DIR
 from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id, record_id
-from .texts import TextPlan, plan_document_text, read_texts, write_texts
+from .texts import DocumentText, document_text, record_statuses
 
 log = logging.getLogger(__name__)
 
@@ -99,78 +99,44 @@ def document_record(record: dict[str, Any], texts: dict[str, str],
         files=tuple(sorted(texts if files is None else files)))
 
 
-def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = None
-                 ) -> IndexRecord | None:
-    """The index record of one object's head, or None if it is gone or not indexed."""
+def build_record(env: Env, rid: str, facts: dict[str, tuple[str, str]] | None = None, *,
+                 extract: bool = True, texts: dict[str, DocumentText] | None = None,
+                 text_errors: dict[str, str] | None = None) -> IndexRecord | None:
+    """The index record of one object's head, or None if it is gone or not indexed.
+
+    A document's file texts come from the derived-text cache; a file it lacks is read now
+    (`extract`) and cached. With `texts`, the document's texts are also put there by id.
+    With `text_errors`, a document whose text cannot be read or cached gets its error there
+    and a record without text (found by its metadata meanwhile); else the error is raised."""
     oid = object_id(rid)
     try:
         head = env.store.version(oid)
     except ObjectNotFound:
         return None
     if DOSSIER_FILE in head.state:
-        record = env.store.read_json(oid, DOSSIER_FILE)
+        record = env.store.read_json(oid, DOSSIER_FILE, head.number)
         known = (facts or catalog_facts(env, [rid])).get(rid)
         return dossier_record(record, head.created, known[0] if known else None)
     if DOCUMENT_FILE in head.state:
-        record = env.store.read_json(oid, DOCUMENT_FILE)
+        record = env.store.read_json(oid, DOCUMENT_FILE, head.number)
         dossier_id = record["dossier_id"]
         known = (facts or catalog_facts(env, [dossier_id])).get(dossier_id)
         files = [p.removeprefix(FILES_DIR) for p in head.state if p.startswith(FILES_DIR)]
-        return document_record(record, read_texts(env, rid), known, head.created, files)
+        try:
+            text = document_text(env, oid, head, record.get("files", {}), extract=extract)
+        except Exception as exc:
+            if text_errors is None:
+                raise
+            log.exception("reading the text of %s failed", rid)
+            text_errors[rid] = f"{type(exc).__name__}: {exc}"
+            return document_record(record, {}, known, head.created, files)
+        if texts is not None:
+            texts[rid] = text
+        return document_record(record, text.texts, known, head.created, files)
     return None
 
 
 DRAIN_BATCH = 200  # outbox events per index commit, at most
-
-
-# Extracted texts are stored in batches of at most this many documents or bytes: one storage
-# commit and two transactions per batch instead of per document (see write_system_versions).
-TEXT_BATCH = 64
-TEXT_BATCH_BYTES = 8 << 20
-
-
-def _store_texts(env: Env, document_ids: list[str], errors: dict[str, str]) -> None:
-    """Extract the documents' new texts and store them, batch by batch; a document that fails
-    gets its error in `errors` (a client's change racing with this one is not an error: its
-    own event follows). A batch that fails is stored again one document at a time, so one
-    bad document never holds back the others."""
-    pending: list[TextPlan] = []
-    size = 0
-
-    def store(texts: list[TextPlan]) -> None:
-        try:
-            write_texts(env, texts)
-        except Exception as exc:  # noqa: BLE001 - isolated below; recorded on its event
-            if len(texts) > 1:
-                log.warning("storing the extracted text of %d documents failed (%s); "
-                            "storing them one by one", len(texts), exc)
-                for text in texts:
-                    store([text])
-                return
-            log.exception("storing the extracted text of %s failed", texts[0].plan.record_id)
-            errors[texts[0].plan.record_id] = f"{type(exc).__name__}: {exc}"
-
-    def flush() -> None:
-        nonlocal size
-        if pending:
-            store(list(pending))
-        pending.clear()
-        size = 0
-
-    for rid in document_ids:
-        try:
-            text = plan_document_text(env, rid)
-        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
-            log.exception("extracting the text of %s failed", rid)
-            errors[rid] = f"{type(exc).__name__}: {exc}"
-            continue
-        if text is None:
-            continue
-        pending.append(text)
-        size += sum(len(v) for v in text.plan.add.values())  # type: ignore[union-attr]
-        if len(pending) >= TEXT_BATCH or size >= TEXT_BATCH_BYTES:
-            flush()
-    flush()
 
 
 def _upsert(backend: SearchBackend, records: list[IndexRecord], errors: dict[str, str]) -> None:
@@ -221,13 +187,12 @@ def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) 
     upserts: list[IndexRecord] = []
     deletes: list[str] = [rid for rid, event in latest.items() if event.action == "delete"]
     errors: dict[str, str] = {}
-    _store_texts(env, [rid for rid, event in latest.items()
-                       if event.action != "delete" and event.object_kind == "document"], errors)
+    texts: dict[str, DocumentText] = {}
     for rid, event in latest.items():
         if event.action == "delete":
             continue
         try:
-            record = build_record(env, rid)
+            record = build_record(env, rid, texts=texts, text_errors=errors)
             if record is not None:
                 upserts.append(record)
         except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
@@ -243,17 +208,23 @@ def drain_outbox(env: Env, backend: SearchBackend, *, batch: int = DRAIN_BATCH) 
         except Exception as exc:  # noqa: BLE001 - one bad object must not stop the queue
             log.exception("removing %s from the index failed", rid)
             errors[rid] = f"{type(exc).__name__}: {exc}"
-    _record_results(env, events, errors)
+    _record_results(env, events, errors, {rid: t for rid, t in texts.items()
+                                          if rid not in errors})
     return len(events)
 
 
-def _record_results(env: Env, events: list[OutboxEvent], errors: dict[str, str]) -> None:
+def _record_results(env: Env, events: list[OutboxEvent], errors: dict[str, str],
+                    texts: dict[str, DocumentText] | None = None) -> None:
     """Mark the events done; an object done also settles its older events (parked or
-    waiting), since the index is built from its head. A failed one waits or is parked."""
+    waiting), since the index is built from its head. A failed one waits or is parked.
+    The text status of each indexed document is set in the same transaction, after the index
+    holds its text (a client that waits for it can search it)."""
     now = env.now()
     limit = int(env.config["OUTBOX_MAX_ATTEMPTS"])
     done = {e.object_id: e.id for e in events if e.object_id not in errors}
     with env.db.write() as session:
+        if texts:
+            record_statuses(session, texts)
         if done:
             top = max(done.values())
             session.execute(update(OutboxEvent).where(
@@ -304,7 +275,9 @@ def iter_all_records(env: Env, progress: Callable[[int], None] | None = None
 
 def reindex(env: Env, backend: SearchBackend | None,
             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Rebuild the whole search index from the storage root (extracted text is reused)."""
+    """Rebuild the whole search index from the storage root; the texts come from the
+    derived-text cache (or an old root's text files, which fill it), and a file neither holds
+    is read again."""
     if backend is None:
         raise RuntimeError("no search index is open in this process")
     backend.clear()

@@ -1,31 +1,36 @@
-"""Extracted text: made by the worker, kept in the document's own OCFL version under `text/`.
+"""Extracted text: derived data, kept in the derived-text cache, never a version of a record.
 
-`text/<file name>.txt` holds the text of each file and `text/status.json` says, per file, how
-it was read (status, method, reason) and from which bytes (sha256), so a reindex never
-extracts again and a replaced file is read anew.
+The worker reads the text of each file of a document's head and keeps it in the cache
+(`env.texts`, extract/cache.py), keyed by the SHA-256 of the file's bytes: identical files are
+read once, and a replaced file (new bytes) is read anew. A document's OCFL versions are only
+the changes a person or a client system made, so the ETag a client holds stays valid until
+someone changes the record (decision 0021).
+
+Storage roots written before decision 0021 hold the text in document versions
+(`text/<file name>.txt`, and `text/status.json` with the sha256 each text was read from).
+Those versions are history: they are read, never rewritten, and fill the cache when it has no
+entry, so a reindex of an old root extracts nothing again.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import bindparam, update
 
 from ..catalog import Document
 from ..extract import extract_text
-from ..storage import ObjectNotFound
+from ..extract.cache import CachedText, cacheable
+from ..storage import FileInfo, VersionInfo
 from .context import Env
 from .documents import FILES_DIR, TEXT_SUFFIX
 from .records import DOCUMENT_FILE, object_id
-from .writes import SYSTEM_TEXT_MESSAGE, WritePlan, write_system_versions
 
-TEXT_DIR = "text/"
 ORIGINAL_SCAN = "original-scan"  # a file role: the scan a digitised PDF/A was made from
-STATUS_FILE = TEXT_DIR + "status.json"
-
-
-def text_path(name: str) -> str:
-    return f"{TEXT_DIR}{name}{TEXT_SUFFIX}"
+# Where pre-0021 roots kept the text (read only)
+LEGACY_TEXT_DIR = "text/"
+LEGACY_STATUS_FILE = LEGACY_TEXT_DIR + "status.json"
 
 
 def summarise(statuses: dict[str, dict[str, Any]]) -> tuple[str, str | None]:
@@ -39,93 +44,104 @@ def summarise(statuses: dict[str, dict[str, Any]]) -> tuple[str, str | None]:
     return worst["status"], f"{name}: {worst.get('reason') or worst['status']}"
 
 
-def read_texts(env: Env, document_id: str, version: int | None = None) -> dict[str, str]:
-    """The extracted text of each file in a version (name -> text)."""
+@dataclass
+class DocumentText:
+    """The text of each file of one document version, and how each was read."""
+
+    version: int
+    texts: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extracted: int = 0  # files read now (not found in the cache or a legacy text file)
+    missing: list[str] = field(default_factory=list)  # not in the cache, not extracted
+
+    @property
+    def summary(self) -> tuple[str, str | None]:
+        return summarise(self.statuses)
+
+
+class _Legacy:
+    """The `text/` files of a pre-0021 version, read on first need."""
+
+    def __init__(self, env: Env, oid: str, head: VersionInfo) -> None:
+        self.env, self.oid, self.head = env, oid, head
+        self._statuses: dict[str, Any] | None = None
+
+    def entry(self, name: str, fi: FileInfo) -> CachedText | None:
+        path = f"{LEGACY_TEXT_DIR}{name}{TEXT_SUFFIX}"
+        if path not in self.head.state or LEGACY_STATUS_FILE not in self.head.state:
+            return None
+        if self._statuses is None:
+            self._statuses = self.env.store.read_json(self.oid, LEGACY_STATUS_FILE,
+                                                      self.head.number)
+        status = self._statuses.get(name) or {}
+        if status.get("sha256") != fi.sha256:
+            return None  # the text of bytes this version no longer holds
+        text = self.env.store.read_bytes(self.oid, path, self.head.number).decode("utf-8")
+        return CachedText(text, status.get("status", "ok"), status.get("method", "none"),
+                          status.get("reason"), status.get("pages"))
+
+
+def document_text(env: Env, oid: str, head: VersionInfo, media: dict[str, Any], *,
+                  extract: bool = True) -> DocumentText:
+    """The text of every file of `head`: from the cache, else from a legacy text file (which
+    fills the cache), else extracted now (`extract`) and cached. A file with the role
+    `original-scan` has none: its text is in the archival PDF/A beside it."""
+    out = DocumentText(head.number)
+    legacy = _Legacy(env, oid, head)
+    for path, fi in head.state.items():
+        if not path.startswith(FILES_DIR):
+            continue
+        name = path.removeprefix(FILES_DIR)
+        about = media.get(name, {})
+        if about.get("role") == ORIGINAL_SCAN:
+            continue
+        entry = env.texts.get(fi.sha256)
+        if entry is None:
+            entry = legacy.entry(name, fi)
+            if entry is not None:
+                env.texts.put(fi.sha256, entry)
+        if entry is None and extract:
+            content, fi = env.store.file_path(oid, path, head.number)
+            entry = CachedText.of(extract_text(content, filename=name,
+                                               media_type=about.get("media_type"),
+                                               ocr=env.config.get("OCR", True)))
+            out.extracted += 1
+            if cacheable(entry):
+                env.texts.put(fi.sha256, entry)
+        if entry is None:
+            out.missing.append(name)
+            continue
+        out.texts[name] = entry.text
+        out.statuses[name] = entry.status_dict()
+    return out
+
+
+def read_texts(env: Env, document_id: str, version: int | None = None, *,
+               extract: bool = False) -> dict[str, str]:
+    """The text of each file of a document version (name -> text), as far as the cache (or an
+    old root's text files) holds it; `extract` reads the missing ones now."""
     oid = object_id(document_id)
     info = env.store.version(oid, version)
-    texts = {}
-    for path in info.state:
-        if path.startswith(TEXT_DIR) and path.endswith(".txt"):
-            name = path.removeprefix(TEXT_DIR).removesuffix(".txt")
-            if FILES_DIR + name in info.state:
-                texts[name] = env.store.read_bytes(oid, path, version).decode("utf-8")
-    return texts
+    media = (env.store.read_json(oid, DOCUMENT_FILE, info.number).get("files", {})
+             if DOCUMENT_FILE in info.state else {})
+    return document_text(env, oid, info, media, extract=extract).texts
 
 
-@dataclass
-class TextPlan:
-    """A document's new text version, extracted and waiting to be written."""
-
-    plan: WritePlan
-    status: str
-    reason: str | None
+_DOCS = Document.__table__
+_SET_STATUS = (update(_DOCS).where(_DOCS.c.id == bindparam("rid"),
+                                   _DOCS.c.head_version == bindparam("version"))
+               .values(text_status=bindparam("status"), text_reason=bindparam("reason")))
 
 
-def plan_document_text(env: Env, document_id: str) -> TextPlan | None:
-    """Extract text from the files that have none (or stale text); None when nothing needs
-    writing (the document's text status is then brought up to date here)."""
-    oid = object_id(document_id)
-    try:
-        head = env.store.version(oid)
-    except ObjectNotFound:
-        return None
-    if DOCUMENT_FILE not in head.state:
-        return None
-    statuses: dict[str, dict[str, Any]] = (
-        env.store.read_json(oid, STATUS_FILE) if STATUS_FILE in head.state else {})
-    files = {p.removeprefix(FILES_DIR): fi for p, fi in head.state.items()
-             if p.startswith(FILES_DIR)}
-    media = env.store.read_json(oid, DOCUMENT_FILE).get("files", {})
-    add: dict[str, bytes] = {}
-    remove = [p for p in head.state if p.startswith(TEXT_DIR) and p != STATUS_FILE
-              and p.removeprefix(TEXT_DIR).removesuffix(".txt") not in files]
-    for name in list(statuses):
-        if name not in files:
-            del statuses[name]
-    for name, fi in sorted(files.items()):
-        if statuses.get(name, {}).get("sha256") == fi.sha256:
+def record_statuses(session, settled: dict[str, DocumentText]) -> None:  # noqa: ANN001
+    """Set the text status of documents whose text was read, in the caller's transaction.
+    Only where the catalog's head is still the version that was read: a clerk's newer version
+    keeps its own "pending" until its own turn."""
+    rows = []
+    for rid, text in settled.items():
+        if text.missing:
             continue
-        if media.get(name, {}).get("role") == ORIGINAL_SCAN:
-            continue  # its text is in the archival PDF/A beside it: never OCR'd twice
-        path, _ = env.store.file_path(oid, FILES_DIR + name)
-        result = extract_text(path, filename=name,
-                              media_type=media.get(name, {}).get("media_type"),
-                              ocr=env.config.get("OCR", True))
-        statuses[name] = {"sha256": fi.sha256, "status": result.status, "method": result.method,
-                          "reason": result.reason, "pages": result.pages}
-        add[text_path(name)] = result.text.encode("utf-8")
-    if not add and not remove:
-        _set_status(env, document_id, *summarise(statuses))
-        return None
-    add[STATUS_FILE] = json.dumps(statuses, ensure_ascii=False, sort_keys=True,
-                                  indent=1).encode()
-    names = ", ".join(sorted(n for n in files if text_path(n) in add)) or "cleanup"
-    plan = WritePlan(document_id, "document", add, remove=remove,
-                     message=f"{SYSTEM_TEXT_MESSAGE}: {names}", expected_head=head.number)
-    return TextPlan(plan, *summarise(statuses))
-
-
-def _apply_text(session, text: TextPlan, version) -> None:  # noqa: ANN001
-    row = session.get(Document, text.plan.record_id)
-    # A client's version written on top of this one (it rebases over text versions) may have
-    # been mirrored first: the head never goes back. Its own outbox item settles the status.
-    if row is not None and version.number > row.head_version:
-        row.head_version = version.number
-        row.text_status, row.text_reason = text.status, text.reason
-
-
-def write_texts(env: Env, texts: list[TextPlan]) -> list[str | None]:
-    """Store the texts of several documents in one batch (see `write_system_versions`); the
-    new status of each, or None for a document a client changed meanwhile."""
-    by_id = {t.plan.record_id: t for t in texts}
-    written = write_system_versions(
-        env, [t.plan for t in texts],
-        lambda session, plan, version: _apply_text(session, by_id[plan.record_id], version))
-    return [t.status if v is not None else None for t, v in zip(texts, written, strict=True)]
-
-
-def _set_status(env: Env, document_id: str, status: str, reason: str | None) -> None:
-    with env.db.write() as session:
-        row = session.get(Document, document_id)
-        if row is not None and (row.text_status, row.text_reason) != (status, reason):
-            row.text_status, row.text_reason = status, reason
+        status, reason = text.summary
+        rows.append({"rid": rid, "version": text.version, "status": status, "reason": reason})
+    if rows:
+        session.connection().execute(_SET_STATUS, rows)

@@ -17,9 +17,9 @@ from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from ..catalog import OutboxEvent, PendingWrite
-from ..storage import StagedFile, StaleVersion, VersionInfo, VersionWrite
+from ..storage import StagedFile, StaleVersion, VersionInfo
 from . import audit
-from .context import SYSTEM, Actor, Env
+from .context import Actor, Env
 from .errors import PreconditionFailed
 from .processes import this_process
 from .records import new_id, object_id
@@ -68,7 +68,7 @@ def write_object(
             "token": token, "object_id": plan.record_id, "object_kind": plan.kind,
             "started_at": env.now(), "holder": holder})
     try:
-        version = _write_rebasing(env, actor, plan)
+        version = _write(env, actor, plan)
     except BaseException as exc:
         with env.db.write() as session:
             if unreserve is not None:
@@ -91,74 +91,15 @@ def write_object(
     return version
 
 
-def write_system_versions(
-    env: Env,
-    plans: list[WritePlan],
-    apply: Callable[[Session, WritePlan, VersionInfo], None],
-) -> list[VersionInfo | None]:
-    """New versions of several existing objects by the system, in one batch (the worker's
-    extracted texts): one pending transaction, one storage commit for all (three syncs), one
-    transaction for the mirror rows and audit events. An object a client changed meanwhile
-    (its head is no longer the plan's `expected_head`) is skipped: None in its slot."""
-    if not plans:
-        return []
-    tokens = [new_id() for _ in plans]
-    holder = this_process(env)
-    now = env.now()
-    with env.db.write(synced_by_storage=True) as session:
-        session.connection().execute(_ADD_PENDING, [
-            {"token": token, "object_id": plan.record_id, "object_kind": plan.kind,
-             "started_at": now, "holder": holder} for token, plan in zip(tokens, plans, strict=True)])
-    try:
-        results = env.store.write_versions([
-            VersionWrite(object_id(plan.record_id), plan.add() if callable(plan.add) else plan.add,
-                         message=plan.message, user_name=SYSTEM.name,
-                         user_address=SYSTEM.address, remove=tuple(plan.remove),
-                         created=env.now(), expected_head=plan.expected_head)
-            for plan in plans])
-    except BaseException:
-        with env.db.write() as session:
-            session.connection().execute(_DROP_PENDING, [{"token": t} for t in tokens])
-        raise
-    written: list[VersionInfo | None] = []
-    with env.db.write() as session:
-        for plan, result in zip(plans, results, strict=True):
-            if isinstance(result, StaleVersion):
-                written.append(None)
-                continue
-            apply(session, plan, result)
-            audit.log_in(session, env, SYSTEM, f"{plan.kind}.version", plan.record_id,
-                         {"version": result.number, "message": result.message})
-            written.append(result)
-        session.connection().execute(_DROP_PENDING, [{"token": t} for t in tokens])
-    return written
-
-
-def _write_rebasing(env: Env, actor: Actor, plan: WritePlan) -> VersionInfo:
-    """Write the version; a client's If-Match stays valid across versions the system added
-    meanwhile (extracted text), since those never touch what a client changes."""
-    expected = plan.expected_head
+def _write(env: Env, actor: Actor, plan: WritePlan) -> VersionInfo:
+    """Write the version; `expected_head` is the client's If-Match. Only people and client
+    systems add versions (extracted text is derived data: decision 0021), so an ETag stays
+    valid until someone changes the record."""
     add = plan.add() if callable(plan.add) else plan.add
-    while True:
-        try:
-            return env.store.write_version(
-                object_id(plan.record_id), add=add, remove=plan.remove, message=plan.message,
-                user_name=actor.name, user_address=actor.address, created=env.now(),
-                expected_head=expected)
-        except StaleVersion as exc:
-            if not expected or exc.actual < expected:
-                raise
-            newer = env.store.versions(object_id(plan.record_id))[expected:exc.actual]
-            if not newer or not all(is_system_text_version(v) for v in newer):
-                raise
-            expected = exc.actual
-
-
-SYSTEM_TEXT_MESSAGE = "Extract text"
-
-
-def is_system_text_version(version: VersionInfo) -> bool:
-    return version.user_name == SYSTEM.name and version.message.startswith(SYSTEM_TEXT_MESSAGE)
+    return env.store.write_version(
+        object_id(plan.record_id), add=add, remove=plan.remove, message=plan.message,
+        user_name=actor.name, user_address=actor.address, created=env.now(),
+        expected_head=plan.expected_head)
 
 
 def add_outbox(session: Session, env: Env, record_id: str, kind: str, action: str) -> None:

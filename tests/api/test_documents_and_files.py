@@ -204,21 +204,21 @@ def test_the_answer_to_a_change_is_what_a_read_returns(client, dossier):
 
 
 def test_a_new_file_keeps_the_text_pending_until_the_worker_has_read_it(client, dossier, worker):
-    """README example 5 failed with 412: the worker's text version came after the ETag the
-    clerk had, and nothing said so. `text_status` is `pending` until that version is in."""
+    """`text_status` is `pending` until the worker has read a new file's text; reading it adds
+    no version (decision 0021): the ETag a client got stays valid (README example 5)."""
     from tests.conftest import drain
 
     doc = client.make_document(dossier["id"], files={"qd.txt": "Quyết định số 15".encode()})
     drain(worker)
     current = client.get(f"/api/v1/documents/{doc['id']}").json
-    assert (current["text_status"], current["version"]) == ("ok", 2)
+    assert (current["text_status"], current["version"]) == ("ok", 1)
     r = client.put(f"/api/v1/documents/{doc['id']}/files/qd.txt", data="Quyết định đã ký".encode(),
-                   headers={"If-Match": '"v2"', "Content-Type": "text/plain"})
+                   headers={"If-Match": '"v1"', "Content-Type": "text/plain"})
     assert r.status_code == 200 and r.json["text_status"] == "pending"
     assert client.get(f"/api/v1/documents/{doc['id']}").json["text_status"] == "pending"
     drain(worker)
     after = client.get(f"/api/v1/documents/{doc['id']}").json
-    assert (after["text_status"], after["version"]) == ("ok", 4)
+    assert (after["text_status"], after["version"]) == ("ok", 2)
     r = client.patch(f"/api/v1/documents/{doc['id']}", json={"subject": "đính chính"},
                      headers={"If-Match": f'"v{after["version"]}"'})
     assert r.status_code == 200

@@ -4,6 +4,7 @@ file names fit what storage holds; /health checks what writes need."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import timedelta
@@ -12,7 +13,6 @@ from sqlalchemy import select, text, update
 
 from repo_server.catalog import AuditHead, OutboxEvent
 from repo_server.services.keys import create_key
-from repo_server.services.records import object_id
 from tests.conftest import Client, drain
 
 TXT = "text/plain"
@@ -36,14 +36,14 @@ def test_a_file_name_storage_cannot_hold_beside_its_text_is_refused_at_upload(cl
     assert _upload(client, dossier["id"], "a" * 247 + ".txt").status_code == 201  # 251 bytes
 
 
+BAD_BYTES = "tờ trình không lưu được".encode()
+
+
 def _bad_document(client: Client, env, dossier_id: str) -> str:  # noqa: ANN001
-    """A document holding a file whose name is too long for its text to be stored beside it
-    (as an older root may hold: the upload limit did not exist when it was stored)."""
-    doc = client.make_document(dossier_id, files={"ok.txt": b"binh thuong"})
-    env.store.write_version(object_id(doc["id"]), add={"files/" + "b" * 248 + ".txt": b"x"},
-                            message="older root", user_name="test",
-                            user_address="urn:test", created=env.now())
-    return doc["id"]
+    """A document whose file's text cannot be kept: a folder stands where its derived-text
+    cache entry must go (as a broken disk or a careless hand may leave)."""
+    env.texts.path(hashlib.sha256(BAD_BYTES).hexdigest()).mkdir(parents=True)
+    return client.make_document(dossier_id, files={"bad.txt": BAD_BYTES})["id"]
 
 
 def _event(env, rid: str) -> OutboxEvent:  # noqa: ANN001
@@ -74,7 +74,7 @@ def test_a_failing_item_is_isolated_retried_with_backoff_then_parked(client, dos
             .json["items"]}
     assert {d["id"] for d in good} <= hits
     event = _event(env, bad)
-    assert event.attempts == 1 and "longer than 255 bytes" in event.error
+    assert event.attempts == 1 and "IsADirectoryError" in event.error
     assert event.parked_at is None and event.next_attempt_at is not None
     # the bad one is still found by its metadata meanwhile
     assert bad in {h["id"] for h in client.get("/api/v1/search", query_string={
@@ -112,7 +112,7 @@ def test_parked_items_are_listed_and_retried_in_scope(client, app, dossier, work
     assert listed["total"] == 1
     item = listed["items"][0]
     assert item["object_id"] == bad and item["kind"] == "document"
-    assert item["fonds_code"] == dossier["fonds_code"] and "longer than 255 bytes" in item["error"]
+    assert item["fonds_code"] == dossier["fonds_code"] and "IsADirectoryError" in item["error"]
 
     client.make_fonds("000.00.00.H50", "UBND xã B")
     _, other = create_key(env, "archivist-b", ["archivist"], fonds_scope=["000.00.00.H50"])
@@ -125,10 +125,8 @@ def test_parked_items_are_listed_and_retried_in_scope(client, app, dossier, work
     assert Client(app, clerk).get("/api/v1/outbox/parked").status_code == 403
     assert archivist_a.get("/api/v1/outbox/parked").json["total"] == 1
 
-    # the cause is fixed (the file gets a name that fits), then the item is retried
-    env.store.write_version(object_id(bad), add={}, remove=["files/" + "b" * 248 + ".txt"],
-                            message="fixed", user_name="test", user_address="urn:test",
-                            created=env.now())
+    # the cause is fixed (the folder is removed), then the item is retried
+    env.texts.path(hashlib.sha256(BAD_BYTES).hexdigest()).rmdir()
     r = archivist_a.post(f"/api/v1/outbox/parked/{item['id']}/retry")
     assert r.status_code == 200 and r.json == {"retried": 1, "ids": [item["id"]]}
     assert client.get("/api/v1/outbox/parked").json["total"] == 0

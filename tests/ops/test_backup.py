@@ -485,3 +485,31 @@ def test_a_checkpoint_sealed_during_the_copy_does_not_break_the_restored_trail(
         assert audit.verify(env2)["ok"]
     finally:
         close_env(env2)
+
+
+def test_backup_and_restore_carry_the_derived_text_cache(client, dossier, env, worker,
+                                                         restore_config, tmp_path, monkeypatch):
+    """Issue 18: the derived-text cache is in every set; a restore puts it back, so the new
+    index has every text without reading a file again."""
+    from repo_server.services import texts
+
+    body = "Biên bản nghiệm thu công trình trường học".encode()
+    doc = client.make_document(dossier["id"], files={"bb.txt": body})
+    drain(worker)
+    sha = hashlib.sha256(body).hexdigest()
+    m = bk.backup(env, tmp_path / "backup", mode="full")
+    assert m["derived_texts"] == 1 and m["problems"] == []
+    assert f"derived/text/{sha[:2]}/{sha}.json.gz" in bk.read_sums(Path(m["path"]) / bk.SUMS)
+    assert bk.verify_set(m["path"])["ok"]
+
+    def no_extraction(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("a restore with the cache reads no file again")
+
+    monkeypatch.setattr(texts, "extract_text", no_extraction)
+    result = bk.restore(restore_config, tmp_path / "backup")
+    assert result["derived_texts"] == 1 and result["indexed"] >= 2
+    client2, env2 = _restored_client(restore_config)
+    assert env2.texts.get(sha).text == body.decode()
+    hits = client2.get("/api/v1/search", query_string={"q": "nghiem thu cong trinh"}).json
+    assert [h["id"] for h in hits["items"]] == [doc["id"]]
+    close_env(env2)
