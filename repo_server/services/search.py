@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..catalog import Document, Dossier
 from ..search import (
@@ -17,7 +17,7 @@ from ..search import (
     open_backend,
 )
 from . import rights
-from .access import modes, sees_everything
+from .access import PUBLIC, modes, sees_everything
 from .context import Actor, Env
 from .errors import ServiceError
 from .fonds import predecessors
@@ -83,25 +83,53 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
     except IndexUnavailable as exc:  # damaged after the check: the worker rebuilds it
         raise SearchUnavailable("The search index is being rebuilt; everything else works. "
                                 "Try the search again in a few minutes.") from exc
-    items = _describe(env, result.hits)
+    items = _describe(env, result.hits, viewer)
     return {"items": items, "total": result.total, "total_is_estimate": result.total_is_estimate,
             "page": request.page, "page_size": request.page_size, "facets": result.facets}
 
 
-def _describe(env: Env, hits) -> list[dict[str, Any]]:  # noqa: ANN001
+def _visible(table, viewer: Actor, allowed: set[str] | None):  # noqa: ANN001, ANN202
+    """The catalog's own rights condition on ``table`` (Document or Dossier), or None."""
+    conds = []
+    if viewer.scope is not None:
+        conds.append(table.fonds_code.in_(viewer.scope))
+    if allowed is not None:
+        conds.append(func.coalesce(table.access_mode, PUBLIC).in_(sorted(allowed)))
+    return conds
+
+
+def _describe(env: Env, hits, viewer: Actor) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The hits that still exist and that the viewer may still see, described from the catalog.
+
+    Rights are checked again here for every hit, against the catalog rather than the index
+    (which lags a change of access mode by a worker pass): fonds scope and the access mode of
+    the document and of its dossier, as access.can_see_document does (a hit opened only by a
+    per-dossier grant is not shown: search filters by modes, not grants). One query per kind,
+    on a Core connection, only the columns the answer shows: the ORM's row handling cost more
+    per hit than the search itself (decision 0024)."""
     doc_ids = [h.id for h in hits if h.kind == "document"]
     dossier_ids = [h.id for h in hits if h.kind == "dossier"]
-    # only the columns the answer shows: loading whole ORM rows cost more than the search
+    allowed = None if sees_everything(viewer) else modes(viewer)
+    docs: dict[str, Any] = {}
+    dossiers: dict[str, Any] = {}
     with env.db.read() as session:
-        docs = {d.id: d for d in session.execute(
-            select(Document.id, Document.subject, Document.code_number, Document.code_notation,
-                   Document.doc_code, Document.issued_date, Document.fonds_code,
-                   Document.type_code)
-            .where(Document.id.in_(doc_ids), Document.head_version > 0))} if doc_ids else {}
-        dossiers = {d.id: d for d in session.execute(
-            select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
-                   Dossier.fonds_code, Dossier.state)
-            .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))} if dossier_ids else {}
+        conn = session.connection()
+        if doc_ids:
+            stmt = (select(Document.id, Document.subject, Document.code_number,
+                           Document.code_notation, Document.doc_code, Document.issued_date,
+                           Document.fonds_code, Document.type_code)
+                    .where(Document.id.in_(doc_ids), Document.head_version > 0,
+                           *_visible(Document, viewer, allowed)))
+            if allowed is not None:
+                stmt = stmt.join(Dossier, Dossier.id == Document.dossier_id).where(
+                    *_visible(Dossier, viewer, allowed))
+            docs = {d.id: d for d in conn.execute(stmt)}
+        if dossier_ids:
+            dossiers = {d.id: d for d in conn.execute(
+                select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
+                       Dossier.fonds_code, Dossier.state)
+                .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0,
+                       *_visible(Dossier, viewer, allowed)))}
     out = []
     for hit in hits:
         base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,
