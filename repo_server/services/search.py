@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from ..catalog import Document, Dossier
 from ..search import (
@@ -88,14 +89,33 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
             "page": request.page, "page_size": request.page_size, "facets": result.facets}
 
 
-def _visible(table, viewer: Actor, allowed: set[str] | None):  # noqa: ANN001, ANN202
-    """The catalog's own rights condition on ``table`` (Document or Dossier), or None."""
-    conds = []
-    if viewer.scope is not None:
-        conds.append(table.fonds_code.in_(viewer.scope))
-    if allowed is not None:
-        conds.append(func.coalesce(table.access_mode, PUBLIC).in_(sorted(allowed)))
-    return conds
+_DOC_COLUMNS = (Document.id, Document.subject, Document.code_number, Document.code_notation,
+                Document.doc_code, Document.issued_date, Document.fonds_code, Document.type_code)
+_DOSSIER_COLUMNS = (Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
+                    Dossier.fonds_code, Dossier.state)
+
+
+@cache
+def _statement(kind: str, scoped: bool, by_mode: bool) -> Select:
+    """The describing query of one kind of hit, made once: ids, scope and modes are bound at
+    each execution (expanding parameters); building the statement per request cost more than
+    running it."""
+    ids = bindparam("ids", expanding=True)
+    scope = bindparam("scope", expanding=True)
+    allowed = bindparam("modes", expanding=True)
+    tables = [Document, Dossier] if kind == "document" else [Dossier]
+    if kind == "document":
+        stmt = select(*_DOC_COLUMNS).where(Document.id.in_(ids), Document.head_version > 0)
+        if scoped or by_mode:
+            stmt = stmt.join(Dossier, Dossier.id == Document.dossier_id)
+    else:
+        stmt = select(*_DOSSIER_COLUMNS).where(Dossier.id.in_(ids), Dossier.head_version > 0)
+    for table in tables:
+        if scoped:
+            stmt = stmt.where(table.fonds_code.in_(scope))
+        if by_mode:
+            stmt = stmt.where(func.coalesce(table.access_mode, PUBLIC).in_(allowed))
+    return stmt
 
 
 def _describe(env: Env, hits, viewer: Actor) -> list[dict[str, Any]]:  # noqa: ANN001
@@ -107,29 +127,21 @@ def _describe(env: Env, hits, viewer: Actor) -> list[dict[str, Any]]:  # noqa: A
     per-dossier grant is not shown: search filters by modes, not grants). One query per kind,
     on a Core connection, only the columns the answer shows: the ORM's row handling cost more
     per hit than the search itself (decision 0024)."""
-    doc_ids = [h.id for h in hits if h.kind == "document"]
-    dossier_ids = [h.id for h in hits if h.kind == "dossier"]
-    allowed = None if sees_everything(viewer) else modes(viewer)
-    docs: dict[str, Any] = {}
-    dossiers: dict[str, Any] = {}
+    allowed = None if sees_everything(viewer) else sorted(modes(viewer))
+    params: dict[str, Any] = {}
+    if viewer.scope is not None:
+        params["scope"] = list(viewer.scope)
+    if allowed is not None:
+        params["modes"] = allowed
+    found: dict[str, dict[str, Any]] = {"document": {}, "dossier": {}}
     with env.db.read() as session:
         conn = session.connection()
-        if doc_ids:
-            stmt = (select(Document.id, Document.subject, Document.code_number,
-                           Document.code_notation, Document.doc_code, Document.issued_date,
-                           Document.fonds_code, Document.type_code)
-                    .where(Document.id.in_(doc_ids), Document.head_version > 0,
-                           *_visible(Document, viewer, allowed)))
-            if allowed is not None:
-                stmt = stmt.join(Dossier, Dossier.id == Document.dossier_id).where(
-                    *_visible(Dossier, viewer, allowed))
-            docs = {d.id: d for d in conn.execute(stmt)}
-        if dossier_ids:
-            dossiers = {d.id: d for d in conn.execute(
-                select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
-                       Dossier.fonds_code, Dossier.state)
-                .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0,
-                       *_visible(Dossier, viewer, allowed)))}
+        for kind, rows in found.items():
+            ids = [h.id for h in hits if h.kind == kind]
+            if ids:
+                stmt = _statement(kind, viewer.scope is not None, allowed is not None)
+                rows.update((r.id, r) for r in conn.execute(stmt, {**params, "ids": ids}))
+    docs, dossiers = found["document"], found["dossier"]
     out = []
     for hit in hits:
         base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,
