@@ -140,7 +140,7 @@ def _describe(env: Env, hits, viewer: Actor) -> list[dict[str, Any]]:  # noqa: A
             ids = [h.id for h in hits if h.kind == kind]
             if ids:
                 stmt = _statement(kind, viewer.scope is not None, allowed is not None)
-                rows.update((r.id, r) for r in conn.execute(stmt, {**params, "ids": ids}))
+                rows.update((r.id, r) for r in conn.execute(stmt, {**params, "ids": ids}).all())
     docs, dossiers = found["document"], found["dossier"]
     out = []
     for hit in hits:
