@@ -456,6 +456,11 @@ class Highlighter:
         spans: list[tuple[int, int]] = []
         keys: list[set[str]] = []
         first = 0  # the first match inside the window ending at the last one
+        # how many matches of the window hold each query syllable, and how many query
+        # syllables the window holds (kept as the window slides: no union per match)
+        inside: dict[str, int] = {}
+        held = 0
+        wanted = self.syllables
         stop = None
         for a, b in self._iter_spans(text):
             if stop is not None:
@@ -464,10 +469,17 @@ class Highlighter:
                 spans.append((a, b))
                 continue
             spans.append((a, b))
-            keys.append(set(SYLLABLE_RE.findall(fold(text[a:b].lower()))))  # text is NFC
-            while spans[first][0] < b - width:
+            key = set(SYLLABLE_RE.findall(fold(text[a:b].lower()))) & wanted  # text is NFC
+            keys.append(key)
+            for s in key:
+                inside[s] = inside.get(s, 0) + 1
+                held += inside[s] == 1
+            while first < len(spans) - 1 and spans[first][0] < b - width:
+                for s in keys[first]:
+                    inside[s] -= 1
+                    held -= inside[s] == 0
                 first += 1
-            if self.syllables and self.syllables <= set().union(*keys[first:]):
+            if wanted and held == len(wanted):
                 stop = spans[first][0] + width + 20
         return spans
 
