@@ -114,6 +114,26 @@ def test_a_desk_system_searches_its_own_fonds(client, app, env, fonds, worker):
     assert search(client, q="77/GCN-UBND")["total"] == 2  # the administrator sees both fonds
 
 
+def test_rights_are_checked_against_the_catalog_for_every_hit(client, app, env, dossier,
+                                                              worker):
+    doc = client.make_document(dossier["id"], subject="Giấy phép xây dựng nhà ở")
+    other = client.make_document(dossier["id"], subject="Giấy phép xây dựng công trình")
+    drain(worker)
+    desk = Client(app, create_key(env, "desk", ["integration"],
+                                  fonds_scope=[dossier["fonds_code"]])[1])
+    assert search(desk, q="giay phep xay dung")["total"] == 2
+    r = client.patch(f"/api/v1/documents/{doc['id']}", json={"access_mode": "02"},
+                     headers={"If-Match": '"v1"'})
+    assert r.status_code == 200, r.json
+    # the index still says 01 until the worker's next pass: the catalog decides, per hit
+    assert [h["id"] for h in search(desk, q="giay phep xay dung")["items"]] == [other["id"]]
+    assert search(client, q="giay phep xay dung", page_size=1)["items"]  # admin: all modes
+    assert {h["id"] for h in search(client, q="giay phep xay dung")["items"]} == {
+        doc["id"], other["id"]}
+    drain(worker)
+    assert [h["id"] for h in search(desk, q="giay phep xay dung")["items"]] == [other["id"]]
+
+
 def test_filters_facets_and_dossier_search(client, fonds, worker):
     client.make_fonds("000.00.00.H50", "UBND xã Phú Mỹ")
     d1 = client.make_dossier(title="Hồ sơ đất đai")

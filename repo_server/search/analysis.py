@@ -417,8 +417,12 @@ class Highlighter:
             key=len,
             reverse=True,
         )
+        # Matched on the lower-cased text, without IGNORECASE and without a leading
+        # look-behind: both kept the regex engine from skipping ahead to a possible first
+        # letter, and scanning long texts cost most of a result page (decision 0024). The
+        # start of a word is checked by hand (_iter_spans).
         self.pattern = (
-            re.compile(r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE)
+            re.compile(r"(?:" + "|".join(alternatives) + r")(?![^\W_])")
             if alternatives
             else None
         )
@@ -426,11 +430,21 @@ class Highlighter:
     def _iter_spans(self, text: str) -> Iterator[tuple[int, int]]:
         if self.pattern is None:
             return
-        for m in self.pattern.finditer(text):
+        lower = text.lower()
+        if len(lower) != len(text):  # a letter whose lower case is longer (İ): rare, slow path
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        search = self.pattern.search
+        pos = 0
+        while (m := search(lower, pos)) is not None:
+            a, b = m.span()
+            if a > 0 and text[a - 1].isalnum():  # inside a word: try again one letter on
+                pos = a + 1
+                continue
+            pos = b if b > a else a + 1
             if self.exact_forms is None or (
-                re.sub(_WORD_GAP, " ", canonical(m.group())) in self.exact_forms
+                re.sub(_WORD_GAP, " ", canonical(text[a:b])) in self.exact_forms
             ):
-                yield m.span()
+                yield a, b
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         return list(self._iter_spans(text))
@@ -442,6 +456,11 @@ class Highlighter:
         spans: list[tuple[int, int]] = []
         keys: list[set[str]] = []
         first = 0  # the first match inside the window ending at the last one
+        # how many matches of the window hold each query syllable, and how many query
+        # syllables the window holds (kept as the window slides: no union per match)
+        inside: dict[str, int] = {}
+        held = 0
+        wanted = self.syllables
         stop = None
         for a, b in self._iter_spans(text):
             if stop is not None:
@@ -450,10 +469,17 @@ class Highlighter:
                 spans.append((a, b))
                 continue
             spans.append((a, b))
-            keys.append(set(SYLLABLE_RE.findall(fold(text[a:b].lower()))))  # text is NFC
-            while spans[first][0] < b - width:
+            key = set(SYLLABLE_RE.findall(fold(text[a:b].lower()))) & wanted  # text is NFC
+            keys.append(key)
+            for s in key:
+                inside[s] = inside.get(s, 0) + 1
+                held += inside[s] == 1
+            while first < len(spans) - 1 and spans[first][0] < b - width:
+                for s in keys[first]:
+                    inside[s] -= 1
+                    held -= inside[s] == 0
                 first += 1
-            if self.syllables and self.syllables <= set().union(*keys[first:]):
+            if wanted and held == len(wanted):
                 stop = spans[first][0] + width + 20
         return spans
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, func, select
 
 from ..catalog import Document, Dossier
 from ..search import (
@@ -17,7 +18,7 @@ from ..search import (
     open_backend,
 )
 from . import rights
-from .access import modes, sees_everything
+from .access import PUBLIC, modes, sees_everything
 from .context import Actor, Env
 from .errors import ServiceError
 from .fonds import predecessors
@@ -83,25 +84,64 @@ def search(env: Env, backend, args: dict[str, Any], viewer: Actor) -> dict[str, 
     except IndexUnavailable as exc:  # damaged after the check: the worker rebuilds it
         raise SearchUnavailable("The search index is being rebuilt; everything else works. "
                                 "Try the search again in a few minutes.") from exc
-    items = _describe(env, result.hits)
+    items = _describe(env, result.hits, viewer)
     return {"items": items, "total": result.total, "total_is_estimate": result.total_is_estimate,
             "page": request.page, "page_size": request.page_size, "facets": result.facets}
 
 
-def _describe(env: Env, hits) -> list[dict[str, Any]]:  # noqa: ANN001
-    doc_ids = [h.id for h in hits if h.kind == "document"]
-    dossier_ids = [h.id for h in hits if h.kind == "dossier"]
-    # only the columns the answer shows: loading whole ORM rows cost more than the search
+_DOC_COLUMNS = (Document.id, Document.subject, Document.code_number, Document.code_notation,
+                Document.doc_code, Document.issued_date, Document.fonds_code, Document.type_code)
+_DOSSIER_COLUMNS = (Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
+                    Dossier.fonds_code, Dossier.state)
+
+
+@cache
+def _statement(kind: str, scoped: bool, by_mode: bool) -> Select:
+    """The describing query of one kind of hit, made once: ids, scope and modes are bound at
+    each execution (expanding parameters); building the statement per request cost more than
+    running it."""
+    ids = bindparam("ids", expanding=True)
+    scope = bindparam("scope", expanding=True)
+    allowed = bindparam("modes", expanding=True)
+    tables = [Document, Dossier] if kind == "document" else [Dossier]
+    if kind == "document":
+        stmt = select(*_DOC_COLUMNS).where(Document.id.in_(ids), Document.head_version > 0)
+        if scoped or by_mode:
+            stmt = stmt.join(Dossier, Dossier.id == Document.dossier_id)
+    else:
+        stmt = select(*_DOSSIER_COLUMNS).where(Dossier.id.in_(ids), Dossier.head_version > 0)
+    for table in tables:
+        if scoped:
+            stmt = stmt.where(table.fonds_code.in_(scope))
+        if by_mode:
+            stmt = stmt.where(func.coalesce(table.access_mode, PUBLIC).in_(allowed))
+    return stmt
+
+
+def _describe(env: Env, hits, viewer: Actor) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The hits that still exist and that the viewer may still see, described from the catalog.
+
+    Rights are checked again here for every hit, against the catalog rather than the index
+    (which lags a change of access mode by a worker pass): fonds scope and the access mode of
+    the document and of its dossier, as access.can_see_document does (a hit opened only by a
+    per-dossier grant is not shown: search filters by modes, not grants). One query per kind,
+    on a Core connection, only the columns the answer shows: the ORM's row handling cost more
+    per hit than the search itself (decision 0024)."""
+    allowed = None if sees_everything(viewer) else sorted(modes(viewer))
+    params: dict[str, Any] = {}
+    if viewer.scope is not None:
+        params["scope"] = list(viewer.scope)
+    if allowed is not None:
+        params["modes"] = allowed
+    found: dict[str, dict[str, Any]] = {"document": {}, "dossier": {}}
     with env.db.read() as session:
-        docs = {d.id: d for d in session.execute(
-            select(Document.id, Document.subject, Document.code_number, Document.code_notation,
-                   Document.doc_code, Document.issued_date, Document.fonds_code,
-                   Document.type_code)
-            .where(Document.id.in_(doc_ids), Document.head_version > 0))} if doc_ids else {}
-        dossiers = {d.id: d for d in session.execute(
-            select(Dossier.id, Dossier.title, Dossier.file_code, Dossier.start_date,
-                   Dossier.fonds_code, Dossier.state)
-            .where(Dossier.id.in_(dossier_ids), Dossier.head_version > 0))} if dossier_ids else {}
+        conn = session.connection()
+        for kind, rows in found.items():
+            ids = [h.id for h in hits if h.kind == kind]
+            if ids:
+                stmt = _statement(kind, viewer.scope is not None, allowed is not None)
+                rows.update((r.id, r) for r in conn.execute(stmt, {**params, "ids": ids}).all())
+    docs, dossiers = found["document"], found["dossier"]
     out = []
     for hit in hits:
         base = {"id": hit.id, "kind": hit.kind, "dossier_id": hit.dossier_id, "score": hit.score,

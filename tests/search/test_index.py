@@ -272,3 +272,34 @@ def test_a_reader_preloads_the_most_frequent_posting_lists_of_a_large_segment(tm
     done = fresh.preload(fresh._current().segments, budget_bytes=1)
     assert done["terms"] == 1 and len(cached(fresh) & {(f, t) for f in TEXT_FIELDS
                                                       for t in top}) == 1
+
+
+def test_a_repeated_search_reads_nothing_from_the_term_files_nor_the_toc(tmp_path, monkeypatch):
+    """Terms missing from a segment, and exact terms sharing their folded postings, are
+    remembered like any posting list; check() on an unchanged index reads no TOC."""
+    from whoosh import index as whoosh_index
+
+    from repo_server.search.whoosh.segments import Segment
+
+    writer = WhooshBackend(tmp_path / "ix", writer=True)
+    records = list(generate(120))
+    for i in range(0, len(records), 40):  # several segments: most terms miss in some
+        writer.upsert(records[i:i + 40])
+    writer.close()
+    reader = WhooshBackend(tmp_path / "ix", writer=False, preload_min_docs=None)
+    assert reader.check() is None
+    assert len(reader._current().segments) > 1
+    requests = [SearchRequest(q=q) for q in ("ke hoach", "Ủy ban nhân dân", "xqzw quyết",
+                                            '"phê duyệt" -bán')]
+    first = [reader.search(r) for r in requests]
+    reads: list[str] = []
+    for name in ("_raw", "doc_frequency"):
+        original = getattr(Segment, name)
+        monkeypatch.setattr(Segment, name, lambda self, *a, _o=original, _n=name, **k: (
+            reads.append(_n), _o(self, *a, **k))[1])
+    monkeypatch.setattr(whoosh_index, "exists_in", lambda *a, **k: reads.append("toc") or True)
+    assert reader.check() is None
+    again = [reader.search(r) for r in requests]
+    assert reads == []
+    assert [[(h.id, h.score) for h in r.hits] for r in again] == [
+        [(h.id, h.score) for h in r.hits] for r in first]

@@ -137,3 +137,14 @@ def test_highlighter_marks_words_and_escapes_html():
     snippet = h.snippet(long_text, width=60)
     assert snippet.startswith("…") and snippet.endswith("…") and "<mark>ủy ban</mark>" in snippet
     assert len(snippet) < 120
+
+
+def test_highlighter_word_starts_and_letters_whose_lower_case_is_longer():
+    h = Highlighter([("ban",)], exact=False)
+    # not inside a word, also when a longer word's match would overlap a real one
+    assert h.whole("Ủyban bàn") == "Ủyban <mark>bàn</mark>"
+    assert h.whole("banh BAN_x ban") == "banh <mark>BAN</mark>_x <mark>ban</mark>"
+    # İ lower-cases to two characters: the marks stay where they belong in the text
+    assert h.whole("İİ Bản İ ban") == "İİ <mark>Bản</mark> İ <mark>ban</mark>"
+    pair = Highlighter([("an", "an")], exact=False)
+    assert pair.whole("ban an an") == "ban <mark>an an</mark>"

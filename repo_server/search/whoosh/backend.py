@@ -311,6 +311,16 @@ class WhooshBackend(Searching):
         read), each commit's TOC and schema once; then the answer is cached, so calling it per
         request is cheap. A read error during a search clears the cache.
         """
+        if self._health is not None and self._ix is not None:
+            # the usual case, once per request: nothing committed since the last check. A
+            # listing and a stat answer it; whoosh's exists_in() reads and unpickles the TOC
+            # (schema and analyzers), which cost more than many searches (decision 0024)
+            try:
+                version = self._version()
+            except Exception:  # noqa: BLE001 - missing or unreadable: the full check says
+                version = None
+            if version is not None and self._health[0] == version:
+                return self._health[1]
         for attempt in range(5):
             try:
                 exists = index.exists_in(str(self.index_dir))

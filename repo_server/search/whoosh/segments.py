@@ -64,6 +64,7 @@ class Postings:
 
 
 NO_POSTINGS = Postings(0, None, 0)
+ENTRY_BYTES = 64  # a cache entry that only points to postings held elsewhere (or to none)
 
 
 class TermCache:
@@ -77,25 +78,29 @@ class TermCache:
 
     def get(self, key):
         with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
+            entry = self._items.get(key)
+            if entry is None:
+                return None
+            self._items.move_to_end(key)
+            return entry[0]
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self.size = 0
 
-    def put(self, key, item: Postings) -> None:
+    def put(self, key, item: Postings, nbytes: int | None = None) -> None:
+        """``nbytes``: what this entry costs (default the item's size; a second key for an
+        item cached already costs only the entry)."""
         with self._lock:
             if key in self._items:
                 return
-            self._items[key] = item
-            self.size += item.nbytes
+            n = item.nbytes if nbytes is None else nbytes
+            self._items[key] = (item, n)
+            self.size += n
             while self.size > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self.size -= old.nbytes
+                _, (_, old) = self._items.popitem(last=False)
+                self.size -= old
 
 
 def read_blocks(raw: bytes) -> Iterator[tuple[int, int, object, object]]:
@@ -238,10 +243,15 @@ class Segment:
         p = self.cache.get(key)
         if p is not None:
             return p
+        # a term that is missing, or that shares its alias's postings, is remembered too:
+        # otherwise every search asked the term file again (decision 0024)
         if alias is not None and self.doc_frequency(fieldname, text) == self.doc_frequency(*alias):
-            return self.postings(*alias)
+            p = self.postings(*alias)
+            self.cache.put(key, p, ENTRY_BYTES)
+            return p
         raw = self._raw(fieldname, text)
         if raw is None:
+            self.cache.put(key, NO_POSTINGS, ENTRY_BYTES)
             return NO_POSTINGS
         if fieldname not in TEXT_FIELDS:
             ids = self.ids(fieldname, text)
