@@ -19,8 +19,8 @@ from repo_server.catalog import DigitisationBatch, DigitisationDossier, Digitisa
 from repo_server.services.context import Actor
 from repo_server.services.digitisation import create_batch
 from repo_server.services.digitisation_run import claim_batch, run_batch
+from tests.conftest import drain
 
-from .conftest import drain
 from .digitisation_data import Batch, make_batch
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,

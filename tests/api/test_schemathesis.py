@@ -20,7 +20,7 @@ from repo_server.api.body_limits import largest_body, waitress_channel
 from repo_server.services.keys import create_key
 from tests.conftest import Client, drain
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 2
 
 # Answers that depend on the server's state, not on the request's shape, so no schema can
@@ -76,7 +76,7 @@ DEFAULT_REJECTED = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
 
 def _config(tmp: Path) -> Path:
     lines = [
-        'hooks = "tests.schemathesis_hooks"',
+        'hooks = "tests.api.schemathesis_hooks"',
         "[checks.missing_required_header]",
         # 428 Precondition Required is RFC 6585's answer to a missing If-Match
         "expected-statuses = [400, 401, 403, 406, 415, 422, 428]",
@@ -124,7 +124,7 @@ def test_schemathesis_all_checks(tmp_path, instance, env, worker):
              "--max-examples", str(EXAMPLES_PER_OPERATION),
              "--phases", "examples,coverage,fuzzing", "--workers", "1",
              "--generation-deterministic", "--no-color", "--request-timeout", "30",
-             # a ZIP package: no generated body can be one (tests/test_packages.py)
+             # a ZIP package: no generated body can be one (tests/services/test_packages.py)
              "--exclude-path", "/api/v1/packages/import"],
             cwd=ROOT, capture_output=True, text=True, timeout=600,
             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
+from tests.app.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or (
