@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/api/test_schemathesis.py (loaded by the `st` command).
+"""Schemathesis hooks for tests/api/schemathesis_run.py (loaded by the `st` command).
 
 A fresh Idempotency-Key for every request: schemathesis sends the same boundary value (200
 zeros) with different bodies, which the server rightly refuses (422, tests/api/test_idempotency.py).
