@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, update
 
 from ..catalog import AuditEvent, AuditHead
-from . import audit_anchor
+from . import audit_anchor, audit_view, rights
 from .context import Actor, Env
 
 log = logging.getLogger(__name__)
@@ -220,8 +220,6 @@ def _filtered(filters: dict[str, Any]) -> Select:
 def query(env: Env, filters: dict[str, Any], *, page: int, page_size: int,
           reader: Actor) -> tuple[list[dict[str, Any]], int]:
     """Events the reader may see (services/audit_view.py), newest first."""
-    from . import audit_view, rights
-
     rights.require(reader, "audit.read")
     buffer(env).flush()
     with env.db.read() as session:
@@ -236,8 +234,6 @@ def export_lines(env: Env, filters: dict[str, Any], reader: Actor,
                  batch: int = 1000) -> Iterator[str]:
     """Matching events the reader may see, oldest first, one JSON object per line (streamed
     in batches)."""
-    from . import audit_view, rights
-
     rights.require(reader, "audit.read")
     buffer(env).flush()
     last = 0
