@@ -22,6 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None, *, env=None) -> Flask:  
 
     With `env`, the application uses that env's configuration (`overrides` on top of it);
     without, it loads the configuration of ./instance (or REPO_INSTANCE_PATH)."""
+    # Here, not at the top: every process that imports any part of the package (the worker,
+    # text extraction's child processes, the CLI) imports this file first, and would load the
+    # whole HTTP layer with it. No loop is hidden (check_layers counts these imports too).
     from .api import init_api
     from .config import load_config
     from .services.processes import this_process

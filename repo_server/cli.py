@@ -1,5 +1,8 @@
 """The `repo-server` command: serve, worker, init, create-key, doctor, backup, restore, ..."""
 
+# Commands import what they run inside their function: `repo-server --help`, `init` and `create-
+# key` start without loading the HTTP layer, the worker or the search engine. No loop is hidden
+# there (check_layers counts function-level imports too; issue 14 §6).
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,9 @@ The conversion runs in this process's pool of workers (not in the server); the s
 where they are (folder or ZIP), so keep them there until the batch is done.
 """
 
+# Commands import what they run inside their function: `repo-server digitise --help` starts
+# without loading the digitisation services and their imaging libraries. No loop is hidden there
+# (check_layers counts function-level imports too; issue 14 §6).
 from __future__ import annotations
 
 import getpass

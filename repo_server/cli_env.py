@@ -2,6 +2,9 @@
 upgraded, the storage root opened, this process registered for crash recovery. Shared by
 cli.py and the command groups beside it (cli_records.py)."""
 
+# Commands import what they run inside their function: commands that need no database start
+# without Alembic. No loop is hidden there (check_layers counts function-level imports too; issue
+# 14 §6).
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,8 @@
 batch's papers, export a dossier as PDF or XML). The operator acts as `cli` with every right,
 as the other operator commands do; each action is in the audit trail."""
 
+# Commands import what they run inside their function: a records command loads only the services
+# it runs. No loop is hidden there (check_layers counts function-level imports too; issue 14 §6).
 from __future__ import annotations
 
 import json

@@ -33,7 +33,7 @@ class Setting:
 MiB = 1024 * 1024
 
 # The one table of settings. README's settings table and instance/config.example.py document
-# each of them (tests/test_config.py and tests/test_config_example.py check both).
+# each of them (tests/app/test_config.py and tests/app/test_config_example.py check both).
 SETTINGS: tuple[Setting, ...] = (
     # Where runtime data lives; the other paths default to folders inside it.
     Setting("INSTANCE_PATH", None, "the instance folder (`--instance`, REPO_INSTANCE_PATH)"),

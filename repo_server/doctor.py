@@ -6,6 +6,9 @@ do in plain words. Checks never change anything and never raise: a check that fa
 a problem of its own.
 """
 
+# Commands import what they run inside their function: a check whose part cannot be imported (a
+# missing library) reports it instead of stopping `repo-server doctor`. No loop is hidden there
+# (check_layers counts function-level imports too; issue 14 §6).
 from __future__ import annotations
 
 import os

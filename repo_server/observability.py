@@ -23,6 +23,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .catalog import Alert, Document, Dossier, FixityObject, FixityRun, Fonds, JobRun
+from .services.health import outbox_state
+from .services.processes import current_lease
+
 REQUESTS = Counter("repo_http_requests_total", "HTTP requests answered",
                    ["method", "endpoint", "status"])
 LATENCY = Histogram("repo_http_request_duration_seconds", "Time to answer an HTTP request "
@@ -56,10 +60,6 @@ class StateCollector:
 
     def collect(self):  # noqa: ANN201
         from sqlalchemy import func, select
-
-        from .catalog import Alert, Document, Dossier, FixityObject, FixityRun, Fonds, JobRun
-        from .services.health import outbox_state
-        from .services.processes import current_lease
 
         env = self.env
         outbox = outbox_state(env)

@@ -74,7 +74,7 @@ def main() -> None:
 
         try:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from tests.test_package_zip_safety import _bomb
+            from tests.services.test_package_zip_safety import _bomb
 
             package = _bomb()
             t0 = time.perf_counter()

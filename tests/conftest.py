@@ -18,7 +18,16 @@ from repo_server.services.keys import create_key
 
 def pytest_configure(config) -> None:  # noqa: ANN001
     """Under pytest-xdist each worker has a PostgreSQL test database of its own
-    (`<name>_gw0`, …): everything that reads TEST_DATABASE_URL sees the worker's."""
+    (`<name>_gw0`, …): everything that reads TEST_DATABASE_URL sees the worker's.
+
+    With `--dist loadfile` the files go to the workers in collection order, slowest first
+    (`pytest_collection_modifyitems` below), instead of xdist's default of the files with the
+    most tests first, which left the single long tests for the end (decision 0025)."""
+    config.addinivalue_line(
+        "markers", "slow(seconds=50): a test of tens of seconds (real servers, OCR, fuzzing); "
+        "its file is sent to a test worker first, the longest first; deselect with -m 'not slow'")
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     url = os.environ.get("TEST_DATABASE_URL")
     if worker and url:
@@ -27,6 +36,23 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         u = make_url(url)
         os.environ["TEST_DATABASE_URL"] = u.set(database=f"{u.database}_{worker}") \
             .render_as_string(hide_password=False)
+
+
+def _weight(item) -> float:  # noqa: ANN001
+    mark = item.get_closest_marker("slow")
+    if mark is None:
+        return 0.0
+    return float(mark.args[0] if mark.args else mark.kwargs.get("seconds", 50))
+
+
+def pytest_collection_modifyitems(items) -> None:  # noqa: ANN001
+    """The files of slow tests first, the slowest first (the longest processing time first:
+    with two workers the run ends with short files, not with one long test). The order within
+    a file stays (the README walkthroughs run in README order)."""
+    weight: dict = {}
+    for item in items:
+        weight[item.path] = max(weight.get(item.path, 0.0), _weight(item))
+    items.sort(key=lambda item: -weight[item.path])  # stable: files stay whole and in order
 
 
 def make_config(instance: Path, **overrides) -> dict:  # noqa: ANN003

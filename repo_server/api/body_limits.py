@@ -14,6 +14,8 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from .security import error
+
 MiB = 1024 * 1024
 FORM_OVERHEAD = MiB  # room for the metadata part and the part headers of a multipart upload
 
@@ -113,8 +115,6 @@ def init_body_limits(app) -> None:  # noqa: ANN001
     """Refuse an oversized body from its Content-Length, first of all (before sign-in: the
     answer says nothing about the records and costs nothing to give)."""
     from flask import request
-
-    from .security import error
 
     config = app.config["REPO"]
     app.config["MAX_CONTENT_LENGTH"] = largest_body(config)

@@ -7,6 +7,7 @@ import hashlib
 from flask import Flask, Response, g, request
 
 from ..services import idempotency
+from .security import error
 
 HEADER = "Idempotency-Key"
 
@@ -43,8 +44,6 @@ def init_idempotency(app: Flask) -> None:
         if request.method != "POST" or not key or getattr(g, "actor", None) is None:
             return None
         if len(key) > 200:
-            from .security import error
-
             return error(422, f"{HEADER} is longer than 200 characters.")
         env = app.extensions["repo_server"]
         outcome = idempotency.begin(env, g.actor.name, key, request.method, request.path,

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 from marshmallow import ValidationError
 
+from .security import error
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -133,8 +135,6 @@ def init_input_rules(app) -> None:  # noqa: ANN001
     """Check the query string and the text fields of a multipart form of every API request
     (JSON bodies and parsed queries are checked by the schemas, api/schemas.py StrictSchema)."""
     from flask import request
-
-    from .security import error
 
     @app.before_request
     def _check_text_outside_schemas():  # noqa: ANN202

@@ -20,6 +20,7 @@ from ..version import __version__
 from .blueprint import Blueprint
 from .common import actor, env, page
 from .schemas import PageQuerySchema, PageSchema, StrictSchema
+from .search import reader
 from .security import PUBLIC_ENDPOINTS, ROUTE_ACTIONS
 
 blp = Blueprint("ops", __name__, url_prefix="/api/v1",
@@ -178,8 +179,6 @@ class Ready(MethodView):
                       "the storage root are not usable: send no traffic here.")
     def get(self):
         """Readiness: database, migrations, storage root, index, worker lease, outbox (no key)"""
-        from .search import reader
-
         try:
             problem = reader().check()
         except Exception as exc:  # noqa: BLE001 - reported, never raised

@@ -117,7 +117,7 @@ class Search(MethodView):
 def answer(result: dict) -> Response:
     """The result as SearchResultSchema describes it, written directly: the result holds only
     strings, numbers, dicts and dates, and a marshmallow dump cost more per item than the
-    search itself (tests/test_search_api.py checks both give the same JSON)."""
+    search itself (tests/api/test_search_api.py checks both give the same JSON)."""
     items = [{k: v.isoformat() if isinstance(v, date) else v for k, v in item.items()}
              for item in result["items"]]
     return current_app.json.response({**result, "items": items})

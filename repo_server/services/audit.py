@@ -25,7 +25,7 @@ from sqlalchemy import Select, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..catalog import AuditEvent, AuditHead
-from . import audit_anchor
+from . import audit_anchor, audit_view, rights
 from .context import Actor, Env
 
 log = logging.getLogger(__name__)
@@ -251,8 +251,6 @@ def _filtered(filters: dict[str, Any]) -> Select:
 def query(env: Env, filters: dict[str, Any], *, page: int, page_size: int,
           reader: Actor) -> tuple[list[dict[str, Any]], int]:
     """Events the reader may see (services/audit_view.py), newest first."""
-    from . import audit_view, rights
-
     rights.require(reader, "audit.read")
     buffer(env).flush()
     with env.db.read() as session:
@@ -267,8 +265,6 @@ def export_lines(env: Env, filters: dict[str, Any], reader: Actor,
                  batch: int = 1000) -> Iterator[str]:
     """Matching events the reader may see, oldest first, one JSON object per line (streamed
     in batches)."""
-    from . import audit_view, rights
-
     rights.require(reader, "audit.read")
     buffer(env).flush()
     last = 0

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..catalog import AuditHead
 from .context import Env
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,6 @@ def write_checkpoint(env: Env) -> dict[str, Any] | None:
     it, for a backup manifest). None when the trail is empty or there is no key."""
     from sqlalchemy import select
 
-    from ..catalog import AuditHead
-
     value = key(env)
     with env.db.read() as session:
         head = session.scalar(select(AuditHead).where(AuditHead.id == 1))
@@ -170,8 +169,6 @@ def trim_checkpoints(env: Env) -> int:
     """After a restore: drop checkpoints beyond the restored chain's tip (sealed after the
     backup's snapshot, while its storage was being copied); returns how many."""
     from sqlalchemy import select
-
-    from ..catalog import AuditHead
 
     with env.db.read() as session:
         head = session.scalar(select(AuditHead).where(AuditHead.id == 1))

@@ -49,6 +49,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from ..catalog import Alert, Document, Dossier, Fonds
 from ..storage.copy import STORAGE, verify_copy
 from ..storage.files import copy_hashed
 from ..storage.sync import fsync_dir
@@ -255,8 +256,6 @@ def verify_set(path: str | Path, *, deep: bool = False) -> dict[str, Any]:
 
 def catalog_counts(env: Env) -> dict[str, int]:
     """Quick totals shown after a backup or restore."""
-    from ..catalog import Document, Dossier, Fonds
-
     with env.db.read() as session:
         return {name: session.scalar(select(func.count()).select_from(model)) or 0
                 for name, model in (("fonds", Fonds), ("dossiers", Dossier),
@@ -266,8 +265,6 @@ def catalog_counts(env: Env) -> dict[str, int]:
 def scheduled_backup(env: Env) -> dict[str, Any]:
     """The nightly job: back up into BACKUP_DIR; a failure raises an alert (health shows it)
     until a later backup succeeds."""
-    from ..catalog import Alert
-
     dest = env.config.get("BACKUP_DIR") or ""
     if not dest:
         return {"skipped": "BACKUP_DIR is not set"}

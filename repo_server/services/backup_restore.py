@@ -16,9 +16,12 @@ from typing import Any
 from sqlalchemy import create_engine, delete, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
+from ..catalog import Document, Dossier, Fonds, JobRun, Lease, Tombstone
+from ..catalog.migrate import upgrade
+from ..catalog.models import Base
 from ..storage.copy import STORAGE, CopyDamaged, restore_root, root_holds_objects
 from ..storage.files import copy_hashed
-from . import audit_anchor
+from . import audit, audit_anchor
 from .backup_sets import (
     AUDIT_KEY,
     DERIVED,
@@ -35,7 +38,14 @@ from .backup_snapshot import (
     libpq_params,
     pg_tool,
 )
-from .context import Env
+from .catalog_mirror import recount as _recount
+from .context import Env, build_env
+from .disposal_execution import destroy_dossier
+from .indexing import reindex as reindex_job
+from .rebuild import import_object, reconcile_pending
+from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, object_id, record_id
+from .search import open_writer
+from .writes import add_outbox
 
 log = logging.getLogger("repo_server.services.backup")
 
@@ -117,9 +127,6 @@ def _copy_rows_from_sqlite(snapshot: Path, url: str) -> None:
     schemas to the current revision, then copy every table row by row."""
     import tempfile
 
-    from ..catalog.migrate import upgrade
-    from ..catalog.models import Base
-
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "snapshot.sqlite"
         shutil.copyfile(snapshot, copy)
@@ -173,13 +180,6 @@ def _restore_storage(set_path: Path, root: Path, sums: dict[str, str], fsync: bo
 def reconcile_storage(env: Env) -> dict[str, int]:
     """Make the catalog agree with the storage root after a restore: finish destructions the
     snapshot recorded, import every object newer than (or unknown to) the snapshot."""
-    from ..catalog import Document, Dossier, Fonds, Tombstone
-    from .catalog_mirror import recount as _recount
-    from .disposal_execution import destroy_dossier
-    from .rebuild import import_object, reconcile_pending
-    from .records import DOCUMENT_FILE, DOSSIER_FILE, FONDS_FILE, object_id, record_id
-    from .writes import add_outbox
-
     counts = dict.fromkeys(("imported", "destroyed", "purged", "missing"), 0)
     # 1. destructions in progress at snapshot time: tombstone written, rows or bytes left
     with env.db.read() as session:
@@ -249,8 +249,6 @@ def reconcile_storage(env: Env) -> dict[str, int]:
 
 
 def _parent_known(session, env: Env, rid: str, kind: str) -> bool:  # noqa: ANN001
-    from ..catalog import Dossier, Fonds
-    from .records import DOCUMENT_FILE, DOSSIER_FILE, object_id
 
     if kind == "dossier":
         code = env.store.read_json(object_id(rid), DOSSIER_FILE).get("fonds_code")
@@ -260,8 +258,6 @@ def _parent_known(session, env: Env, rid: str, kind: str) -> bool:  # noqa: ANN0
 
 
 def _reset_operational_state(env: Env, set_name: str) -> None:
-    from ..catalog import JobRun, Lease
-
     with env.db.write() as session:
         session.execute(delete(Lease))
         session.execute(update(JobRun).where(JobRun.status == "running").values(
@@ -318,9 +314,6 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
             reindex: bool = True, progress: Callable[[int], None] | None = None
             ) -> dict[str, Any]:
     """Restore a backup set into an empty instance (see the module docstring)."""
-    from ..catalog.migrate import upgrade
-    from .context import build_env
-
     set_path = resolve_set(src, set_name)
     manifest = json.loads((set_path / MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
@@ -360,17 +353,12 @@ def restore(config: dict[str, Any], src: str | Path, *, set_name: str | None = N
         reconciled = reconcile_storage(env)
         indexed = None
         if reindex:
-            from .indexing import reindex as reindex_job
-            from .search import open_writer
-
             backend = open_writer(env)
             try:
                 indexed = reindex_job(env, backend)["records"]
             finally:
                 backend.close()
         try:
-            from . import audit
-
             audit.record(env, "repo-server", "system.restore", set_path.name,
                          details={"set": set_path.name, "mode": manifest["mode"],
                                   "snapshot_at": manifest["database_snapshot_at"]})

@@ -28,7 +28,7 @@ from .access import in_scope
 from .context import Actor, Env
 from .digitisation_report import write_report
 from .digitisation_status import batch_view
-from .errors import Conflict, NotFound, ServiceError
+from .errors import Conflict, NotFound, PayloadTooLarge, ServiceError
 from .finding_aid import FindingAid, Problem, read_finding_aid
 from .records import new_id, to_json_dict
 from .rights import reach_fonds, require
@@ -356,8 +356,6 @@ def receive_upload(env: Env, folder: Path | None, stream, name: str,  # noqa: AN
     """Spool one uploaded file (finding aid or scans ZIP) into a fresh incoming folder of
     the batch area (the same file system as the batch folders, so it is moved, not copied).
     Returns its path; the caller removes `path.parent` if the batch is not made."""
-    from .errors import PayloadTooLarge
-
     if folder is None:
         folder = work_root(env) / "incoming" / new_id()
     folder.mkdir(parents=True, exist_ok=True)

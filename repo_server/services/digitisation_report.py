@@ -18,6 +18,7 @@ from ..catalog import DigitisationBatch, DigitisationDossier, DigitisationItem
 from .context import Env
 from .destruction import find_font
 from .digitisation_status import batch_view
+from .errors import NotFound
 
 _LINE = {"new_x": "LMARGIN", "new_y": "NEXT"}  # each multi_cell starts a new line
 
@@ -133,8 +134,6 @@ def write_report(env: Env, batch_id: str, fmt: str, folder: Path) -> Path:
     elif fmt == "pdf":
         font = find_font(env.config.get("PDF_FONT") or "")
         if not font:
-            from .errors import NotFound
-
             raise NotFound("No font with Vietnamese letters was found for the PDF report; "
                            "install fonts-dejavu-core or set PDF_FONT, or use the XLSX report.")
         data = _pdf(report, font)

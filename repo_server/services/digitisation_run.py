@@ -29,6 +29,7 @@ from . import audit
 from .context import Actor, Env
 from .digitisation import STALE_AFTER, batch_dir
 from .digitisation_report import judge, standard, write_report
+from .digitisation_status import batch_view
 from .documents import IncomingFile, clean_file_name
 from .errors import ServiceError
 from .push import PushedDocument, push_dossier
@@ -383,7 +384,6 @@ class BatchRunner:
         shutil.rmtree(self.folder / "tmp", ignore_errors=True)
         if state == "done":
             self._drop_uploaded_scans()
-        from .digitisation_status import batch_view
 
         with self.env.db.read() as session:
             return batch_view(session, self.env, session.get(DigitisationBatch, self.batch_id))

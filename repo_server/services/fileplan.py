@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ..catalog import Dossier, FilePlan, FilePlanItem, RetentionRule
 from . import audit
 from .context import Actor, Env
+from .dossiers import create_dossier
 from .errors import Conflict, NotFound, ValidationFailed
 from .fonds import get_fonds_row
 from .records import new_id
@@ -508,8 +509,6 @@ def open_dossiers(env: Env, actor: Actor, plan_id: str, *, item_ids: list[int] |
     """Open the plan's dossiers (all not yet opened, or the items named): each gets its file
     code from the plan's number and symbol (<fonds>.<year>.<notation>), title, retention and
     maker. Already opened items are reported, not opened twice."""
-    from .dossiers import create_dossier
-
     require(actor, "fileplan.open")
     with env.db.read() as session:
         plan = _plan(session, actor, plan_id)

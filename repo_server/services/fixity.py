@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select
 
 from ..catalog import Alert, DisposalReview, Document, Dossier, FixityObject, FixityRun, Fonds
 from ..storage import ObjectNotFound
-from . import rights
+from . import audit, audit_anchor, rights
 from .context import SYSTEM, Actor, Env
 from .errors import NotFound
 from .records import object_id, record_id
@@ -133,8 +133,6 @@ def _alert(env: Env, session, row: FixityObject, problems: list[str]) -> None:  
                       raised_at=env.now()))
     log.error("fixity: %s problems=%s", message, problems[:10])
     try:
-        from . import audit
-
         audit.log_in(session, env, SYSTEM, "fixity.alert", row.object_id,
                      {"status": row.status, "problems": problems[:20]})
     except (ImportError, AttributeError):  # the audit trail is optional here
@@ -291,8 +289,6 @@ def run_fixity(env: Env, trigger: str = "schedule", *, limit: int | None = None,
         raise
     finally:
         try:
-            from . import audit_anchor
-
             audit_anchor.write_checkpoint(env)  # nightly: a sealed mark of the audit chain
         except Exception:  # noqa: BLE001 - fixity's own result matters more
             log.exception("fixity: could not write the audit checkpoint")

@@ -26,6 +26,7 @@ from .dossiers import get_dossier, visible_row
 from .errors import Conflict, NotFound, ValidationFailed
 from .fonds import get_fonds_row
 from .holds import ensure_not_held
+from .lifecycle import archive_dossier
 from .records import DOSSIER_FILE, dump, from_json_dict, new_id, to_json_dict
 from .retention import years_of
 from .rights import reach_fonds, require
@@ -351,8 +352,6 @@ def confirm_receiving(env: Env, actor: Actor, batch_id: str, *, name: str,
     then given -> received (audited). The receiver is not the one who gave it. If one dossier
     cannot be archived (a hold placed meanwhile), the others keep their codes and a retry
     finishes the rest."""
-    from .lifecycle import archive_dossier
-
     require(actor, "handover.receive")
     with env.db.read() as session:
         batch = _batch(session, actor, batch_id)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..catalog import ApiKey, Counter, User
 from .context import Actor, Env
 from .errors import Unauthorized
+from .fonds import predecessors
 from .records import new_id, next_in_sequence
 
 KEY_PREFIX = "rs_"
@@ -153,8 +154,6 @@ def authenticate(env: Env, secret: str | None) -> Actor:
 
 
 def _authenticate(env: Env, digest: str) -> tuple[Actor, datetime | None]:
-    from .fonds import predecessors
-
     with env.db.read() as session:
         row = session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
                               .where(ApiKey.key_hash == digest)).first()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..catalog import Document, RegisterEntry
+from ..catalog import Counter, Document, RegisterEntry
 from ..codes import CodeEntry
 from .context import Actor, Env
 from .errors import Conflict, NotFound, ValidationFailed
@@ -201,8 +201,6 @@ def restore_from_documents(session, env: Env) -> int:  # noqa: ANN001
     from the documents' metadata (their numbers and the numbers they had and lost). Entries
     already in the log are kept. Returns how many were added."""
     from datetime import datetime
-
-    from ..catalog import Counter
 
     known = {(e.fonds_code, e.series, e.year, e.number) for e in session.scalars(
         select(RegisterEntry))}

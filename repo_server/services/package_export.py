@@ -27,6 +27,7 @@ from ..catalog import (
     Dossier,
     Fonds,
 )
+from ..version import __version__
 from . import audit, rights
 from .access import filter_documents, filter_dossiers
 from .context import Actor, Env
@@ -379,7 +380,6 @@ class PackageExport:
                         {"package": self.stats["package"]}) for d in exported], env)
         names = "; ".join(name for _, _, name in fonds) or "repo-server"
         codes = ", ".join(code for _, code, _ in fonds)
-        from ..version import __version__
 
         info = [
             ("Source-Organization", names),

@@ -11,6 +11,9 @@ import uuid
 from datetime import date
 from typing import Any
 
+from ..catalog import Counter
+from .errors import NotFound
+
 DOSSIER_FILE = "dossier.json"
 DOCUMENT_FILE = "metadata.json"
 FONDS_FILE = "fonds.json"
@@ -37,8 +40,6 @@ def record_id(ocfl_id: str) -> str:
 def next_in_sequence(session, scope: str, key: str) -> int:  # noqa: ANN001
     """The next number of a named sequence (file numbers, archive codes, ...), in the caller's
     write transaction so that two writers never get the same number."""
-    from ..catalog import Counter
-
     counter = session.get(Counter, (scope, key), with_for_update=True)
     if counter is None and session.get_bind().dialect.name == "postgresql":
         # FOR UPDATE locks nothing while the row does not exist, so two writers could both
@@ -82,8 +83,6 @@ def dump(record: dict[str, Any]) -> bytes:
 
 def version_at(store, record_id: str, as_of, what: str) -> int:  # noqa: ANN001
     """The number of the version that was current at `as_of` (NotFound before the first)."""
-    from .errors import NotFound
-
     earlier = [v for v in store.versions(object_id(record_id)) if v.created <= as_of]
     if not earlier:
         raise NotFound(f"The {what} did not exist yet at {as_of.isoformat()}.")

@@ -33,7 +33,17 @@ from typing import Any
 
 from sqlalchemy import and_, exists, not_, or_, select
 
-from ..catalog import Dossier, Hold, HoldItem, Tombstone, User
+from ..catalog import (
+    DisposalReview,
+    Document,
+    DocumentTombstone,
+    Dossier,
+    Fonds,
+    Hold,
+    HoldItem,
+    Tombstone,
+    User,
+)
 from .access import can_see_document, can_see_dossier, filter_dossiers, in_scope
 from .context import Actor, Env
 from .errors import Forbidden, NotFound
@@ -136,8 +146,6 @@ def reach_record(session, env: Env, actor: Actor, record_id: str) -> None:  # no
     """404 unless the record a stored object holds is in the actor's view: a fonds, a
     dossier, a document, a destruction record (its review's fonds), or what remains of a
     destroyed dossier or document (its fonds). Anything else: all-fonds users only."""
-    from ..catalog import DisposalReview, Document, DocumentTombstone, Fonds
-
     missing = NotFound(f"There is no record {record_id!r}.")
     if actor.scope is None and actor.conditional and actor.clearance:
         return

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog import Document, Dossier
+from ..storage import ObjectNotFound
 from . import audit
 from .context import Actor, Env
 from .documents import file_list, visible_doc
+from .errors import NotFound
 from .holds import ensure_not_held
 from .records import DOCUMENT_FILE, FILES_DIR, dump, from_json_dict, object_id, to_json_dict
-from .signatures import check_paths, merge, summary_changed
+from .signatures import check_paths, evidence_path, merge, summary_changed
 from .writes import WritePlan, write_object
 
 
@@ -72,10 +74,6 @@ def signatures_of(env: Env, actor: Actor, document_id: str) -> dict[str, Any]:
 def evidence_of(env: Env, actor: Actor, document_id: str, file_name: str,
                 version: int | None = None) -> bytes:
     """The evidence JSON kept for a file's signatures (now, or as in `version`)."""
-    from ..storage import ObjectNotFound
-    from .errors import NotFound
-    from .signatures import evidence_path
-
     with env.db.read() as session:
         row = visible_doc(session, env, actor, document_id, "file.read")
     try:

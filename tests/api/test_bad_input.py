@@ -1,6 +1,6 @@
 """Bad input, by hand, on every write route: each case gets its own 4xx with a JSON error in
 the API's one shape, never a 500 (issue 12, section 4). The generated side of the same promise
-is tests/test_schemathesis.py; the rules themselves are in repo_server/api/input_rules.py."""
+is tests/api/schemathesis_run.py; the rules themselves are in repo_server/api/input_rules.py."""
 
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ from repo_server.services import audit
 from repo_server.services import backup as bk
 from repo_server.services.keys import create_key
 from repo_server.services.records import object_id
+from tests.catalog.test_system import _snapshot, _workload
 from tests.conftest import Client, close_env, drain
 from tests.ops.helpers import MIRROR, assert_catalog_matches_storage, assert_same_tables, table_rows
-from tests.test_system import _snapshot, _workload
 
 PDF = b"%PDF-1.4 " + "Quyết định về việc phê duyệt".encode() * 50
 

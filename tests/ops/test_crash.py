@@ -112,7 +112,7 @@ class Writer(threading.Thread):
                             "files": {f["name"]: f["sha256"] for f in v["files"]}})
 
 
-@pytest.mark.slow
+@pytest.mark.slow(60)
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     lt = loadtest()
     url = database_url()

@@ -22,7 +22,7 @@ def _staged(stack) -> list:  # noqa: ANN001
         if tmp.exists() else []
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 def test_a_kill_during_an_upload_leaves_nothing_after_the_restart(tmp_path):
     lt = loadtest()
     stack = lt.Stack(tmp_path, mode="production", web_workers=1, database_url=database_url())

@@ -13,7 +13,7 @@ from tests.ops.stack import database_url, loadtest
 SECONDS = float(os.environ.get("REPO_LOADTEST_SECONDS", "12"))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(55)
 def test_production_stack_under_load_loses_and_duplicates_nothing(tmp_path):
     lt = loadtest()
     result = lt.run(SECONDS, 8, tmp_path, database_url=database_url())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from repo_server.services.keys import create_key
 from tests.conftest import Client
-from tests.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
+from tests.services.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
 
 FONDS = "000.00.00.H49"
 

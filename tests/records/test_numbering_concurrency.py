@@ -7,6 +7,8 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.records.conftest import FONDS
 
 PROCESSES, THREADS = 5, 10
@@ -32,6 +34,7 @@ def _register_all(config: dict, secret: str, document_ids: list[str]) -> list[tu
     return results
 
 
+@pytest.mark.slow(20)  # five processes: sent first (tests/conftest.py)
 def test_fifty_concurrent_registrations_get_fifty_consecutive_numbers(config, client, dossier):
     from repo_server.services.keys import create_key
 

@@ -13,7 +13,7 @@ from repo_server.services import dossiers, fonds
 from repo_server.services.context import Actor
 from repo_server.services.documents import create_document
 from repo_server.services.lifecycle import close_dossier
-from tests.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
+from tests.services.test_lifecycle_disposal import Clock, clock  # noqa: F401 - the shared clock
 
 FONDS = "000.00.00.H49"
 ARCHIVIST = Actor(name="archivist", roles=("admin",), conditional=True, clearance=True)

@@ -152,7 +152,7 @@ def test_a_revoked_key_stops_working_in_another_process_within_a_second(client, 
     key = client.post(f"/api/v1/users/{uid}/keys", json={}).json
     overrides = {k: config[k] for k in ("DATABASE_URL", "STORAGE_ROOT", "STORAGE_TMP",
                                         "INDEX_DIR", "FSYNC", "SQLITE_SYNCHRONOUS")}
-    script = SECOND_PROCESS.format(root=str(Path(__file__).resolve().parents[1]),
+    script = SECOND_PROCESS.format(root=str(Path(__file__).resolve().parents[2]),
                                    instance=config["INSTANCE_PATH"], overrides=overrides,
                                    secret=key["secret"])
     other = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,

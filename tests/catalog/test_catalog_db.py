@@ -16,8 +16,7 @@ from repo_server.catalog import Database
 from repo_server.catalog.migrate import upgrade
 from repo_server.services.context import SYSTEM
 from repo_server.storage import sync
-
-from .conftest import close_env, make_config
+from tests.conftest import close_env, make_config
 
 # A second process tries the gate's flock without waiting: exit 0 if it got it, 1 if held.
 _TRY_LOCK = """

@@ -153,8 +153,7 @@ def test_a_pushed_case_has_its_signatures_checked(client, fonds, trusted, signed
 def test_a_reader_may_see_but_not_recheck_signatures(app, env, dossier, trusted, signed,  # noqa: ANN001
                                                     client) -> None:
     from repo_server.services.keys import create_key
-
-    from .conftest import Client
+    from tests.conftest import Client
 
     doc = _create(client, dossier, "qd.pdf", signed)
     _, secret = create_key(env, "reader", ["reader"])

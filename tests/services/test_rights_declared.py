@@ -9,7 +9,7 @@ from pathlib import Path
 
 from repo_server.services.policy import ALL_ACTIONS
 
-SERVICES = Path(__file__).resolve().parents[1] / "repo_server" / "services"
+SERVICES = Path(__file__).resolve().parents[2] / "repo_server" / "services"
 # The rights machinery itself, and helpers that only record who acted (attribution).
 MACHINERY = {"access.py", "policy.py", "rights.py", "audit_view.py"}
 ATTRIBUTION = {"audit.py:make_event", "audit.py:log_in", "audit.py:record",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from repo_server.config import DEFAULTS, load_config
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "instance" / "config.example.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "instance" / "config.example.py"
 SETTING = re.compile(r"^# ([A-Z][A-Z0-9_]*) = (.*?)(?:[ \t]+#.*)?$", re.M)
 
 

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from repo_server import build_env, create_app
 from repo_server.catalog import DigitisationBatch
 from repo_server.services.keys import create_key
+from tests.conftest import Client, close_env, make_config
 
-from .conftest import Client, close_env, make_config
 from .digitisation_data import make_batch
 from .test_digitisation import assert_conforming, assert_exactly_the_bad_pages, upload, wait_done
 

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
+from tests.app.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 README = CHECKOUT / "README.md"
+pytestmark = pytest.mark.slow(30)  # a real server per walkthrough: sent first (tests/conftest.py)
 MARKER = re.compile(r"<!--\s*(walkthrough|not run):\s*(.*?)\s*-->")
 KEY_LINE = re.compile(r"^(\s*(?:export\s+)?KEY)=rs_\.\.\.(.*)$", re.M)
 README_URL = "http://127.0.0.1:8080"

@@ -12,7 +12,7 @@ from repo_server.config import DEFAULTS, SETTINGS, load_config
 from repo_server.services.keys import create_key
 from tests.conftest import Client, close_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_create_app_uses_the_configuration_of_its_env(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("TEST_DATABASE_URL")),
     reason="packaging does not depend on the database: it runs in the SQLite leg")

@@ -11,7 +11,7 @@ import time
 import zipfile
 import zlib
 
-from tests.test_packages import assert_untouched, import_into, other  # noqa: F401
+from tests.services.test_packages import assert_untouched, import_into, other  # noqa: F401
 
 BAGIT = "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
 

@@ -10,7 +10,7 @@ import json
 
 from repo_server.services.keys import create_key
 from tests.conftest import Client
-from tests.test_packages import exported, import_into, make_instance
+from tests.services.test_packages import exported, import_into, make_instance
 
 FONDS = "000.00.00.H49"
 

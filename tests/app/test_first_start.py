@@ -21,8 +21,9 @@ import pytest
 
 from repo_server.logs import QUIET_LOGGERS, resolve_format, setup_logging
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 REPO_SERVER = str(Path(sys.executable).with_name("repo-server"))
+pytestmark = pytest.mark.slow(30)  # real programs in subprocesses: sent first (tests/conftest.py)
 
 
 def free_port() -> int:

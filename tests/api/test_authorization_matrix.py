@@ -321,7 +321,7 @@ def _digitisation_upload(fonds: str) -> dict[str, Any]:
     import io
     import tempfile
 
-    from tests.digitisation_data import make_batch
+    from tests.services.digitisation_data import make_batch
 
     if not _DIGITISATION:
         batch = make_batch(Path(tempfile.mkdtemp()), dossiers=1, docs_per_dossier=1,
@@ -335,7 +335,7 @@ def _digitisation_upload(fonds: str) -> dict[str, Any]:
 def _batch(env, fonds: str, folder: Path) -> str:  # noqa: ANN001
     """A queued digitisation batch of the fonds (never run here)."""
     from repo_server.services.digitisation import create_batch
-    from tests.digitisation_data import make_batch
+    from tests.services.digitisation_data import make_batch
 
     made = make_batch(folder, dossiers=1, docs_per_dossier=1, pages_per_doc=1, bad=False)
     return create_batch(env, SYSTEM, fonds, [(p, p.name) for p in made.finding_aid],
@@ -378,7 +378,7 @@ def _fonds_objects(world: World, admin: Client, fonds: str, word: str) -> dict[s
     key = admin.post(f"/api/v1/users/{user['id']}/keys", json={}).json
     grant = admin.post(f"/api/v1/users/{user['id']}/grants",
                        json={"dossier_id": d["id"]}).json["grants"][0]
-    from tests.signing import SigningCA, plain_pdf, sign_pdf
+    from tests.extract.signing import SigningCA, plain_pdf, sign_pdf
 
     signed = admin.make_document(d["id"], files={"s.pdf": sign_pdf(plain_pdf(),
                                                                    SigningCA.create())},

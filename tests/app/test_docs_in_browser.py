@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
+from tests.app.test_first_start import REPO_SERVER, Started, admin_key, free_port, quiet_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or (
@@ -26,7 +26,8 @@ pytestmark = [
                "chromium-driver (.ci/run does)"),
     pytest.mark.skipif(
         bool(os.environ.get("TEST_DATABASE_URL")),
-        reason="the docs page does not depend on the database: it runs in the SQLite leg")]
+        reason="the docs page does not depend on the database: it runs in the SQLite leg"),
+    pytest.mark.slow(30)]  # a real server and browser: sent first (tests/conftest.py)
 WAIT = 60
 
 

@@ -1,7 +1,7 @@
-"""Schemathesis hooks for tests/test_schemathesis.py (loaded by the `st` command).
+"""Schemathesis hooks for tests/api/schemathesis_run.py (loaded by the `st` command).
 
 A fresh Idempotency-Key for every request: schemathesis sends the same boundary value (200
-zeros) with different bodies, which the server rightly refuses (422, tests/test_idempotency.py).
+zeros) with different bodies, which the server rightly refuses (422, tests/api/test_idempotency.py).
 The change is made without marking the case as edited: an edited case is re-classified, which
 would turn a "missing Authorization" case into an authenticated one.
 """
