@@ -28,7 +28,11 @@
 # STORAGE_ROOT = "/srv/repo/storage"   # the records themselves (OCFL); default <instance>/storage
 # STORAGE_TMP = "/srv/repo/storage.tmp"  # staging; must be on the same disk as STORAGE_ROOT
 # INDEX_DIR = "/srv/repo/index"         # search index (rebuilt when lost)
-# SEARCH_BACKEND = "whoosh"             # search engine; the only one so far
+# SEARCH_BACKEND = "whoosh"             # search engine: "whoosh" (one node) or "postgresql"
+#                                       # (in the catalog database, PostgreSQL only; several nodes)
+# SEARCH_PG_EXACT_LIMIT = 10000         # postgresql: exact totals/facets up to this many matches
+# SEARCH_PG_RANK_LIMIT = 1000           # postgresql: matches ranked by relevance at most
+# SEARCH_PG_SAMPLE_PERCENT = 2.0        # postgresql: table share sampled for estimates
 # CODES_DIR = "/srv/repo/codes"         # corrected code lists (<name>.json), if any
 
 # --- Records management (NĐ 30/2020, Luật Lưu trữ 2024) -----------------------------------------

@@ -42,7 +42,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORAGE_TMP", None, "staging folder, on the storage root's file system; default "
             "<storage root>.tmp"),
     Setting("INDEX_DIR", None, "the search index; default <instance>/index"),
-    Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS)"),
+    Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS): "
+            "whoosh (a folder, one node) or postgresql (tables in the catalog database, which "
+            "must be PostgreSQL; several web nodes)"),
+    Setting("SEARCH_PG_EXACT_LIMIT", 10_000, "postgresql search: totals and facets are counted "
+            "exactly up to this many matches, estimated above (total_is_estimate)"),
+    Setting("SEARCH_PG_RANK_LIMIT", 1_000, "postgresql search: every match is ranked up to this "
+            "many; above, the as many most recent and the as many most recent with every word "
+            "in the subject"),
+    Setting("SEARCH_PG_SAMPLE_PERCENT", 2.0, "postgresql search: the share of the table (%) "
+            "sampled to estimate totals and facets above SEARCH_PG_EXACT_LIMIT"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),
     Setting("FSYNC", True, "fsync every storage write; only tests may turn it off"),
     Setting("FSYNC_METHOD", "auto", 'how storage writes are made durable: "syncfs" (one call '
@@ -212,4 +221,8 @@ def load_config(instance_path: str | Path, overrides: dict[str, Any] | None = No
     cfg["BACKUP_DIR"] = str(Path(cfg["BACKUP_DIR"] or instance / "backups").resolve())
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'repo.db'}"
+    if cfg["SEARCH_BACKEND"] == "postgresql" and not cfg["DATABASE_URL"].startswith("postgresql"):
+        raise ValueError("SEARCH_BACKEND=postgresql keeps the search index in the catalog "
+                         "database, which must then be PostgreSQL (DATABASE_URL=postgresql+"
+                         "psycopg://…); with SQLite use SEARCH_BACKEND=whoosh")
     return cfg
