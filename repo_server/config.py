@@ -47,11 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
             "must be PostgreSQL; several web nodes)"),
     Setting("SEARCH_PG_EXACT_LIMIT", 10_000, "postgresql search: totals and facets are counted "
             "exactly up to this many matches, estimated above (total_is_estimate)"),
-    Setting("SEARCH_PG_RANK_LIMIT", 1_000, "postgresql search: every match is ranked up to this "
+    Setting("SEARCH_PG_RANK_LIMIT", 200, "postgresql search: every match is ranked up to this "
             "many; above, the as many most recent and the as many most recent with every word "
             "in the subject"),
-    Setting("SEARCH_PG_SAMPLE_PERCENT", 2.0, "postgresql search: the share of the table (%) "
-            "sampled to estimate totals and facets above SEARCH_PG_EXACT_LIMIT"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),
     Setting("FSYNC", True, "fsync every storage write; only tests may turn it off"),
     Setting("FSYNC_METHOD", "auto", 'how storage writes are made durable: "syncfs" (one call '

@@ -29,6 +29,9 @@ scripts/bench_integration.py adds push and visibility (over HTTP, to the server)
   push       - whole dossiers pushed by a desk system, 1 then 2 clients: dossiers/s, MB/s
   packages   - export and import of a fonds (--package-docs): MB/s, peak RSS of each process
   visibility - time from a create to the document being found by search, under steady ingest
+scripts/bench_search_pg.py adds search-pg: documents generated into the PostgreSQL search
+backend (build rate, size), then search over HTTP on it per query class (and on whoosh with
+--search-pg-whoosh); needs --search-pg-url (an empty, throwaway database)
 
     .venv/bin/python scripts/bench.py --only retention,audit
     .venv/bin/python scripts/bench.py --only search --search-docs 20000
@@ -986,13 +989,16 @@ SECTIONS: dict[str, Callable[[Bench], tuple[list[Row], dict[str, Any]]]] = {
 sys.modules.setdefault("bench", sys.modules[__name__])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_integration  # noqa: E402
+import bench_search_pg  # noqa: E402
 import bench_sections  # noqa: E402
 
 SECTIONS.update(bench_sections.SECTIONS)  # retention (issue 4), audit (issue 5), search (issue 3)
 SECTIONS.update(bench_integration.SECTIONS)  # push, packages (issue 7), visibility (issue 3)
+SECTIONS.update(bench_search_pg.SECTIONS)  # search-pg (issue 16)
 # Sections that need the server (gunicorn on a fresh instance); the others make their own
 # instances and call the services in this process.
-SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS
+SERVER_SECTIONS = (frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS
+                   - bench_search_pg.SERVERLESS)
 # Sections to come, each a function of the same shape registered in SECTIONS.
 PLANNED: tuple[str, ...] = ()
 
@@ -1079,6 +1085,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="JSON results (default: bench-results/bench-<timestamp>.json)")
     bench_sections.add_arguments(p)
     bench_integration.add_arguments(p)
+    bench_search_pg.add_arguments(p)
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in args.sections:

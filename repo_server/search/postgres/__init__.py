@@ -10,8 +10,8 @@ facets and ranking are SQL (``backend.py``). The worker writes it from the outbo
 node sees a change once it is committed.
 
 Big hit sets (decision 0022): totals and facets are counted exactly up to
-SEARCH_PG_EXACT_LIMIT matches; above it they are estimated on a TABLESAMPLE and flagged
-(``total_is_estimate``). Relevance scores every match up to SEARCH_PG_RANK_LIMIT matches;
+SEARCH_PG_EXACT_LIMIT matches; above it the total is the planner's estimate and the facets
+those of the first matches scaled to it, flagged (``total_is_estimate``). Relevance scores every match up to SEARCH_PG_RANK_LIMIT matches;
 above it, the SEARCH_PG_RANK_LIMIT most recent matches and the as many most recent with every
 word in the subject.
 """

@@ -140,8 +140,7 @@ class PostgresBackend:
     holding the tables (tests give each backend its own)."""
 
     def __init__(self, database_url: str, *, writer: bool, schema: str = "public",
-                 exact_limit: int = 10_000, rank_limit: int = 1_000,
-                 sample_percent: float = 2.0, pool_size: int = 5):
+                 exact_limit: int = 10_000, rank_limit: int = 200, pool_size: int = 5):
         if not is_postgresql(database_url):
             raise ValueError(
                 "SEARCH_BACKEND=postgresql keeps the search index in the catalog database, "
@@ -156,7 +155,6 @@ class PostgresBackend:
         self.meta = f'"{schema}".search_meta'
         self.exact_limit = exact_limit
         self.rank_limit = rank_limit
-        self.sample_percent = sample_percent
         # no server-side prepared statements: a generic plan would not know how common the
         # words of a tsquery are (the plan for a rare word and a common one differ)
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
@@ -171,8 +169,7 @@ class PostgresBackend:
         """What ``open_backend`` calls: the settings come from the configuration."""
         return cls(database_url or "", writer=writer,
                    exact_limit=int(config.get("SEARCH_PG_EXACT_LIMIT", 10_000)),
-                   rank_limit=int(config.get("SEARCH_PG_RANK_LIMIT", 1_000)),
-                   sample_percent=float(config.get("SEARCH_PG_SAMPLE_PERCENT", 2.0)))
+                   rank_limit=int(config.get("SEARCH_PG_RANK_LIMIT", 200)))
 
     # --- health ----------------------------------------------------------------------------
 
@@ -226,11 +223,17 @@ class PostgresBackend:
             raise PermissionError("this search backend was opened read-only")
         if not self._ready:
             with self.engine.begin() as conn:
-                for stmt in [*ddl(self.schema), *index_ddl(self.schema)]:
+                for stmt in [*ddl(self.schema, self._lz4(conn)), *index_ddl(self.schema)]:
                     conn.execute(text(stmt))
                 conn.execute(text(f"INSERT INTO {self.meta} VALUES ('version', :v) "
                                   "ON CONFLICT (key) DO NOTHING"), {"v": schema_version()})
             self._ready = True
+
+    @staticmethod
+    def _lz4(conn: Connection) -> bool:
+        return bool(conn.execute(text(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+            "WHERE name = 'default_toast_compression'")).scalar())
 
     def _upsert(self, records: Sequence[IndexRecord], builder: RowBuilder) -> None:
         latest = {r.id: r for r in records}  # the last version of an id in the batch wins
@@ -269,7 +272,7 @@ class PostgresBackend:
             raise PermissionError("this search backend was opened read-only")
         with self.engine.begin() as conn:
             conn.execute(text(f"DROP TABLE IF EXISTS {self.t}"))
-            for stmt in [*ddl(self.schema), *index_ddl(self.schema)]:
+            for stmt in [*ddl(self.schema, self._lz4(conn)), *index_ddl(self.schema)]:
                 conn.execute(text(stmt))
             conn.execute(text(f"INSERT INTO {self.meta} VALUES ('version', :v) "
                               "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"),
@@ -300,7 +303,10 @@ class PostgresBackend:
         if req.page * req.page_size > MAX_DEPTH:
             raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
         plan = Planner(req.exact).plan(parsed)
-        with self._reading() as conn:
+        with self._reading() as conn, conn.begin():
+            # a seq scan would read (detoast) every row's tsvector; the planner does not count
+            # that cost: the GIN and date indexes answer without reading them
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
             if req.kind == "dossier":
                 return self._search_dossiers(conn, req, plan)
             return self._search_documents(conn, req, plan)
@@ -335,70 +341,66 @@ class PostgresBackend:
         return [f"NOT ({a}tsv @@ {p.tsq(x)})"] if x else []
 
     @staticmethod
-    def _score(plan: Plan, p: _Params, a: str = "") -> str:
+    def _score(plan: Plan, p: _Params, a: str = "", tsv: str = "tsv",
+               title: str = "title_tsv") -> str:
         """issue 13 §6: per word with its exact spelling; then the place (phrase in the
         subject, every word in the subject, the typed neighbours together in the text); then
         ts_rank (frequency, weighted by field)."""
-        parts = [f"(CASE WHEN {a}tsv @@ {p.tsq(e)} THEN {EXACT_TIER} ELSE 0 END)"
+        parts = [f"(CASE WHEN {a}{tsv} @@ {p.tsq(e)} THEN {EXACT_TIER} ELSE 0 END)"
                  for e in plan.exacts()]
         places = []
         title_phrase, title_all = plan.title_phrase(), plan.title_all()
         if title_phrase:
-            places.append(f"WHEN {a}title_tsv @@ {p.tsq(title_phrase)} THEN 3")
+            places.append(f"WHEN {a}{title} @@ {p.tsq(title_phrase)} THEN 3")
         if title_all and title_all != title_phrase:
-            places.append(f"WHEN {a}title_tsv @@ {p.tsq(title_all)} THEN 2")
+            places.append(f"WHEN {a}{title} @@ {p.tsq(title_all)} THEN 2")
         text_phrase = plan.text_phrase()
         if text_phrase:
-            places.append(f"WHEN {a}tsv @@ {p.tsq(text_phrase)} THEN 1")
+            places.append(f"WHEN {a}{tsv} @@ {p.tsq(text_phrase)} THEN 1")
         if places:
             parts.append(f"(CASE {' '.join(places)} ELSE {0 if text_phrase else 1} END) "
                          f"* {PLACE_TIER}")
         rank = plan.rank_query()
         if rank:
-            parts.append(f"least(ts_rank({a}tsv, {p.tsq(rank)}), 1) * {RANK_SCALE}")
+            parts.append(f"least(ts_rank({a}{tsv}, {p.tsq(rank)}), 1) * {RANK_SCALE}")
         return " + ".join(parts) or "0"
 
-    def _count(self, conn: Connection, where: str, p: _Params) -> int:
-        return conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {self.t} WHERE {where} "
-                                 f"LIMIT {self.exact_limit + 1}) s"), p).scalar()
-
-    def _facets(self, conn: Connection, where: str, p: _Params, facets: Sequence[str],
-                sample: bool) -> tuple[int, dict[str, dict[str, int]]]:
-        """(total, facet counts) of the rows matching ``where``: counted, or on a
-        TABLESAMPLE of sample_percent of the table and scaled up."""
-        sets = ", ".join(f"({f})" for f in facets)
-        source = f"{self.t} TABLESAMPLE SYSTEM ({self.sample_percent})" if sample else self.t
+    def _totals(self, conn: Connection, where: str, p: _Params, facets: Sequence[str]
+                ) -> tuple[int, bool, dict[str, dict[str, int]]]:
+        """(total, is it an estimate, facet counts) of the rows matching ``where``, in one pass
+        over at most exact_limit + 1 of them (heap visits, no tsvector read: the GIN index
+        answers the words). Above exact_limit: the total is the planner's estimate (from the
+        words' frequencies in the column statistics; at least exact_limit + 1) and the facets
+        are those of the first exact_limit + 1 matches scaled to it, both flagged."""
+        cap = self.exact_limit + 1
         cols = ", ".join(facets)
-        grouping = f"GROUPING({cols})" if facets else "0"
-        rows = conn.execute(text(
-            f"SELECT {cols + ', ' if cols else ''}{grouping} AS g, count(*) AS n FROM {source} "
-            f"WHERE {where} GROUP BY GROUPING SETS ({sets + ', ' if sets else ''}())"), p).all()
-        scale = 100.0 / self.sample_percent if sample else 1.0
+        inner = f"SELECT {cols or '1 AS one'} FROM {self.t} WHERE {where} LIMIT {cap}"
+        if facets:
+            sets = ", ".join(f"({f})" for f in facets)
+            rows = conn.execute(text(
+                f"SELECT {cols}, GROUPING({cols}) AS g, count(*) AS n FROM ({inner}) s "
+                f"GROUP BY GROUPING SETS ({sets}, ())"), p).all()
+        else:
+            rows = conn.execute(text(f"SELECT 0 AS g, count(*) AS n FROM ({inner}) s"), p).all()
+        full = (1 << len(facets)) - 1 if facets else 0
+        count = next((r.n for r in rows if r.g == full), 0)
+        total, estimate = count, False
+        if count >= cap:
+            plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.t} "
+                                     f"WHERE {where}"), p).scalar()
+            total, estimate = max(cap, int(plan[0]["Plan"]["Plan Rows"])), True
+        scale = total / count if count else 1.0
         out: dict[str, dict[str, int]] = {f: {} for f in facets}
-        total = 0
-        full = (1 << len(facets)) - 1
         for row in rows:
-            n = round(row.n * scale)
             if row.g == full:
-                total = n
                 continue
             for i, f in enumerate(facets):
                 if not row.g & (1 << (len(facets) - 1 - i)):
                     value = getattr(row, f)
                     if value:
-                        out[f][value] = n
-        return total, {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
-                       for f, c in out.items()}
-
-    def _totals(self, conn: Connection, where: str, p: _Params, facets: Sequence[str] | None
-                ) -> tuple[int, bool, dict[str, dict[str, int]]]:
-        count = self._count(conn, where, p)
-        if count <= self.exact_limit:
-            if facets and count:
-                return count, False, self._facets(conn, where, p, facets, sample=False)[1]
-            return count, False, {f: {} for f in facets or ()}
-        estimate, counts = self._facets(conn, where, p, facets or (), sample=True)
-        return max(count, estimate), True, counts
+                        out[f][value] = round(row.n * scale)
+        return total, estimate, {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+                                 for f, c in out.items()}
 
     # documents
 
@@ -406,33 +408,14 @@ class PostgresBackend:
                           ) -> SearchResult:
         p = _Params()
         where = " AND ".join([*self._where(req, p, "document"), *self._matching(plan, p)])
-        total, estimate, facets = self._totals(conn, where, p, FACETS if req.facets else None)
+        total, estimate, facets = self._totals(conn, where, p, FACETS if req.facets else ())
         need = req.page * req.page_size
         offset = need - req.page_size
         by_relevance = req.sort == "relevance" and bool(plan.units)
         if not total or offset >= total:
             rows = []
         elif by_relevance:
-            if total <= self.rank_limit:  # every match is scored
-                score = self._score(plan, p)
-                sql = f"SELECT id, kind, dossier_id, {score} AS score FROM {self.t} " \
-                      f"WHERE {where} ORDER BY score DESC, day DESC NULLS LAST, id DESC " \
-                      f"LIMIT {req.page_size} OFFSET {offset}"
-            else:
-                # relevance among the rank_limit most recent matches and the rank_limit most
-                # recent with every word in the subject (decision 0022)
-                recent = f"ORDER BY kind, day DESC NULLS LAST, id DESC LIMIT {self.rank_limit}"
-                branches = [f"(SELECT id FROM {self.t} WHERE {where} {recent})"]
-                title_all = plan.title_all()
-                if title_all:
-                    branches.append(f"(SELECT id FROM {self.t} WHERE {where} AND title_tsv @@ "
-                                    f"{p.tsq(title_all)} {recent})")
-                score = self._score(plan, p, "r.")
-                sql = f"WITH c AS ({' UNION '.join(branches)}) " \
-                      f"SELECT r.id, r.kind, r.dossier_id, {score} AS score " \
-                      f"FROM c JOIN {self.t} r ON r.id = c.id ORDER BY score DESC, " \
-                      f"r.day DESC NULLS LAST, r.id DESC LIMIT {req.page_size} OFFSET {offset}"
-            rows = conn.execute(text(sql), p).all()
+            rows = conn.execute(text(self._ranked(req, plan, p, where, total, offset)), p).all()
         else:
             direction = "ASC" if req.sort == "date_asc" else "DESC"
             rows = conn.execute(text(
@@ -442,6 +425,34 @@ class PostgresBackend:
         hits = self._hits(conn, req, plan, [(r.id, r.kind, r.dossier_id, r.score, None)
                                             for r in rows])
         return SearchResult(hits=hits, total=total, total_is_estimate=estimate, facets=facets)
+
+    def _ranked(self, req: SearchRequest, plan: Plan, p: _Params, where: str, total: int,
+                offset: int) -> str:
+        """The page by relevance. Candidates: every match up to rank_limit; above, the
+        rank_limit most recent matches and the rank_limit most recent with every word in the
+        subject (decision 0022). Each candidate's tsvector is read once (materialised), then
+        scored."""
+        if total <= self.rank_limit:
+            candidates = f"SELECT id FROM {self.t} WHERE {where}"
+        else:
+            recent = f"ORDER BY kind, day DESC NULLS LAST, id DESC LIMIT {self.rank_limit}"
+            branches = [f"(SELECT id FROM {self.t} WHERE {where} {recent})"]
+            title_all = plan.title_all()
+            if title_all:
+                # every word in the subject is a match of every word (no tsvector read), unless
+                # something is excluded or a unit has no subject form (a field prefix)
+                own = all(u.title is not None for u in plan.units) and not plan.excluded
+                filters = where.split(" AND tsv @@ ")[0] if own else where
+                branches.append(f"(SELECT id FROM {self.t} WHERE {filters} AND title_tsv @@ "
+                                f"{p.tsq(title_all)} {recent})")
+            candidates = " UNION ".join(branches)
+        score = self._score(plan, p, tsv="v", title="tv")
+        return (f"WITH c AS ({candidates}), m AS MATERIALIZED (SELECT r.id, r.kind, "
+                "r.dossier_id, r.day, r.tsv || ''::tsvector AS v, r.title_tsv AS tv "
+                f"FROM c JOIN {self.t} r ON r.id = c.id) "
+                f"SELECT id, kind, dossier_id, {score} AS score FROM m "
+                "ORDER BY score DESC, day DESC NULLS LAST, id DESC "
+                f"LIMIT {req.page_size} OFFSET {offset}")
 
     # dossiers
 

@@ -13,25 +13,29 @@ has no ``=``, ``:`` or space):
     k:h57            the record's codes        k=h57
     f:pdf            its file names' syllables f=pdf
 
-A syllable or bigram lexeme carries up to ``MAX_POSITIONS`` positions, weighted by where it
-occurs (A subject, B number, C other metadata, D text): ``ts_rank`` reads them as term
-frequency and field weight. Positions are counters, not places in the text: phrases are the
-bigram lexemes (decision 0022), so ``<->`` is never needed and a long text has no position
-limit. ``title_tsv`` holds the subject's syllables and bigrams alone (ranking places, and the
+A folded syllable carries one or two positions (once, or more than once in the record), the
+first weighted by the best place it occurs in (A subject, B number, C other metadata, D text):
+``ts_rank`` reads them as field weight and a little term frequency; the other lexemes carry
+none (positions are most of a tsvector's size). Positions are not places in the text: phrases
+are the bigram lexemes (decision 0022), so ``<->`` is not used and a long text has no
+position limit (16,383) to lose phrases beyond. ``title_tsv`` holds the subject's syllables and bigrams alone (ranking places, and the
 candidates "every word in the subject").
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-
-from ..analysis import FIELD_SEPARATOR, DocumentAnalyzer, canonical, fold, number_parts, text_terms
+from ..analysis import (
+    FIELD_SEPARATOR,
+    PAIR_BASE,
+    DocumentAnalyzer,
+    canonical,
+    fold,
+    number_parts,
+    text_terms,
+)
 from ..backend import FILTERS, IndexRecord
 
 SCHEMA_VERSION = "pg-1"  # with the filter columns: a different value means "rebuild"
-MAX_POSITIONS = 3  # occurrences kept per lexeme (ts_rank weighs the first ones most)
-WEIGHTS = ("A", "B", "C", "")  # subject, number, other metadata, text ("" is D)
 FILTER_COLUMNS = tuple(f.name for f in FILTERS)
 COLUMNS = ("id", "kind", "dossier_id", *FILTER_COLUMNS, "day", "year", "title", "number",
            "fields_text", "body", "tsv", "title_tsv")
@@ -41,17 +45,19 @@ def schema_version() -> str:
     return f"{SCHEMA_VERSION}:{','.join(FILTER_COLUMNS)}"
 
 
-def ddl(schema: str) -> list[str]:
+def ddl(schema: str, lz4: bool = False) -> list[str]:
     """CREATE statements (idempotent) for the tables; GIN indexes separately (``index_ddl``)
-    so that a bulk load can build them once at the end."""
+    so that a bulk load can build them once at the end. ``lz4``: the server has it (faster
+    than pglz to write and to read the tsvectors and texts kept out of line)."""
     filters = "".join(f"{c} text, " for c in FILTER_COLUMNS)
+    z = " COMPRESSION lz4" if lz4 else ""
     return [
         f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
         f'CREATE TABLE IF NOT EXISTS "{schema}".search_meta (key text PRIMARY KEY, value text)',
         f'CREATE TABLE IF NOT EXISTS "{schema}".search_records (id text PRIMARY KEY, '
         f"kind text NOT NULL, dossier_id text NOT NULL, {filters}day date, year text, "
-        "title text NOT NULL, number text NOT NULL, fields_text text NOT NULL, "
-        "body text NOT NULL, tsv tsvector NOT NULL, title_tsv tsvector NOT NULL)",
+        f"title text NOT NULL, number text NOT NULL, fields_text text{z} NOT NULL, "
+        f"body text{z} NOT NULL, tsv tsvector{z} NOT NULL, title_tsv tsvector NOT NULL)",
         f'CREATE INDEX IF NOT EXISTS search_records_dossier ON "{schema}".search_records '
         "(dossier_id)",
         f'CREATE INDEX IF NOT EXISTS search_records_day ON "{schema}".search_records '
@@ -82,43 +88,34 @@ def exact_key(term: str) -> str:
     return "=" + term
 
 
-def tsvector_text(weighted: dict[str, list[str]], plain: Iterable[str] = ()) -> str:
-    """tsvector input: ``weighted`` lexeme -> weights of its positions; ``plain`` without."""
-    parts = []
-    for lexeme, weights in weighted.items():
-        pos = ",".join(f"{i}{w}" for i, w in enumerate(weights[:MAX_POSITIONS], 1))
-        parts.append(f"{quote(lexeme)}:{pos}")
-    parts += [quote(x) for x in dict.fromkeys(plain) if x not in weighted]
-    return " ".join(parts)
-
-
 class RowBuilder:
-    """IndexRecord -> a row of ``search_records`` (one analyzer per writer session)."""
+    """IndexRecord -> a row of ``search_records`` (one analyzer per writer session).
+
+    Lexemes are made of letters, digits and ``/ . - = :`` and spaces (SYLLABLE_RE,
+    NUMBER_RE, the prefixes), so they are written between quotes without escaping."""
 
     def __init__(self) -> None:
         self.analyzer = DocumentAnalyzer()
 
-    def _weighted(self, texts: list[str]) -> dict[str, list[str]]:
+    def _tsv(self, r: IndexRecord) -> str:
         a = self.analyzer
-        out: dict[str, list[str]] = defaultdict(list)
-        for text, weight in zip(texts, WEIGHTS, strict=True):
-            if not text:
-                continue
-            cx, cf, bx, bf = a.counts(text)
-            for counts, pair, exact in ((cf, False, False), (bf, True, False),
-                                        (cx, False, True), (bx, True, True)):
-                for key, n in counts.items():
-                    term = a.term(key, pair)
-                    lex = exact_key(term) if exact else term
-                    have = out[lex]
-                    if len(have) < MAX_POSITIONS:
-                        have.extend([weight] * min(n, MAX_POSITIONS - len(have)))
-        return out
-
-    def row(self, r: IndexRecord) -> dict:
+        words = a.words
         sep = f" {FIELD_SEPARATOR} "
-        weighted = self._weighted([r.title, r.number or "", r.fields_text.replace("\n", sep),
-                                   r.body])
+        fields_text = r.fields_text.replace("\n", sep)
+        cx, cf, bx, bf = a.counts(sep.join([r.title, r.number or "", fields_text, r.body]))
+        # the best place of each folded syllable: its first position's weight
+        best: dict[int, str] = {}
+        for text, weight in ((fields_text, "C"), (r.number or "", "B"), (r.title, "A")):
+            if text:
+                best.update(dict.fromkeys(a.counts(text)[1], weight))
+        parts = []
+        for key, n in cf.items():
+            pos = "1" + best.get(key, "") + (",2" if n > 1 else "")
+            parts.append(f"'{words[key]}':{pos}")
+        parts += [f"'={words[key]}'" for key in cx]
+        base = PAIR_BASE
+        parts += [f"'{words[k // base]} {words[k % base]}'" for k in bf]
+        parts += [f"'={words[k // base]} {words[k % base]}'" for k in bx]
         plain: list[str] = []
         number = canonical(r.number or "")
         plain += ["n=" + p for p in number_parts(number)]
@@ -127,14 +124,18 @@ class RowBuilder:
         plain += ["k=" + p for p in number_parts(codes)]
         plain += ["k:" + p for p in number_parts(fold(codes))]
         names = " ".join(r.files)
-        plain += ["f=" + s for s in text_terms(names, False, False)]
-        plain += ["f:" + s for s in text_terms(names, True, False)]
-        title: Counter = Counter()
+        plain += ["f=" + s for s in dict.fromkeys(text_terms(names, False, False))]
+        plain += ["f:" + s for s in dict.fromkeys(text_terms(names, True, False))]
+        parts += [f"'{x}'" for x in dict.fromkeys(plain)]
+        return " ".join(parts)
+
+    def row(self, r: IndexRecord) -> dict:
+        title: dict[str, None] = {}
         for folded in (False, True):
             for pairs in (False, True):
                 terms = text_terms(r.title, folded, pairs)
-                title.update(terms if folded else map(exact_key, terms))
-        row = {
+                title.update(dict.fromkeys(terms if folded else map(exact_key, terms)))
+        return {
             "id": r.id,
             "kind": r.kind,
             "dossier_id": r.dossier_id,
@@ -145,10 +146,9 @@ class RowBuilder:
             "number": _clean(r.number or ""),
             "fields_text": _clean(r.fields_text),
             "body": _clean(r.body),
-            "tsv": tsvector_text(weighted, plain),
-            "title_tsv": " ".join(quote(t) for t in title),
+            "tsv": self._tsv(r),
+            "title_tsv": " ".join(f"'{t}'" for t in title),
         }
-        return row
 
 
 def _clean(text: str) -> str:
