@@ -30,8 +30,8 @@
 # INDEX_DIR = "/srv/repo/index"         # search index (rebuilt when lost)
 # SEARCH_BACKEND = "whoosh"             # search engine: "whoosh" (one node) or "postgresql"
 #                                       # (in the catalog database, PostgreSQL only; several nodes)
-# SEARCH_PG_EXACT_LIMIT = 10000         # postgresql: exact totals/facets up to this many matches
-# SEARCH_PG_RANK_LIMIT = 200            # postgresql: matches ranked by relevance at most
+# SEARCH_PG_EXACT_LIMIT = 2000          # postgresql: exact totals/facets up to this many matches
+# SEARCH_PG_RANK_LIMIT = 100            # postgresql: matches ranked by relevance at most
 # CODES_DIR = "/srv/repo/codes"         # corrected code lists (<name>.json), if any
 
 # --- Records management (NĐ 30/2020, Luật Lưu trữ 2024) -----------------------------------------

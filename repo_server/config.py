@@ -45,9 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS): "
             "whoosh (a folder, one node) or postgresql (tables in the catalog database, which "
             "must be PostgreSQL; several web nodes)"),
-    Setting("SEARCH_PG_EXACT_LIMIT", 10_000, "postgresql search: totals and facets are counted "
+    Setting("SEARCH_PG_EXACT_LIMIT", 2_000, "postgresql search: totals and facets are counted "
             "exactly up to this many matches, estimated above (total_is_estimate)"),
-    Setting("SEARCH_PG_RANK_LIMIT", 200, "postgresql search: every match is ranked up to this "
+    Setting("SEARCH_PG_RANK_LIMIT", 100, "postgresql search: every match is ranked up to this "
             "many; above, the as many most recent and the as many most recent with every word "
             "in the subject"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),

@@ -174,6 +174,22 @@ def whoosh_http(bench: Bench, records: list, classes: dict, fonds: str) -> dict[
     return out
 
 
+def _init(server: Server) -> str:
+    """`repo-server init` on the database; on one already initialised (a reused build) it
+    gives no key: make one with `create-key`."""
+    import subprocess
+
+    from bench import BIN
+
+    try:
+        return server.init()
+    except BenchError:
+        proc = subprocess.run([str(BIN / "repo-server"), "--instance", str(server.instance),
+                               "create-key", "--name", "bench-search-pg"], env=server.env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return proc.stdout.strip().splitlines()[-1]
+
+
 def section(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     args = bench.args
     url = args.search_pg_url or os.environ.get("TEST_DATABASE_URL")
@@ -199,7 +215,7 @@ def section(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
                     extra_env={"REPO_DATABASE_URL": url, "REPO_SEARCH_BACKEND": "postgresql",
                                "REPO_EMBEDDED_WORKER": "false"})
     server.with_worker = False
-    key = server.init()
+    key = _init(server)
     server.start()
     try:
         out["load_average_before"] = os.getloadavg()

@@ -97,7 +97,7 @@ class SearchResultSchema(Schema):
     total_is_estimate = fields.Boolean(metadata={
         "description": "True when the total and the facet counts are estimates, not counts: "
                        "the PostgreSQL search backend counts up to SEARCH_PG_EXACT_LIMIT "
-                       "matches (10,000) and estimates above (decision 0022); whoosh always "
+                       "matches (2,000) and estimates above (decision 0022); whoosh always "
                        "counts.", "example": False})
     page = fields.Integer()
     page_size = fields.Integer()

@@ -140,7 +140,7 @@ class PostgresBackend:
     holding the tables (tests give each backend its own)."""
 
     def __init__(self, database_url: str, *, writer: bool, schema: str = "public",
-                 exact_limit: int = 10_000, rank_limit: int = 200, pool_size: int = 5):
+                 exact_limit: int = 2_000, rank_limit: int = 100, pool_size: int = 5):
         if not is_postgresql(database_url):
             raise ValueError(
                 "SEARCH_BACKEND=postgresql keeps the search index in the catalog database, "
@@ -168,8 +168,8 @@ class PostgresBackend:
              config: dict) -> PostgresBackend:
         """What ``open_backend`` calls: the settings come from the configuration."""
         return cls(database_url or "", writer=writer,
-                   exact_limit=int(config.get("SEARCH_PG_EXACT_LIMIT", 10_000)),
-                   rank_limit=int(config.get("SEARCH_PG_RANK_LIMIT", 200)))
+                   exact_limit=int(config.get("SEARCH_PG_EXACT_LIMIT", 2_000)),
+                   rank_limit=int(config.get("SEARCH_PG_RANK_LIMIT", 100)))
 
     # --- health ----------------------------------------------------------------------------
 
