@@ -29,8 +29,6 @@ from .query import parse
 # SEARCH_BACKEND value -> "module:class"; imported only when chosen
 BACKENDS = {"whoosh": "repo_server.search.whoosh:WhooshBackend",
             "postgresql": "repo_server.search.postgres:PostgresBackend"}
-# the backends keeping their index in the catalog database (which must be PostgreSQL)
-IN_DATABASE = frozenset({"postgresql"})
 
 
 def open_backend(name: str, index_dir: Path | str, *, writer: bool,
@@ -51,7 +49,6 @@ def open_backend(name: str, index_dir: Path | str, *, writer: bool,
 
 __all__ = [
     "BACKENDS",
-    "IN_DATABASE",
     "FACETS",
     "FILTERS",
     "IndexRecord",
