@@ -29,7 +29,10 @@
 # STORAGE_TMP = "/srv/repo/storage.tmp"  # staging; must be on the same disk as STORAGE_ROOT
 # INDEX_DIR = "/srv/repo/index"         # search index (rebuilt when lost)
 # DERIVED_DIR = "/srv/repo/derived"     # text read from files, by SHA-256 (re-extracted when lost)
-# SEARCH_BACKEND = "whoosh"             # search engine; the only one so far
+# SEARCH_BACKEND = "whoosh"             # search engine: "whoosh" (one node) or "postgresql"
+#                                       # (in the catalog database, PostgreSQL only; several nodes)
+# SEARCH_PG_EXACT_LIMIT = 2000          # postgresql: exact totals/facets up to this many matches
+# SEARCH_PG_RANK_LIMIT = 100            # postgresql: matches ranked by relevance at most
 # CODES_DIR = "/srv/repo/codes"         # corrected code lists (<name>.json), if any
 
 # --- Records management (NĐ 30/2020, Luật Lưu trữ 2024) -----------------------------------------

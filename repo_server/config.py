@@ -44,7 +44,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INDEX_DIR", None, "the search index; default <instance>/index"),
     Setting("DERIVED_DIR", None, "the derived-text cache (text extracted from files, keyed by "
             "their SHA-256); default <instance>/derived"),
-    Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS)"),
+    Setting("SEARCH_BACKEND", "whoosh", "the search engine (repo_server.search.BACKENDS): "
+            "whoosh (a folder, one node) or postgresql (tables in the catalog database, which "
+            "must be PostgreSQL; several web nodes)"),
+    Setting("SEARCH_PG_EXACT_LIMIT", 2_000, "postgresql search: totals and facets are counted "
+            "exactly up to this many matches, estimated above (total_is_estimate)"),
+    Setting("SEARCH_PG_RANK_LIMIT", 100, "postgresql search: every match is ranked up to this "
+            "many; above, the as many most recent and the as many most recent with every word "
+            "in the subject"),
     Setting("CODES_DIR", None, "agency overrides of the code lists; default <instance>/codes"),
     Setting("FSYNC", True, "fsync every storage write; only tests may turn it off"),
     Setting("FSYNC_METHOD", "auto", 'how storage writes are made durable: "syncfs" (one call '
@@ -215,4 +222,8 @@ def load_config(instance_path: str | Path, overrides: dict[str, Any] | None = No
     cfg["BACKUP_DIR"] = str(Path(cfg["BACKUP_DIR"] or instance / "backups").resolve())
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'repo.db'}"
+    if cfg["SEARCH_BACKEND"] == "postgresql" and not cfg["DATABASE_URL"].startswith("postgresql"):
+        raise ValueError("SEARCH_BACKEND=postgresql keeps the search index in the catalog "
+                         "database, which must then be PostgreSQL (DATABASE_URL=postgresql+"
+                         "psycopg://…); with SQLite use SEARCH_BACKEND=whoosh")
     return cfg

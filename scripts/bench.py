@@ -32,6 +32,9 @@ scripts/bench_integration.py adds push and visibility (over HTTP, to the server)
 scripts/bench_city.py adds city (issue 16): 2 web nodes + an active and a standby worker on
 PostgreSQL (DATABASE_URL), 16 clients for 60 s, nothing lost or duplicated, and freshness from
 node A to node B (with SEARCH_BACKEND=postgresql)
+scripts/bench_search_pg.py adds search-pg: documents generated into the PostgreSQL search
+backend (build rate, size), then search over HTTP on it per query class (and on whoosh with
+--search-pg-whoosh); needs --search-pg-url (an empty, throwaway database)
 
     .venv/bin/python scripts/bench.py --only retention,audit
     .venv/bin/python scripts/bench.py --only search --search-docs 20000
@@ -1037,15 +1040,17 @@ sys.modules.setdefault("bench", sys.modules[__name__])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_city  # noqa: E402
 import bench_integration  # noqa: E402
+import bench_search_pg  # noqa: E402
 import bench_sections  # noqa: E402
 
 SECTIONS.update(bench_sections.SECTIONS)  # retention (issue 4), audit (issue 5), search (issue 3)
 SECTIONS.update(bench_integration.SECTIONS)  # push, packages (issue 7), visibility (issue 3)
 SECTIONS.update(bench_city.SECTIONS)  # city: 2 web nodes + worker pair (issue 16)
+SECTIONS.update(bench_search_pg.SECTIONS)  # search-pg (issue 16)
 # Sections that need the server (gunicorn on a fresh instance); the others make their own
 # instances and call the services in this process.
-SERVER_SECTIONS = frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS \
-    - bench_city.SERVERLESS
+SERVER_SECTIONS = (frozenset(SECTIONS) - bench_sections.SERVERLESS - bench_integration.SERVERLESS
+                   - bench_city.SERVERLESS - bench_search_pg.SERVERLESS)
 # Sections to come, each a function of the same shape registered in SECTIONS.
 PLANNED: tuple[str, ...] = ()
 
@@ -1136,6 +1141,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     bench_sections.add_arguments(p)
     bench_integration.add_arguments(p)
     bench_city.add_arguments(p)
+    bench_search_pg.add_arguments(p)
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in args.sections:

@@ -94,8 +94,11 @@ class SearchHitSchema(Schema):
 class SearchResultSchema(Schema):
     items = fields.List(fields.Nested(SearchHitSchema))
     total = fields.Integer()
-    total_is_estimate = fields.Boolean(metadata={"description": "True when the total (and the "
-                                                                "facet counts) are estimates."})
+    total_is_estimate = fields.Boolean(metadata={
+        "description": "True when the total and the facet counts are estimates, not counts: "
+                       "the PostgreSQL search backend counts up to SEARCH_PG_EXACT_LIMIT "
+                       "matches (2,000) and estimates above (decision 0022); whoosh always "
+                       "counts.", "example": False})
     page = fields.Integer()
     page_size = fields.Integer()
     facets = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(),

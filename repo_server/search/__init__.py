@@ -27,16 +27,24 @@ from .backend import (
 from .query import parse
 
 # SEARCH_BACKEND value -> "module:class"; imported only when chosen
-BACKENDS = {"whoosh": "repo_server.search.whoosh:WhooshBackend"}
+BACKENDS = {"whoosh": "repo_server.search.whoosh:WhooshBackend",
+            "postgresql": "repo_server.search.postgres:PostgresBackend"}
 
 
-def open_backend(name: str, index_dir: Path | str, *, writer: bool) -> SearchBackend:
-    """The backend called ``name`` on ``index_dir``; ``writer`` for the one writing process."""
+def open_backend(name: str, index_dir: Path | str, *, writer: bool,
+                 database_url: str | None = None, config: dict | None = None) -> SearchBackend:
+    """The backend called ``name`` on ``index_dir``; ``writer`` for the one writing process.
+    A backend with an ``open`` class method (one in the catalog database) gets the catalog's
+    ``database_url`` and the ``config`` for its settings."""
     try:
-        module, _, cls = BACKENDS[name].partition(":")
+        module, _, cls_name = BACKENDS[name].partition(":")
     except KeyError:
         raise ValueError(f"Unknown SEARCH_BACKEND {name!r}; known: {', '.join(BACKENDS)}") from None
-    return getattr(import_module(module), cls)(Path(index_dir), writer=writer)
+    cls = getattr(import_module(module), cls_name)
+    if hasattr(cls, "open"):
+        return cls.open(Path(index_dir), writer=writer, database_url=database_url,
+                        config=config or {})
+    return cls(Path(index_dir), writer=writer)
 
 
 __all__ = [

@@ -34,7 +34,8 @@ class BadQuery(ServiceError):
 
 def _open(env: Env, writer: bool) -> SearchBackend:
     return open_backend(env.config.get("SEARCH_BACKEND") or "whoosh",
-                        Path(env.config["INDEX_DIR"]), writer=writer)
+                        Path(env.config["INDEX_DIR"]), writer=writer,
+                        database_url=env.config["DATABASE_URL"], config=env.config)
 
 
 def open_reader(env: Env) -> SearchBackend:

@@ -1,4 +1,8 @@
-"""Search through the HTTP API, fed by the worker from the outbox (text extracted into OCFL)."""
+"""Search through the HTTP API, fed by the worker from the outbox (text extracted into OCFL).
+
+Every test runs on each search engine of ``tests.search.conftest.ENGINES`` (whoosh; postgresql
+when TEST_DATABASE_URL is PostgreSQL): the ``config`` fixture below sets SEARCH_BACKEND.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,35 @@ import pytest
 
 from repo_server.services.keys import create_key
 from repo_server.services.search import open_writer
-from tests.conftest import Client, drain
+from tests.conftest import Client, drain, make_config
 from tests.extract.helpers import find_vietnamese_font, make_pdf
+from tests.search.conftest import ENGINES
 
 FONT = find_vietnamese_font()
 needs_font = pytest.mark.skipif(FONT is None, reason="no TTF font with Vietnamese glyphs "
                                                      "(install fonts-dejavu-core)")
+
+
+@pytest.fixture(params=ENGINES)
+def config(request, instance, migrated_template) -> dict:  # noqa: ANN001
+    cfg = make_config(instance, MAX_UPLOAD_BYTES=2 * 1024 * 1024, SEARCH_BACKEND=request.param)
+    instance.mkdir(parents=True, exist_ok=True)
+    migrated_template.copy_to(cfg["DATABASE_URL"])
+    return cfg
+
+
+def lose_the_index(env) -> None:  # noqa: ANN001
+    """The index is gone: the folder (whoosh) or the tables (postgresql)."""
+    if env.config["SEARCH_BACKEND"] == "postgresql":
+        from sqlalchemy import text
+
+        with env.db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE search_records, search_meta"))
+    else:
+        import shutil
+        from pathlib import Path
+
+        shutil.rmtree(Path(env.config["INDEX_DIR"]))
 
 
 def pdf_bytes(tmp_path, text: str) -> bytes:
@@ -185,14 +212,11 @@ def test_failed_extraction_is_recorded_and_loses_nothing(client, dossier, worker
 
 
 def test_missing_index_is_rebuilt_while_the_api_serves(client, dossier, worker, env, app):
-    import shutil
-    from pathlib import Path
-
     doc = client.make_document(dossier["id"], subject="Tờ trình về việc xin kinh phí")
     drain(worker)
     worker.backend.close()
     worker.backend = None
-    shutil.rmtree(Path(env.config["INDEX_DIR"]))
+    lose_the_index(env)
     app.extensions.pop("repo_search", None)
     r = client.get("/api/v1/search", query_string={"q": "kinh phi"})
     assert r.status_code == 503
@@ -215,7 +239,8 @@ def test_reindex_command_rebuilds_from_storage(client, dossier, worker, config):
     worker.lease.release()
     result = CliRunner().invoke(main, ["--instance", config["INSTANCE_PATH"], "reindex"],
                                 env={"REPO_FSYNC": "false", "REPO_DATABASE_URL":
-                                     config["DATABASE_URL"]})
+                                     config["DATABASE_URL"],
+                                     "REPO_SEARCH_BACKEND": config["SEARCH_BACKEND"]})
     assert result.exit_code == 0, result.output
     assert "Indexed" in result.output
     assert [h["id"] for h in search(client, q="cai cach")["items"]] == [doc["id"]]

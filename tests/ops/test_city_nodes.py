@@ -51,23 +51,6 @@ def _ports(n: int) -> list[int]:
     return found
 
 
-def _postgresql_search_missing() -> str | None:
-    """Why repo_server.search cannot open a 'postgresql' backend (None: it can)."""
-    from repo_server import search
-
-    if "postgresql" not in search.BACKENDS:
-        return ("repo_server.search.BACKENDS has no 'postgresql' backend yet (the PostgreSQL "
-                "search backend of issue 16 §1)")
-    module, _, cls = search.BACKENDS["postgresql"].partition(":")
-    try:
-        import importlib
-
-        getattr(importlib.import_module(module), cls)
-    except Exception as exc:  # noqa: BLE001 - the reason is the skip's message
-        return f"the 'postgresql' search backend cannot be loaded: {exc}"
-    return None
-
-
 def _session(key: str) -> requests.Session:
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
@@ -266,8 +249,6 @@ def test_kill_9_of_the_active_worker_the_standby_takes_over_nothing_lost_or_twic
         assert _search_total(s, search_base, token) == (1, [doc_id]), token
 
 
-@pytest.mark.skipif(_postgresql_search_missing() is not None,
-                    reason=str(_postgresql_search_missing()))
 def test_node_b_finds_by_search_what_node_a_wrote(tmp_path):
     """With SEARCH_BACKEND=postgresql every node searches the shared catalog: a document
     written on A is found on B (issue 16 §1, §3)."""

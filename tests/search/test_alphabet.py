@@ -13,7 +13,7 @@ from itertools import product
 
 import pytest
 
-from repo_server.search import BACKENDS, SearchRequest
+from repo_server.search import SearchRequest
 from repo_server.search.analysis import (
     TONE_MARKS,
     VOWEL_BASES,
@@ -24,7 +24,7 @@ from repo_server.search.analysis import (
     toned,
 )
 
-from .conftest import dossier, ids, new_backend, record
+from .conftest import ENGINES, dossier, drop_backend, ids, new_backend, record
 
 TONES = ["", *TONE_MARKS]  # no mark, grave, acute, hook, tilde, dot below
 CASES = (str.lower, str.upper)
@@ -47,7 +47,7 @@ def test_the_alphabet_has_134_letters_with_diacritics_and_all_fold_to_ascii():
     assert fold(canonical("ĐƯỜNG ĐỒNG")) == "duong dong"
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=ENGINES)
 def alphabet_index(request, tmp_path_factory):  # noqa: ANN001
     """One document per letter: "Mã <n>: <letter>ng khác" (a syllable starting with it)."""
     backend = new_backend(request.param, tmp_path_factory.mktemp("alphabet"))
@@ -64,7 +64,7 @@ def alphabet_index(request, tmp_path_factory):  # noqa: ANN001
         records.append(record(rid, body=f"Đơn vị {letter}ồng ý"))
     backend.upsert(records)
     yield backend, docs
-    backend.close()
+    drop_backend(backend)
 
 
 def test_every_vowel_tone_case_and_normal_form_is_found_without_accents(alphabet_index):

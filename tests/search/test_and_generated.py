@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repo_server.search import BACKENDS
 from repo_server.search.analysis import TONE_MARKS, VOWEL_BASES, canonical, fold, toned
 
-from .conftest import ids, new_backend, record
+from .conftest import ENGINES, drop_backend, ids, new_backend, record
 
 ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh",
           "p", "ph", "r", "s", "t", "th", "tr", "v", "x"]
@@ -56,11 +55,11 @@ def placed(draw):
     return list(order), out
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=ENGINES)
 def generated(request, tmp_path_factory):  # noqa: ANN001
     backend = new_backend(request.param, tmp_path_factory.mktemp("and"))
     yield backend
-    backend.close()
+    drop_backend(backend)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,8 +22,16 @@ from repo_server.search.whoosh.schema import (
 )
 from repo_server.search.whoosh.writer import FastSegmentWriter
 
-from .conftest import dossier, ids, record
+from .conftest import dossier, ids, new_backend, record
 from .corpus import generate
+
+
+@pytest.fixture
+def whoosh_backend(tmp_path):  # noqa: ANN001, ANN201
+    """For the tests of the whoosh engine's own files (the others run on every engine)."""
+    b = new_backend("whoosh", tmp_path)
+    yield b
+    b.close()
 
 
 def test_upsert_replaces_a_record_by_id(backend):
@@ -80,7 +88,8 @@ def test_corpus_is_deterministic():
     assert a != [(r.id, r.body) for r in generate(60, seed=6)]
 
 
-def test_many_small_commits_are_merged_and_stay_correct(backend):
+def test_many_small_commits_are_merged_and_stay_correct(whoosh_backend):
+    backend = whoosh_backend
     records = list(generate(150, seed=4))
     for i in range(0, len(records), 5):
         backend.upsert(records[i : i + 5])
@@ -163,7 +172,8 @@ def test_check_reports_a_missing_index_and_a_fresh_writer_does_not_hide_it(tmp_p
     assert b.check() is None and b.count() == 0
 
 
-def test_check_reports_a_corrupt_index(backend):
+def test_check_reports_a_corrupt_index(whoosh_backend):
+    backend = whoosh_backend
     backend.upsert(list(generate(30, seed=1)))
     assert backend.check() is None
     (postings,) = backend.index_dir.glob("*.pst")
