@@ -267,7 +267,7 @@ def test_node_b_finds_by_search_what_node_a_wrote(tmp_path):
                         f"Quyết định {token} cấp giấy phép.\n".encode()).json()
         written = time.monotonic()
         while _search_total(s, b, token)[1] != [doc["id"]]:
-            assert time.monotonic() - written < 10, "node B does not find it"
+            assert time.monotonic() - written < 30, "node B does not find it"
             time.sleep(0.05)
         print(f"\nfound on B {time.monotonic() - written:.2f} s after the 201 on A")
     finally:
