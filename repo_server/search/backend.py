@@ -68,6 +68,9 @@ class IndexRecord:
     files: tuple[str, ...] = ()
 
 
+MAX_DEPTH = 10_000  # deepest result a page may reach, on every engine
+
+
 @dataclass
 class SearchRequest:
     """A search. Filters are allowed sets: None means no restriction, [] matches nothing."""
@@ -88,6 +91,15 @@ class SearchRequest:
     page_size: int = 20
     facets: bool = True
     snippets: bool = True
+
+    def check(self) -> None:
+        """The kind and paging every engine accepts (QuerySyntaxError otherwise)."""
+        if self.kind not in ("document", "dossier"):
+            raise QuerySyntaxError(f"Unknown kind: {self.kind}")
+        if self.page < 1 or self.page_size < 1:
+            raise QuerySyntaxError("page and page_size must be at least 1")
+        if self.page * self.page_size > MAX_DEPTH:
+            raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
 
 
 @dataclass

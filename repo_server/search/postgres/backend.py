@@ -19,7 +19,6 @@ from ..backend import (
     FILTERS,
     IndexRecord,
     IndexUnavailable,
-    QuerySyntaxError,
     SearchHit,
     SearchRequest,
     SearchResult,
@@ -30,7 +29,6 @@ from .schema import COLUMNS, RowBuilder, ddl, drop_index_ddl, index_ddl, schema_
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 10_000  # deepest result a page may reach (as the whoosh backend)
 EXACT_TIER = 100_000  # the score's tiers, as in the whoosh backend (SearchHit.score)
 PLACE_TIER = 10_000
 RANK_SCALE = 9_999  # ts_rank (0..1) scaled below one place tier
@@ -296,12 +294,7 @@ class PostgresBackend:
 
     def search(self, req: SearchRequest) -> SearchResult:
         parsed = parse(req.q)
-        if req.kind not in ("document", "dossier"):
-            raise QuerySyntaxError(f"Unknown kind: {req.kind}")
-        if req.page < 1 or req.page_size < 1:
-            raise QuerySyntaxError("page and page_size must be at least 1")
-        if req.page * req.page_size > MAX_DEPTH:
-            raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
+        req.check()
         plan = Planner(req.exact).plan(parsed)
         with self._reading() as conn, conn.begin():
             # a seq scan would read (detoast) every row's tsvector; the planner does not count

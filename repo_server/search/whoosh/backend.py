@@ -29,7 +29,7 @@ from ..backend import (
     SearchResult,
 )
 from ..query import parse
-from .plan import MAX_DEPTH, Planner
+from .plan import Planner
 from .schema import KEYWORD_FIELDS, TEXT_FIELDS, make_schema
 from .search import Searching
 from .segments import Ordinals, Segment, SegmentData, State, TermCache
@@ -479,12 +479,7 @@ class WhooshBackend(Searching):
 
     def search(self, req: SearchRequest) -> SearchResult:
         parsed = parse(req.q)
-        if req.kind not in ("document", "dossier"):
-            raise QuerySyntaxError(f"Unknown kind: {req.kind}")
-        if req.page < 1 or req.page_size < 1:
-            raise QuerySyntaxError("page and page_size must be at least 1")
-        if req.page * req.page_size > MAX_DEPTH:
-            raise QuerySyntaxError(f"Results beyond the first {MAX_DEPTH} cannot be paged to")
+        req.check()
         state = self._current()
         try:
             plan = Planner(state, req.exact).plan(parsed)

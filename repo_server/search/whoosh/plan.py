@@ -24,7 +24,6 @@ EXACT_TIER = 100_000.0
 PLACE_TIER = 10_000.0
 MAX_SCORED = 2000  # up to this many matches (per segment) are all BM25-scored ...
 CANDIDATES = 500  # ... above it, this many (plus the page depth) likely best ones are
-MAX_DEPTH = 10_000  # deepest result a page may reach
 
 
 @dataclass(frozen=True)
