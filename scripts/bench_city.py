@@ -126,22 +126,8 @@ def _load(city: loadtest.City, seconds: float, clients: int) -> dict[str, Any]:
     search_bases = [a] if city.search_backend == "whoosh" else bases
     workers = [CityClient(bases, search_bases, n, a, city.key, pdf, stats, lock, tag)
                for n in range(clients)]
-    stop = threading.Event()
-
-    def loop(c: CityClient) -> None:
-        while not stop.is_set():
-            c.step()
-
-    threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in workers]
     progress(f"city: load, {clients} clients over {len(city.nodes)} nodes for {seconds:g} s ...")
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
-    for t in threads:
-        t.join(timeout=120)
-    elapsed = time.monotonic() - t0
+    elapsed = loadtest.run_clients(workers, seconds)
     url = city.base_env["REPO_DATABASE_URL"]
     t1 = time.monotonic()
     while _outbox(url)[1] and time.monotonic() - t1 < 300:

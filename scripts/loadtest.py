@@ -116,18 +116,7 @@ class Stack:
         else:
             self.procs = [self._spawn([str(BIN / "repo-server"), "serve", "--port",
                                        str(self.port)], self.env)]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"server exited with {p.returncode}; see {self.log}")
-            try:
-                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start within {timeout} s; see {self.log}")
+        wait_healthy(self.base, self.procs, time.monotonic() + timeout, "server", self.log)
 
     def kill(self) -> None:
         """SIGKILL every server process (and their children: gunicorn's workers)."""
@@ -307,17 +296,43 @@ class Node:
              "wsgi:app"], env)
 
     def wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
-                                   f"see {self.city.log}")
-            try:
-                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start; see {self.city.log}")
+        wait_healthy(self.base, [self.proc] if self.proc is not None else [], deadline,
+                     self.name, self.city.log)
+
+
+def wait_healthy(base: str, procs: list[subprocess.Popen], deadline: float, name: str,
+                 log: Path) -> None:
+    """Until `base`/health answers 200; RuntimeError if one of `procs` exits or time runs out."""
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}; see {log}")
+        try:
+            if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not start in time; see {log}")
+
+
+def run_clients(clients: list[Any], seconds: float) -> float:
+    """Each client's `step()` in a loop of its own thread for `seconds`; the time it took."""
+    stop = threading.Event()
+
+    def loop(c: Any) -> None:
+        while not stop.is_set():
+            c.step()
+
+    threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in clients]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    stop.wait(seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=120)
+    return time.monotonic() - t0
 
 
 def make_pdf(text: str) -> bytes:
@@ -554,21 +569,7 @@ def run(seconds: float = 60, clients: int = 8, workdir: str | Path | None = None
                        * 20)
         tag = f"LT{uuid.uuid4().hex[:6]}"
         workers = [Client(n, stack.base, key, pdf, stats, lock, tag) for n in range(clients)]
-        stop = threading.Event()
-
-        def loop(c: Client) -> None:
-            while not stop.is_set():
-                c.step()
-
-        threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in workers]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        stop.wait(seconds)
-        stop.set()
-        for t in threads:
-            t.join(timeout=120)
-        elapsed = time.monotonic() - t0
+        elapsed = run_clients(workers, seconds)
         catch_up = stack.wait_indexed(timeout=180)
         checks = check_writes(stack.base, key, workers)
         metrics = requests.get(f"{stack.base}/metrics", timeout=30,
