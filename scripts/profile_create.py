@@ -99,6 +99,22 @@ def by_group(stats: pstats.Stats) -> dict[str, float]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def report(stats: pstats.Stats, n: int, steps, result: dict, name: str) -> None:  # noqa: ANN001
+    """Print and keep (result[name + "_steps_ms"], [name + "_groups_ms"]) the profile's steps
+    and its self time by where the code lives, per document."""
+    total = stats.total_tt
+    for label, f, func in steps:
+        ms = cumulative(stats, f, func) * 1000 / n
+        result[f"{name}_steps_ms"][label.strip()] = round(ms, 3)
+        print(f"  {label:<72} {ms:7.3f} ms  {100 * ms / (total * 1000 / n):5.1f} %")
+    print("  CPU by where the code lives (self time):")
+    result[f"{name}_groups_ms"] = {}
+    for label, tt in by_group(stats).items():
+        ms = tt * 1000 / n
+        result[f"{name}_groups_ms"][label] = round(ms, 3)
+        print(f"    {label:<70} {ms:7.3f} ms  {100 * tt / total:5.1f} %")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=400)
@@ -194,30 +210,11 @@ def main() -> int:
     prof_total = stats.total_tt
     print(f"create: {result['create_cpu_ms']} ms CPU per document ({n} documents, "
           f"{result['create_wall_ms']} ms wall); profiled total {prof_total * 1000 / n:.2f} ms")
-    for label, f, func in STEPS:
-        ms = cumulative(stats, f, func) * 1000 / n
-        result["create_steps_ms"][label.strip()] = round(ms, 3)
-        print(f"  {label:<72} {ms:7.3f} ms  {100 * ms / (prof_total * 1000 / n):5.1f} %")
-    print("  CPU by where the code lives (self time):")
-    result["create_groups_ms"] = {}
-    for label, tt in by_group(stats).items():
-        ms = tt * 1000 / n
-        result["create_groups_ms"][label] = round(ms, 3)
-        print(f"    {label:<70} {ms:7.3f} ms  {100 * tt / prof_total:5.1f} %")
+    report(stats, n, STEPS, result, "create")
     wstats = pstats.Stats(wprof)
-    wtotal = wstats.total_tt
     print(f"worker: {result['worker_cpu_ms_per_doc']} ms CPU per document ({total_docs} "
-          f"documents); profiled total {wtotal * 1000 / total_docs:.2f} ms")
-    for label, f, func in WORKER_STEPS:
-        ms = cumulative(wstats, f, func) * 1000 / total_docs
-        result["worker_steps_ms"][label.strip()] = round(ms, 3)
-        print(f"  {label:<72} {ms:7.3f} ms  {100 * ms / (wtotal * 1000 / total_docs):5.1f} %")
-    print("  CPU by where the code lives (self time):")
-    result["worker_groups_ms"] = {}
-    for label, tt in by_group(wstats).items():
-        ms = tt * 1000 / total_docs
-        result["worker_groups_ms"][label] = round(ms, 3)
-        print(f"    {label:<70} {ms:7.3f} ms  {100 * tt / wtotal:5.1f} %")
+          f"documents); profiled total {wstats.total_tt * 1000 / total_docs:.2f} ms")
+    report(wstats, total_docs, WORKER_STEPS, result, "worker")
     if args.top:
         stats.sort_stats("tottime").print_stats(args.top)
     if args.out:
