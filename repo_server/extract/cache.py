@@ -25,9 +25,8 @@ import json
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from ._common import OCR_UNAVAILABLE, ExtractionResult
 
@@ -37,26 +36,7 @@ SUFFIX = ".json.gz"  # text compresses 4-7 times: a 20 KB PDF's 7 KB of text tak
 _HEX = frozenset("0123456789abcdef")
 
 
-@dataclass(frozen=True)
-class CachedText:
-    """One file's text and how it was read (the fields of an ExtractionResult)."""
-
-    text: str
-    status: str
-    method: str
-    reason: str | None = None
-    pages: int | None = None
-
-    @classmethod
-    def of(cls, result: ExtractionResult) -> CachedText:
-        return cls(result.text, result.status, result.method, result.reason, result.pages)
-
-    def status_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "method": self.method, "reason": self.reason,
-                "pages": self.pages}
-
-
-def cacheable(entry: CachedText) -> bool:
+def cacheable(entry: ExtractionResult) -> bool:
     """Whether a result depends on the bytes alone: "OCR is not available" depends on this
     machine and its settings, so it is not kept (the next turn tries again)."""
     return entry.status != OCR_UNAVAILABLE
@@ -77,7 +57,7 @@ class TextCache:
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.folder / TEXT_FOLDER / sha256[:2] / f"{sha256}{SUFFIX}"
 
-    def get(self, sha256: str) -> CachedText | None:
+    def get(self, sha256: str) -> ExtractionResult | None:
         """The entry for these bytes, or None (absent, torn or not this digest's)."""
         try:
             raw = json.loads(gzip.decompress(self.path(sha256).read_bytes()))
@@ -87,12 +67,12 @@ class TextCache:
                 or raw.get("sha256") != sha256 or not isinstance(raw.get("text"), str):
             return None
         try:
-            return CachedText(raw["text"], raw["status"], raw["method"], raw.get("reason"),
-                              raw.get("pages"))
+            return ExtractionResult(raw["text"], raw["status"], raw["method"], raw.get("reason"),
+                                    raw.get("pages"))
         except KeyError:
             return None
 
-    def put(self, sha256: str, entry: CachedText) -> None:
+    def put(self, sha256: str, entry: ExtractionResult) -> None:
         """Store an entry (atomically: a reader sees the old state or the whole new file)."""
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)

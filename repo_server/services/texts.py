@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import bindparam, update
 
 from ..catalog import Document
-from ..extract import extract_text
-from ..extract.cache import CachedText, cacheable
+from ..extract import ExtractionResult, extract_text
+from ..extract.cache import cacheable
 from ..storage import FileInfo, VersionInfo
 from .context import Env
 from .documents import FILES_DIR, TEXT_SUFFIX
@@ -66,7 +66,7 @@ class _Legacy:
         self.env, self.oid, self.head = env, oid, head
         self._statuses: dict[str, Any] | None = None
 
-    def entry(self, name: str, fi: FileInfo) -> CachedText | None:
+    def entry(self, name: str, fi: FileInfo) -> ExtractionResult | None:
         path = f"{LEGACY_TEXT_DIR}{name}{TEXT_SUFFIX}"
         if path not in self.head.state or LEGACY_STATUS_FILE not in self.head.state:
             return None
@@ -77,8 +77,8 @@ class _Legacy:
         if status.get("sha256") != fi.sha256:
             return None  # the text of bytes this version no longer holds
         text = self.env.store.read_bytes(self.oid, path, self.head.number).decode("utf-8")
-        return CachedText(text, status.get("status", "ok"), status.get("method", "none"),
-                          status.get("reason"), status.get("pages"))
+        return ExtractionResult(text, status.get("status", "ok"), status.get("method", "none"),
+                                status.get("reason"), status.get("pages"))
 
 
 def document_text(env: Env, oid: str, head: VersionInfo, media: dict[str, Any], *,
@@ -102,9 +102,8 @@ def document_text(env: Env, oid: str, head: VersionInfo, media: dict[str, Any], 
                 env.texts.put(fi.sha256, entry)
         if entry is None and extract:
             content, fi = env.store.file_path(oid, path, head.number)
-            entry = CachedText.of(extract_text(content, filename=name,
-                                               media_type=about.get("media_type"),
-                                               ocr=env.config.get("OCR", True)))
+            entry = extract_text(content, filename=name, media_type=about.get("media_type"),
+                                 ocr=env.config.get("OCR", True))
             out.extracted += 1
             if cacheable(entry):
                 env.texts.put(fi.sha256, entry)
@@ -112,7 +111,8 @@ def document_text(env: Env, oid: str, head: VersionInfo, media: dict[str, Any], 
             out.missing.append(name)
             continue
         out.texts[name] = entry.text
-        out.statuses[name] = entry.status_dict()
+        out.statuses[name] = {"status": entry.status, "method": entry.method,
+                              "reason": entry.reason, "pages": entry.pages}
     return out
 
 
