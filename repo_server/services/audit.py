@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, event, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 
 from ..catalog import AuditEvent, AuditHead
@@ -102,7 +103,7 @@ _PENDING = "audit_pending"
 _PENDING_ENV = "audit_env"
 
 
-@event.listens_for(Session, "before_commit")
+@listens_for(Session, "before_commit")
 def _chain_pending(session: Session) -> None:
     events = session.info.pop(_PENDING, None)
     env = session.info.pop(_PENDING_ENV, None)
@@ -111,7 +112,7 @@ def _chain_pending(session: Session) -> None:
         _chain(session, events, env)
 
 
-@event.listens_for(Session, "after_soft_rollback")
+@listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, previous_transaction) -> None:  # noqa: ANN001, ARG001
     session.info.pop(_PENDING, None)
     session.info.pop(_PENDING_ENV, None)
